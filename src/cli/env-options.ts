@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+
+/**
+ * Lets every option of `command` (and its subcommands) also be set by an environment variable
+ * `CANOTA_<OPTION>` (DESIGN.md): `--data-dir` reads `CANOTA_DATA_DIR`. The command line wins over the
+ * environment, which wins over the default. Call it after all options are declared.
+ */
+export function readOptionsFromEnvironment(command: Command): Command {
+  for (const option of command.options) {
+    if (option.envVar || option.long === '--help' || option.long === '--version' || !option.long) continue;
+    option.env(`CANOTA_${option.long.replace(/^--(no-)?/, '').replace(/-/g, '_').toUpperCase()}`);
+  }
+  for (const sub of command.commands) readOptionsFromEnvironment(sub);
+  return command;
+}

@@ -1,0 +1,43 @@
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands/index.ts';
+import { UsageError, exitCodes } from './exit-codes.ts';
+
+/** Builds the `canota` program; every subcommand lives in its own module under `commands/`. */
+export function buildProgram(): Command {
+  const program = new Command('canota')
+    .description('Over-the-air firmware updates for a vehicle\'s ECUs, from a web server down the CAN bus')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: true });
+  for (const register of commands) register(program);
+  exitOverrideEverywhere(program);
+  return program;
+}
+
+function exitOverrideEverywhere(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) exitOverrideEverywhere(sub);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    process.exitCode = exitCodeFor(error);
+  }
+}
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // --help and --version end through here too, with exit code 0.
+    return error.exitCode === 0 ? 0 : exitCodes.usage;
+  }
+  if (error instanceof UsageError) {
+    console.error(`canota: ${error.message}`);
+    return exitCodes.usage;
+  }
+  console.error(`canota: ${error instanceof Error ? error.message : String(error)}`);
+  if (process.env.CANOTA_DEBUG && error instanceof Error) console.error(error.stack);
+  return exitCodes.failure;
+}
