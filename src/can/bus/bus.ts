@@ -1,4 +1,6 @@
 import type { CanFrame } from './frame.ts';
+import { BusClosedError } from './errors.ts';
+import { nowSeconds } from './clock.ts';
 
 /** Acceptance filter as in SocketCAN / python-can: a frame passes when (frame.id & mask) === (id & mask). */
 export interface CanFilter {
@@ -30,12 +32,7 @@ export interface BusStatistics {
   receiveOverruns: number;
 }
 
-export class BusClosedError extends Error {
-  override name = 'BusClosedError';
-  constructor(channel: string) {
-    super(`CAN bus ${channel} is closed`);
-  }
-}
+export { BusClosedError };
 
 export function matchesFilters(frame: CanFrame, filters: readonly CanFilter[] | undefined): boolean {
   if (!filters || filters.length === 0) return true;
@@ -79,10 +76,12 @@ export abstract class Bus implements AsyncIterable<CanFrame> {
    */
   async send(frame: CanFrame): Promise<void> {
     if (this.#closed) throw new BusClosedError(this.channel);
-    await this.transmit(frame);
+    const sent = await this.transmit(frame);
     this.statistics.framesSent += 1;
     this.statistics.bytesSent += frame.data.length;
-    for (const monitor of this.#monitors) monitor(frame, 'tx');
+    if (this.#monitors.size === 0) return;
+    const seen = sent ?? { ...frame, timestamp: nowSeconds(), channel: this.channel };
+    for (const monitor of this.#monitors) monitor(seen, 'tx');
   }
 
   /** Calls `listener` for each received frame that passes the bus filters and `filters`. Returns an unsubscribe. */
@@ -185,8 +184,11 @@ export abstract class Bus implements AsyncIterable<CanFrame> {
     }
   }
 
-  /** Transport: hand one validated frame to the medium. */
-  protected abstract transmit(frame: CanFrame): Promise<void>;
+  /**
+   * Transport: hand one validated frame to the medium. May resolve with the frame as it went out
+   * (timestamp, channel) for traffic monitors; otherwise they see it stamped with the current time.
+   */
+  protected abstract transmit(frame: CanFrame): Promise<CanFrame | void>;
 
   /** Transport: release sockets, leave the medium. */
   protected abstract shutdown(): Promise<void>;

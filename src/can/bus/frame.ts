@@ -1,3 +1,5 @@
+import { InvalidFrameError } from './errors.ts';
+
 /**
  * The one CAN frame type of canota, for classic CAN and CAN FD (ISO 11898-1).
  * Built only through `canFrame()`, which rejects frames that cannot exist on a wire.
@@ -41,9 +43,7 @@ export interface CanFrameInit {
   channel?: string;
 }
 
-export class InvalidFrameError extends Error {
-  override name = 'InvalidFrameError';
-}
+export { InvalidFrameError };
 
 export const MAX_STANDARD_ID = 0x7ff;
 export const MAX_EXTENDED_ID = 0x1fffffff;

@@ -1,4 +1,5 @@
 import type { Bus } from './bus.ts';
+import { BusConfigurationError } from './errors.ts';
 import { VirtualBus, type VirtualBusOptions } from './virtual.ts';
 
 /** Options every driver understands; drivers read their own extra keys. */
@@ -16,7 +17,7 @@ export const busDriverNames = (): string[] => Object.keys(drivers);
 export async function openBus(driver: string, options: OpenBusOptions): Promise<Bus> {
   const factory = drivers[driver];
   if (!factory) {
-    throw new Error(`unknown CAN bus driver "${driver}" (known: ${busDriverNames().join(', ')})`);
+    throw new BusConfigurationError(`unknown CAN bus driver "${driver}" (known: ${busDriverNames().join(', ')})`);
   }
   return factory(options);
 }
