@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import swaggerUi from '@fastify/swagger-ui';
+import type { ServerContext } from './context.ts';
+import { installErrorHandling } from './error-handler.ts';
+import { ipAllowlistPlugin } from './plugins/ip-allowlist.ts';
+import { requestMetricsPlugin } from './plugins/request-metrics.ts';
+import { openApiPlugin } from './plugins/openapi.ts';
+import { uiScope } from './plugins/ui.ts';
+import { otaRoutes } from './routes/ota.ts';
+import { opsRoutes } from './routes/ops.ts';
+
+/**
+ * The Fastify application: the IP allowlist and metrics for everything, then three scopes that share
+ * nothing else: the vehicles' OTA routes, operations, and the session-based admin UI.
+ */
+export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const app = Fastify({
+    loggerInstance: ctx.logger,
+    trustProxy: config.trustProxies.length > 0 ? config.trustProxies : false,
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {}),
+    bodyLimit: 64 * 1024,
+    // On close: idle keep-alive connections end at once, running downloads may finish.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 1024 },
+  }) as unknown as FastifyInstance;
+
+  installErrorHandling(app);
+  await app.register(ipAllowlistPlugin, { ctx });
+  await app.register(requestMetricsPlugin, { ctx });
+  await app.register(openApiPlugin);
+
+  await app.register(otaRoutes, { ctx });
+  await app.register(opsRoutes, { ctx });
+  await app.register(uiScope, { ctx });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  return app;
+}

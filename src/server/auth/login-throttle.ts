@@ -1,0 +1,58 @@
+import type { LoginFailureStore } from '../storage/login-failures.ts';
+
+export interface LoginThrottleOptions {
+  maxFailures: number;
+  lockMs: number;
+}
+
+/**
+ * Counts failed logins per client address and per username (whether the user exists or not, so the
+ * lockout itself reveals nothing). After `maxFailures` failures within `lockMs`, that key is locked for
+ * `lockMs`. The state lives in the database, so every server instance enforces the same lock.
+ */
+export class LoginThrottle {
+  constructor(
+    private readonly store: LoginFailureStore,
+    private readonly options: LoginThrottleOptions,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** When the later of the two locks ends, or undefined when neither key is locked. */
+  async lockedUntil(ip: string, username: string): Promise<number | undefined> {
+    const now = this.clock();
+    let until: number | undefined;
+    for (const key of keys(ip, username)) {
+      const record = await this.store.get(key);
+      if (record?.locked_until && record.locked_until > now) until = Math.max(until ?? 0, record.locked_until);
+    }
+    return until;
+  }
+
+  /** Returns the lock end when this failure locked a key. */
+  async recordFailure(ip: string, username: string): Promise<number | undefined> {
+    const now = this.clock();
+    let lockedUntil: number | undefined;
+    for (const key of keys(ip, username)) {
+      const record = await this.store.get(key);
+      const fresh = !record || now - record.window_started_at > this.options.lockMs;
+      const failures = fresh ? 1 : record.failures + 1;
+      const locked = failures >= this.options.maxFailures ? now + this.options.lockMs : null;
+      if (locked) lockedUntil = Math.max(lockedUntil ?? 0, locked);
+      await this.store.put({
+        key,
+        failures: locked ? 0 : failures,
+        window_started_at: fresh || locked ? now : record.window_started_at,
+        locked_until: locked ?? record?.locked_until ?? null,
+      });
+    }
+    return lockedUntil;
+  }
+
+  async recordSuccess(ip: string, username: string): Promise<void> {
+    for (const key of keys(ip, username)) await this.store.clear(key);
+  }
+}
+
+function keys(ip: string, username: string): string[] {
+  return [`ip:${ip}`, `user:${username}`];
+}

@@ -1,0 +1,57 @@
+import type { Logger } from '../logging/logger.ts';
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
+
+/** Everything `canota server` can be told; `defaultServerConfig` fills in the rest. */
+export interface ServerConfig {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  dataDir: string;
+  /** `sqlite:<path>` or `postgres://…`; defaults to `sqlite:<dataDir>/canota.db`. */
+  databaseUrl?: string;
+  /** CIDRs allowed to reach any route. */
+  allowIps: string[];
+  /** CIDRs of reverse proxies whose `X-Forwarded-For` is believed. */
+  trustProxies: string[];
+  tls?: TlsFiles;
+  maxUploadBytes: number;
+  nonceTtlSeconds: number;
+  /** Nonces one client address may obtain per minute. */
+  nonceRateLimit: number;
+  /** Signs session cookies; generated once and kept in the data dir when not given. */
+  sessionSecret?: string;
+  sessionIdleSeconds: number;
+  loginMaxFailures: number;
+  loginLockSeconds: number;
+  /** How long a running download may take to finish after SIGTERM before it is cut. */
+  shutdownGraceSeconds: number;
+  logger?: Logger;
+}
+
+export const defaultServerConfig: Omit<ServerConfig, 'dataDir'> = {
+  host: '127.0.0.1',
+  port: 5000,
+  allowIps: ['127.0.0.1/32', '::1/128'],
+  trustProxies: [],
+  maxUploadBytes: 512 * 1024 * 1024,
+  nonceTtlSeconds: 60,
+  nonceRateLimit: 120,
+  sessionIdleSeconds: 600,
+  loginMaxFailures: 5,
+  loginLockSeconds: 900,
+  shutdownGraceSeconds: 30,
+};
+
+/** Parses `512MiB`, `10M`, `1g`, `4096` into bytes. */
+export function parseByteSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
+  if (!match) throw new Error(`not a size: "${text}" (try 512MiB, 10M or 4096)`);
+  const power = ' kmgt'.indexOf((match[2] || ' ').toLowerCase());
+  const bytes = Math.floor(Number(match[1]) * 1024 ** power);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`size out of range: "${text}"`);
+  return bytes;
+}

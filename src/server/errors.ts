@@ -1,0 +1,48 @@
+/**
+ * The server's error hierarchy: every failure a client can cause is one of these, and the one error
+ * handler (`error-handler.ts`) turns it into JSON `{error}` for API routes or a readable page for HTML.
+ * The message is shown to the client, so it never contains secrets or internals.
+ */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(readonly statusCode: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+export class BadRequestError extends HttpError {
+  override name = 'BadRequestError';
+  constructor(message: string) { super(400, message); }
+}
+
+export class UnauthorizedError extends HttpError {
+  override name = 'UnauthorizedError';
+  constructor(message = 'login required') { super(401, message); }
+}
+
+export class ForbiddenError extends HttpError {
+  override name = 'ForbiddenError';
+  constructor(message: string) { super(403, message); }
+}
+
+export class NotFoundError extends HttpError {
+  override name = 'NotFoundError';
+  constructor(message = 'not found') { super(404, message); }
+}
+
+export class PayloadTooLargeError extends HttpError {
+  override name = 'PayloadTooLargeError';
+  constructor(limitBytes: number) { super(413, `upload larger than the limit of ${limitBytes} bytes`); }
+}
+
+export class RangeNotSatisfiableError extends HttpError {
+  override name = 'RangeNotSatisfiableError';
+  constructor(size: number) { super(416, 'requested range not satisfiable', { 'content-range': `bytes */${size}` }); }
+}
+
+export class TooManyRequestsError extends HttpError {
+  override name = 'TooManyRequestsError';
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, message, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+  }
+}

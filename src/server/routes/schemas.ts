@@ -1,0 +1,45 @@
+/** JSON schemas shared by several routes; they drive validation, serialisation and the OpenAPI document. */
+export const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' } },
+  required: ['error'],
+} as const;
+
+const nullableString = { type: ['string', 'null'] } as const;
+
+export const latestVersionSchema = {
+  type: 'object',
+  description: 'The newest release. The seed\'s fields `version` (the file name to download), `mtime` and `sha256` come first; all are null before the first upload.',
+  properties: {
+    version: nullableString,
+    mtime: { type: ['number', 'null'], description: 'Upload time, Unix seconds' },
+    sha256: nullableString,
+    size: { type: ['integer', 'null'] },
+    ecu: nullableString,
+    firmware_version: nullableString,
+    release_id: { type: ['integer', 'null'] },
+    uploaded_at: { type: ['string', 'null'], format: 'date-time' },
+  },
+  required: ['version', 'mtime', 'sha256'],
+} as const;
+
+export const releaseSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    filename: { type: 'string' },
+    sha256: { type: 'string' },
+    size: { type: 'integer' },
+    ecu: nullableString,
+    firmware_version: nullableString,
+    notes: nullableString,
+    uploaded_by: { type: 'string' },
+    uploaded_at: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const filenameParams = {
+  type: 'object',
+  properties: { filename: { type: 'string', minLength: 1, maxLength: 255 } },
+  required: ['filename'],
+} as const;

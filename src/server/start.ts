@@ -1,0 +1,104 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createLogger, type Logger } from '../logging/logger.ts';
+import { defaultServerConfig, type ServerConfig } from './config.ts';
+import type { DownloaderIdentity, ServerContext } from './context.ts';
+import { openStorage, defaultDatabaseUrl, type Storage } from './storage/index.ts';
+import { BlobStore } from './storage/blobs.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { ServerMetrics } from './metrics.ts';
+import { NonceService } from './nonces/nonce-service.ts';
+import { LatestRelease } from './releases/latest-release.ts';
+import { LoginThrottle } from './auth/login-throttle.ts';
+import { warmUpPasswordCheck } from './auth/passwords.ts';
+import { loadSessionSecret } from './session-secret.ts';
+import { buildApp } from './app.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** e.g. `http://127.0.0.1:5000` */
+  url: string;
+  /** Stops accepting connections, lets running downloads finish (up to the grace period), closes storage. */
+  close(): Promise<void>;
+}
+
+export type ServerOptions = Partial<ServerConfig> & Pick<ServerConfig, 'dataDir'> & {
+  identifyDownloader?: DownloaderIdentity;
+};
+
+/** Everything the server and the `user`/`audit` commands share: the data dir's database and audit log. */
+export async function openServerData(dataDir: string, databaseUrl: string | undefined, logger: Logger): Promise<{ storage: Storage; audit: AuditLog }> {
+  await mkdir(dataDir, { recursive: true });
+  const storage = await openStorage(databaseUrl ?? defaultDatabaseUrl(dataDir));
+  return { storage, audit: new AuditLog(storage.audit, logger.child({ component: 'audit' })) };
+}
+
+/** Opens the data dir and database, builds the app and listens. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir);
+  const logger = options.logger ?? createLogger({ name: 'server' });
+  const { storage, audit } = await openServerData(dataDir, options.databaseUrl, logger);
+  try {
+    const config = {
+      ...defaultServerConfig,
+      ...withoutUndefined(options),
+      dataDir,
+      databaseUrl: options.databaseUrl ?? defaultDatabaseUrl(dataDir),
+      sessionSecret: await loadSessionSecret(dataDir, options.sessionSecret),
+      logger,
+    };
+    const blobs = new BlobStore(join(dataDir, 'blobs'));
+    await blobs.open();
+    await warmUpPasswordCheck();
+    const clock = Date.now;
+    const ctx: ServerContext = {
+      config, storage, blobs, audit, logger, clock,
+      metrics: new ServerMetrics(),
+      nonces: new NonceService(storage.nonces, config.nonceTtlSeconds, clock),
+      latest: new LatestRelease(storage.releases),
+      loginThrottle: new LoginThrottle(storage.loginFailures, { maxFailures: config.loginMaxFailures, lockMs: config.loginLockSeconds * 1000 }, clock),
+      identifyDownloader: options.identifyDownloader ?? (() => Promise.resolve(null)),
+    };
+    const app = await buildApp(ctx);
+    await app.listen({ host: config.host, port: config.port });
+    const url = listeningUrl(app, Boolean(config.tls));
+
+    const housekeeping = setInterval(() => {
+      void Promise.all([ctx.nonces.prune(), storage.sessions.prune(clock())])
+        .catch((error: unknown) => logger.warn({ err: error }, 'housekeeping failed'));
+    }, 60_000);
+    housekeeping.unref();
+
+    let closing: Promise<void> | undefined;
+    const close = () => closing ??= (async () => {
+      clearInterval(housekeeping);
+      const cut = setTimeout(() => {
+        logger.warn('shutdown grace period over: cutting the remaining connections');
+        app.server.closeAllConnections();
+      }, config.shutdownGraceSeconds * 1000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+        await storage.close();
+      }
+    })();
+    return { app, ctx, url, close };
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}
+
+function listeningUrl(app: FastifyInstance, tls: boolean): string {
+  const address = app.server.address();
+  if (!address || typeof address === 'string') return String(address);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${tls ? 'https' : 'http'}://${host}:${address.port}`;
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,39 @@
+import { openDatabase, type Database } from './database.ts';
+import { UserStore } from './users.ts';
+import { ReleaseStore } from './releases.ts';
+import { NonceStore } from './nonces.ts';
+import { SessionRecordStore } from './sessions.ts';
+import { LoginFailureStore } from './login-failures.ts';
+import { AuditEntryStore } from './audit-entries.ts';
+
+/** Everything the server keeps in its database; the only place that knows SQL. */
+export interface Storage {
+  database: Database;
+  users: UserStore;
+  releases: ReleaseStore;
+  nonces: NonceStore;
+  sessions: SessionRecordStore;
+  loginFailures: LoginFailureStore;
+  audit: AuditEntryStore;
+  close(): Promise<void>;
+}
+
+export async function openStorage(databaseUrl: string): Promise<Storage> {
+  const database = await openDatabase(databaseUrl);
+  const { db } = database;
+  return {
+    database,
+    users: new UserStore(db),
+    releases: new ReleaseStore(db),
+    nonces: new NonceStore(db),
+    sessions: new SessionRecordStore(db),
+    loginFailures: new LoginFailureStore(db),
+    audit: new AuditEntryStore(db, database.dialect),
+    close: () => database.close(),
+  };
+}
+
+export { defaultDatabaseUrl, ping } from './database.ts';
+export type { Database } from './database.ts';
+export type { Role } from './schema.ts';
+export { roles } from './schema.ts';

@@ -1,0 +1,19 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from './column-types.ts';
+import * as initial from './0001-initial.ts';
+
+/**
+ * Every migration, in order. Names are numbered and never change once released; later issues append
+ * (vehicles, reports), they never edit an earlier step.
+ */
+const steps: Record<string, { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }> = {
+  '0001-initial': initial,
+};
+
+export function migrationsFor(dialect: Dialect): MigrationProvider {
+  return {
+    getMigrations: () => Promise.resolve(Object.fromEntries(
+      Object.entries(steps).map(([name, step]): [string, Migration] => [name, { up: (db) => step.up(db, dialect) }]),
+    )),
+  };
+}
