@@ -16,7 +16,10 @@ export interface CanFrame {
   readonly esi: boolean;
   /** Remote transmission request (classic only); `data` is empty and `dlc` gives the requested length. */
   readonly remote: boolean;
-  /** An error frame as reported by a driver (SocketCAN style); never arbitrates. */
+  /**
+   * An error frame as reported by a driver (SocketCAN style); never arbitrates. `id` then holds the error
+   * class bits (CAN_ERR_MASK, without CAN_ERR_FLAG), `extended` is false, `data` the 8 error detail bytes.
+   */
   readonly error: boolean;
   /** Payload; its length is the frame's data length in bytes. */
   readonly data: Uint8Array;
@@ -84,6 +87,14 @@ export function canFrame(init: CanFrameInit): CanFrame {
 
   if (!Number.isInteger(init.id) || init.id < 0) {
     throw new InvalidFrameError(`CAN id must be a non-negative integer, got ${init.id}`);
+  }
+  if (error) {
+    // SocketCAN error frames carry error class bits (CAN_ERR_MASK) where the id would be; no id format.
+    if (extended) throw new InvalidFrameError('an error frame carries error class bits, not an extended id');
+    if (fd || remote) throw new InvalidFrameError('an error frame is neither CAN FD nor remote');
+    if (init.id > MAX_EXTENDED_ID) {
+      throw new InvalidFrameError(`error class 0x${init.id.toString(16)} exceeds CAN_ERR_MASK (0x1fffffff)`);
+    }
   }
   const maxId = extended ? MAX_EXTENDED_ID : MAX_STANDARD_ID;
   if (init.id > maxId && !error) {

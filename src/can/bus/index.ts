@@ -6,3 +6,5 @@ export * from './timing.ts';
 export { busLoadPercent, arbitrationPriority, type WireStatistics } from './wire.ts';
 export * from './virtual.ts';
 export { openBus, busDriverNames, type OpenBusOptions } from './registry.ts';
+export * from './udp-multicast.ts';
+export { packFrame, unpackFrame, MalformedPacketError } from './multicast-packet.ts';

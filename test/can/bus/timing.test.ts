@@ -70,7 +70,7 @@ test('classic frame lengths before stuffing: 8-byte 11-bit is 111 bits, 29-bit 1
   // A remote frame carries its DLC but no data field.
   assert.equal(frameBitLength(canFrame({ id: 0x123, remote: true, dlc: 8 }), 'none'), 47);
   // Error flag, delimiter, intermission.
-  assert.equal(frameBitLength(canFrame({ id: 0x20000004, error: true, data: new Uint8Array(8) })), 17);
+  assert.equal(frameBitLength(canFrame({ id: 0x004, error: true, data: new Uint8Array(8) })), 17);
 });
 
 test('worst-case stuffing is one bit per four after the first, over SOF..CRC (classic)', () => {
