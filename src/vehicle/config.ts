@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { MAX_STANDARD_ID, MAX_EXTENDED_ID } from '../can/bus/frame.ts';
+
+/** CAN ids in JSON as numbers or as "0x7E0" strings (how engineers write them). */
+const canId = z.union([z.number(), z.string().regex(/^0x[0-9a-fA-F]{1,8}$/, 'a CAN id like "0x730"')])
+  .transform((value) => (typeof value === 'number' ? value : Number.parseInt(value, 16)))
+  .pipe(z.number().int().min(0).max(MAX_EXTENDED_ID));
+
+const ecuName = z.string().regex(/^[A-Z][A-Z0-9_]{1,15}$/, 'an ECU name like "EDT" (capitals, digits, _)');
+
+export const busConfigSchema = z.object({
+  driver: z.enum(['virtual', 'udp-multicast']).default('virtual'),
+  /** CAN FD (default) or classic CAN. */
+  fd: z.boolean().default(true),
+  bitrate: z.number().int().min(10_000).max(1_000_000).default(500_000),
+  dataBitrate: z.number().int().min(10_000).max(12_000_000).default(2_000_000),
+  /** Virtual driver only: deliver frames no faster than the real wire would. */
+  timing: z.boolean().default(false),
+}).strict();
+
+export const flashTimingSchema = z.object({
+  eraseBytesPerSecond: z.number().nonnegative().default(0),
+  programBytesPerSecond: z.number().nonnegative().default(0),
+}).strict();
+
+export const ecuConfigSchema = z.object({
+  name: ecuName,
+  bus: z.string().min(1),
+  requestId: canId,
+  responseId: canId,
+  /** Periodic status frame (see can/canota.dbc). */
+  statusId: canId,
+  hardwareId: z.string().min(1).max(32),
+  /** Security-access secret (hex, >= 16 bytes) shared by the ECU and the tester. */
+  securitySecret: z.string().regex(/^([0-9a-fA-F]{2}){16,64}$/, 'hex, 16 to 64 bytes'),
+  /** Version of the image the ECU ships with (bank A on first start). */
+  factoryVersion: z.string().min(1).default('1.0.0'),
+  flash: flashTimingSchema.default({ eraseBytesPerSecond: 0, programBytesPerSecond: 0 }),
+}).strict();
+
+export const gatewayConfigSchema = z.object({
+  /** The ECU that acts as gateway (owns the approval routine and the firewall). */
+  ecu: ecuName.default('CGW'),
+  /** Non-diagnostic ids the gateway forwards at all times, per direction. */
+  routes: z.array(z.object({ from: z.string(), to: z.string(), ids: z.array(canId) }).strict()).default([]),
+}).strict();
+
+export const vehicleConfigSchema = z.object({
+  vin: z.string().regex(/^[A-HJ-NPR-Z0-9]{17}$/, 'a 17-character VIN (no I, O or Q)'),
+  buses: z.record(z.string().regex(/^[a-z][a-z0-9]{0,15}$/), busConfigSchema),
+  ecus: z.array(ecuConfigSchema).min(1),
+  gateway: gatewayConfigSchema,
+  /** The ECU that runs the download client and acts as UDS tester. */
+  tester: ecuName.default('TMU'),
+  functionalRequestId: canId.default(0x7df),
+  /** Ed25519 public keys ("ed25519:<base64>" or PEM) whose release signatures ECUs accept. Empty: no signature check. */
+  trustedKeys: z.array(z.string()).default([]),
+}).strict().superRefine((config, ctx) => {
+  const names = new Set<string>();
+  const ids = new Map<number, string>();
+  for (const [index, ecu] of config.ecus.entries()) {
+    if (names.has(ecu.name)) ctx.addIssue({ code: 'custom', path: ['ecus', index, 'name'], message: `duplicate ECU ${ecu.name}` });
+    names.add(ecu.name);
+    if (!config.buses[ecu.bus]) {
+      ctx.addIssue({ code: 'custom', path: ['ecus', index, 'bus'], message: `unknown bus "${ecu.bus}"` });
+    }
+    for (const key of ['requestId', 'responseId', 'statusId'] as const) {
+      const owner = ids.get(ecu[key]);
+      if (owner) ctx.addIssue({ code: 'custom', path: ['ecus', index, key], message: `id 0x${ecu[key].toString(16)} already used by ${owner}` });
+      ids.set(ecu[key], `${ecu.name}.${key}`);
+      if (ecu[key] > MAX_STANDARD_ID) {
+        ctx.addIssue({ code: 'custom', path: ['ecus', index, key], message: 'canota uses 11-bit normal addressing (max 0x7FF)' });
+      }
+    }
+  }
+  if (!names.has(config.gateway.ecu)) ctx.addIssue({ code: 'custom', path: ['gateway', 'ecu'], message: `no ECU named ${config.gateway.ecu}` });
+  if (!names.has(config.tester)) ctx.addIssue({ code: 'custom', path: ['tester'], message: `no ECU named ${config.tester}` });
+  for (const [index, route] of config.gateway.routes.entries()) {
+    for (const bus of [route.from, route.to]) {
+      if (!config.buses[bus]) ctx.addIssue({ code: 'custom', path: ['gateway', 'routes', index], message: `unknown bus "${bus}"` });
+    }
+  }
+});
+
+export type BusConfig = z.infer<typeof busConfigSchema>;
+export type EcuConfig = z.infer<typeof ecuConfigSchema>;
+export type VehicleConfig = z.infer<typeof vehicleConfigSchema>;
+export type VehicleConfigInput = z.input<typeof vehicleConfigSchema>;
+
+export class VehicleConfigError extends Error {
+  override name = 'VehicleConfigError';
+}
+
+export function parseVehicleConfig(value: unknown, source = 'vehicle config'): VehicleConfig {
+  const result = vehicleConfigSchema.safeParse(value);
+  if (!result.success) throw new VehicleConfigError(`${source} is invalid:\n${z.prettifyError(result.error)}`);
+  return result.data;
+}
+
+export async function loadVehicleConfig(path: string): Promise<VehicleConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new VehicleConfigError(`cannot read vehicle config ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new VehicleConfigError(`vehicle config ${path} is not JSON: ${(error as Error).message}`);
+  }
+  return parseVehicleConfig(value, path);
+}
+
+/**
+ * The standard car (DESIGN.md): TMU and CGW on CAN-T, CGW and EDT on CAN-B, CAN FD 500k/2M. Security
+ * secrets are random per vehicle — never a shared default — so the caller persists the result.
+ */
+export function standardVehicleConfig(vin: string, overrides: { driver?: BusConfig['driver']; timing?: boolean; fd?: boolean } = {}): VehicleConfig {
+  const bus = { driver: overrides.driver ?? 'virtual', fd: overrides.fd ?? true, timing: overrides.timing ?? false };
+  const secret = () => randomBytes(32).toString('hex');
+  return parseVehicleConfig({
+    vin,
+    buses: { cant: bus, canb: bus },
+    ecus: [
+      { name: 'TMU', bus: 'cant', requestId: 0x720, responseId: 0x728, statusId: 0x520, hardwareId: 'TMU-HW-A1', securitySecret: secret() },
+      { name: 'CGW', bus: 'cant', requestId: 0x710, responseId: 0x718, statusId: 0x510, hardwareId: 'CGW-HW-A1', securitySecret: secret() },
+      { name: 'EDT', bus: 'canb', requestId: 0x730, responseId: 0x738, statusId: 0x530, hardwareId: 'EDT-HW-A1', securitySecret: secret() },
+    ],
+    gateway: { ecu: 'CGW', routes: [{ from: 'canb', to: 'cant', ids: [0x530] }] },
+  });
+}
