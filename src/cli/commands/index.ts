@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerClient } from './client.ts';
 import { registerServerCommand } from './server.ts';
 import { registerUserCommand } from './user.ts';
 import { registerAuditCommand } from './audit.ts';
@@ -7,6 +8,7 @@ import { registerAuditCommand } from './audit.ts';
 export type RegisterCommand = (program: Command) => void;
 
 export const commands: RegisterCommand[] = [
+  registerClient,
   registerServerCommand,
   registerUserCommand,
   registerAuditCommand,

@@ -1,0 +1,110 @@
+import { openAsBlob } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Agent, FormData, request } from 'undici';
+import { CookieJar } from '../../../src/client/cookie-jar.ts';
+import { listeningPattern, runCanota, startCanota, type CanotaProcess } from '../../support/canota-process.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+export interface ReleaseFields {
+  ecu?: string;
+  firmware_version?: string;
+  notes?: string;
+}
+
+/** A real `canota server` on a free loopback port, with an admin who can upload. */
+export interface OtaTestServer {
+  url: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  process: CanotaProcess;
+  /** Uploads like an admin with the upload form (login, CSRF token, multipart); `content` or a file path. */
+  upload(filename: string, content: Buffer | { path: string }, fields?: ReleaseFields): Promise<Record<string, unknown>>;
+}
+
+const adminName = 'ota-admin';
+const adminPassword = 'client-tests-admin-password';
+
+export async function startOtaServer(t: TestContext, options: { args?: string[] } = {}): Promise<OtaTestServer> {
+  const dataDir = await tempDir(t, 'canota-client-server-');
+  const added = await runCanota(['user', 'add', adminName, '--role', 'admin', '--password-stdin', '--data-dir', dataDir],
+    { stdin: `${adminPassword}\n` });
+  if (added.code !== 0) throw new Error(`canota user add failed (${added.code}): ${added.stderr}${added.stdout}`);
+  const process = await startCanota(['server', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])],
+    { ready: listeningPattern });
+  t.after(() => process.stop());
+  const url = new URL(process.url!);
+  const uploader = new Uploader(process.url!);
+  t.after(() => uploader.close());
+  return {
+    url: process.url!,
+    host: url.hostname,
+    port: Number(url.port),
+    dataDir,
+    process,
+    upload: (filename, content, fields) => uploader.upload(filename, content, fields),
+  };
+}
+
+/** Writes `content` to a temp file and returns its path (for uploads of big files without holding them). */
+export async function fileWith(t: TestContext, name: string, content: Buffer): Promise<string> {
+  const path = join(await tempDir(t, 'canota-upload-'), name);
+  await writeFile(path, content);
+  return path;
+}
+
+/** The admin's browser, reduced to what uploading needs. */
+class Uploader {
+  readonly #agent = new Agent();
+  readonly #cookies = new CookieJar();
+  #loggedIn = false;
+
+  constructor(private readonly base: string) {}
+
+  async upload(filename: string, content: Buffer | { path: string }, fields: ReleaseFields = {}): Promise<Record<string, unknown>> {
+    if (!this.#loggedIn) await this.#login();
+    const form = new FormData();
+    form.append('csrf_token', await this.#csrfToken('/'));
+    for (const [name, value] of Object.entries(fields)) if (value !== undefined) form.append(name, value);
+    const blob = Buffer.isBuffer(content) ? new Blob([content]) : await openAsBlob(content.path);
+    form.append('file', blob, filename);
+    const answer = await this.#fetch('/upload', { method: 'POST', body: form, headers: { accept: 'application/json' } });
+    if (answer.status !== 200) throw new Error(`upload of ${filename} failed: ${answer.status} ${answer.text}`);
+    return JSON.parse(answer.text) as Record<string, unknown>;
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  async #login(): Promise<void> {
+    const csrf_token = await this.#csrfToken('/login');
+    const body = new URLSearchParams({ username: adminName, password: adminPassword, csrf_token }).toString();
+    const answer = await this.#fetch('/login', {
+      method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    if (answer.status !== 302) throw new Error(`admin login failed: ${answer.status} ${answer.text.slice(0, 300)}`);
+    this.#loggedIn = true;
+  }
+
+  async #csrfToken(path: string): Promise<string> {
+    const page = await this.#fetch(path);
+    const match = /name="csrf_token" value="([^"]+)"/.exec(page.text);
+    if (!match) throw new Error(`no csrf_token in ${path} (${page.status}): ${page.text.slice(0, 300)}`);
+    return match[1]!;
+  }
+
+  async #fetch(path: string, options: { method?: 'GET' | 'POST'; body?: string | FormData; headers?: Record<string, string> } = {}):
+    Promise<{ status: number; text: string }> {
+    const headers: Record<string, string> = { ...options.headers };
+    const cookie = this.#cookies.header();
+    if (cookie) headers.cookie = cookie;
+    const response = await request(new URL(path, this.base), {
+      method: options.method ?? 'GET', headers, body: options.body, dispatcher: this.#agent,
+    });
+    this.#cookies.store(response.headers['set-cookie']);
+    return { status: response.statusCode, text: await response.body.text() };
+  }
+}
