@@ -10,8 +10,8 @@ function nodes(count: number, timing: BusTiming, channel = 'cant'): VirtualBus[]
   return Array.from({ length: count }, () => new VirtualBus({ channel, network, timing }));
 }
 
-test('a sender that waits for each send fills the wire back to back, never ahead of real time', async (t) => {
-  const timing: BusTiming = { bitrate: 1_000_000, stuffing: 'none' };
+test('frames queued together go out back to back on the wire clock, never ahead of real time', async (t) => {
+  const timing: BusTiming = { bitrate: 250_000, stuffing: 'none' };
   const [sender, receiver] = nodes(2, timing) as [VirtualBus, VirtualBus];
   t.after(() => Promise.all([sender.close(), receiver.close()]));
   const received: CanFrame[] = [];
@@ -20,27 +20,52 @@ test('a sender that waits for each send fills the wire back to back, never ahead
     received.push(frame);
     if (frame.timestamp! > nowSeconds() + 1e-6) aheadOfRealTime += 1;
   });
-  const count = 1000;
+  const count = 300;
+  const frames = Array.from({ length: count }, (_, i) => canFrame({ id: 0x7e0, data: [0x21 + (i % 15), 1, 2, 3, 4, 5, 6, 7] }));
   const before = sender.wireStatistics()!;
-  for (let i = 0; i < count; i += 1) {
-    await sender.send(canFrame({ id: 0x7e0, data: [0x21 + (i % 15), 1, 2, 3, 4, 5, 6, 7] }));
-  }
+  const started = performance.now();
+  await Promise.all(frames.map((frame) => sender.send(frame)));
+  const wallSeconds = (performance.now() - started) / 1000;
   const after = sender.wireStatistics()!;
   assert.equal(received.length, count);
   assert.equal(aheadOfRealTime, 0, 'a frame arrived before the wire could have finished it');
 
   const duration = frameDurationSeconds(received[0]!, timing);
-  // Wire clock: from the end of the first frame to the end of the last, exactly count - 1 frame times
-  // when nothing idles the wire in between (a stall of the process longer than 5 ms would show as a gap).
-  const span = received.at(-1)!.timestamp! - received[0]!.timestamp!;
-  assert.ok(span >= (count - 1) * duration - 1e-6, `frames closer than the wire allows: ${span}`);
-  assert.ok(span <= (count - 1) * duration * 1.05, `the wire idled between back-to-back frames: ${span} s`);
-  // Payload rate on the wire clock vs the theoretical ISO-TP limit for these frames.
-  const rate = (7 * (count - 1)) / span;
+  // (The first frame finds the bus idle and starts at once; queueing the rest takes a few µs each, so
+  // the second frame may find the wire idle too.)
+  for (let i = 3; i < count; i += 1) {
+    const gap = received[i]!.timestamp! - received[i - 1]!.timestamp!;
+    assert.ok(Math.abs(gap - duration) < 1e-6, `frame ${i} ended ${gap} s after the previous one, not ${duration}`);
+  }
+  // Payload rate on the wire clock equals the theoretical ISO-TP limit for these frames ...
+  const span = received.at(-1)!.timestamp! - received[2]!.timestamp!;
   const limit = isoTpPayloadLimitBytesPerSecond({ timing, fd: false, frameDataLength: 8 });
-  assert.ok(rate <= limit * 1.0001 && rate >= limit * 0.95, `rate ${rate} vs limit ${limit}`);
+  assert.ok(Math.abs((7 * (count - 3)) / span - limit) < limit * 1e-6);
+  // ... and real time cannot beat it.
+  assert.ok(wallSeconds >= (count - 1) * duration, `${count} frames in ${wallSeconds} s of real time`);
   assert.equal(after.frames - before.frames, count);
+  assert.ok(Math.abs(after.busySeconds - before.busySeconds - count * duration) < 1e-9);
   assert.ok(busLoadPercent(before, after) > 90, `load ${busLoadPercent(before, after)}`);
+});
+
+test('a sender that awaits each send keeps the wire busy: its next frame is queued when the last one ended', async (t) => {
+  const timing: BusTiming = { bitrate: 1_000_000, stuffing: 'none' };
+  const [sender, receiver] = nodes(2, timing) as [VirtualBus, VirtualBus];
+  t.after(() => Promise.all([sender.close(), receiver.close()]));
+  const received: CanFrame[] = [];
+  receiver.onFrame((frame) => received.push(frame));
+  const count = 1000;
+  for (let i = 0; i < count; i += 1) await sender.send(canFrame({ id: 0x7e0, data: [0x21 + (i % 15), 1, 2, 3, 4, 5, 6, 7] }));
+  const duration = frameDurationSeconds(received[0]!, timing);
+  let gaps = 0;
+  for (let i = 1; i < count; i += 1) {
+    const gap = received[i]!.timestamp! - received[i - 1]!.timestamp!;
+    assert.ok(gap >= duration - 1e-6, `frames closer than the wire allows: ${gap}`);
+    if (gap > duration + 1e-6) gaps += 1;
+  }
+  // Only a stall of the whole process longer than the wire's 10 ms lag allowance leaves the wire idle
+  // (once per stall); timer granularity alone never does.
+  assert.ok(gaps <= 10, `the wire idled ${gaps} times between back-to-back frames`);
 });
 
 test('the wire honours the data bit rate of FD frames with BRS', async (t) => {
@@ -127,7 +152,7 @@ test('bus load counts idle time: a burst followed by silence', async (t) => {
   const after = a.wireStatistics()!;
   const busy = after.busySeconds - before.busySeconds;
   assert.ok(Math.abs(busy - 100 * 111e-6) < 1e-9);
-  // At least 50 ms of silence after ~11 ms of traffic.
-  assert.ok(busLoadPercent(before, after) <= (100 * busy) / (busy + 0.05), `load ${busLoadPercent(before, after)}`);
+  // At least 50 ms of silence after ~11 ms of traffic; wire time may lag real time by up to 10 ms.
+  assert.ok(busLoadPercent(before, after) <= (100 * busy) / (busy + 0.04), `load ${busLoadPercent(before, after)}`);
   assert.ok(busLoadPercent(before, after) > 0);
 });

@@ -1,0 +1,3 @@
+export * from './candump.ts';
+export * from './reader.ts';
+export * from './writer.ts';
