@@ -38,11 +38,12 @@ export function busLoadPercent(before: WireStatistics, after: WireStatistics): n
 }
 
 /**
- * A reaction that comes this long after the wire event it answers is no longer treated as immediate:
- * its frame is queued at (now - this), so wire time never lags real time by more, even when the
- * process is too busy to keep up with the wire.
+ * How far wire time may lag behind real time. A reaction to a wire event counts as immediate (queued at
+ * the event's wire time) however late the process got round to the event, up to this much; beyond it,
+ * frames are queued at (now - this), so a process that cannot keep up with the wire, or stalled, does not
+ * pile up ever older timestamps, and a catch-up burst after a stall carries at most this much wire time.
  */
-const MAX_LAG_SECONDS = 0.005;
+const MAX_LAG_SECONDS = 0.01;
 
 const realSeconds = (): number => performance.now() / 1000;
 
