@@ -47,7 +47,10 @@ export class OtaServer {
     }
     if (!this.base.pathname.endsWith('/')) this.base.pathname += '/';
     this.#options = options;
+    // One connection: the client's requests are strictly sequential, and the server (and the fault
+    // proxy in the tests) sees one keep-alive connection per vehicle instead of a burst of them.
     this.#dispatcher = new Agent({
+      connections: 1,
       connect: { timeout: options.timeoutMs, ...(options.ca ? { ca: options.ca } : {}) },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,

@@ -153,9 +153,9 @@ async function answerWith(client: Socket, answer: InjectedAnswer): Promise<void>
   }
   const zeros = Buffer.alloc(64 * 1024);
   while (!client.destroyed && client.writable) {
-    if (!client.write(zeros)) {
-      await Promise.race([once(client, 'drain'), once(client, 'close')]);
-    }
+    if (client.write(zeros)) continue;
+    // `once` rejects when the socket errors (the client hung up with a reset): that ends the answer too.
+    await Promise.race([once(client, 'drain'), once(client, 'close')]).catch(() => undefined);
   }
 }
 
