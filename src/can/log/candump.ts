@@ -81,17 +81,15 @@ function parseData(text: string, fail: (reason: string) => never): Uint8Array {
   return Uint8Array.from({ length: digits.length / 2 }, (_, i) => parseInt(digits.slice(2 * i, 2 * i + 2), 16));
 }
 
-/** Parses one line into a frame with its timestamp and channel; throws CandumpFormatError with the reason. */
-export function parseCandumpLine(line: string, lineNumber?: number): CanFrame {
+/**
+ * Parses the `ID#DATA` part of a line (also what `cansend` takes) into a frame; throws CandumpFormatError.
+ */
+export function parseCandumpFrame(
+  body: string, extra: { timestamp?: number; channel?: string } = {}, lineNumber?: number,
+): CanFrame {
   const fail = (reason: string): never => {
     throw new CandumpFormatError(reason, lineNumber);
   };
-  const match = LINE.exec(line.trim());
-  if (!match) {
-    return fail(`not a candump line "(SECONDS.MICROS) IFACE ID#DATA": ${JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line)}`);
-  }
-  const [, seconds, fraction, channel, body] = match as unknown as [string, string, string, string, string];
-  const timestamp = Number(`${seconds}.${fraction}`);
   const separator = body.indexOf('#');
   if (separator < 0) return fail(`frame "${body}" has no '#' between id and data`);
   const idText = body.slice(0, separator);
@@ -100,8 +98,9 @@ export function parseCandumpLine(line: string, lineNumber?: number): CanFrame {
     return fail(`id "${idText}" must be 3 hex digits (11-bit) or 8 (29-bit or error frame)`);
   }
   const rawId = parseInt(idText, 16);
-  const error = idText.length === 8 && (rawId & CAN_ERR_FLAG) !== 0;
-  if (idText.length === 8 && rawId > (CAN_ERR_FLAG | CAN_ERR_MASK)) return fail(`id "${idText}" has flag bits other than CAN_ERR_FLAG`);
+  const extended = idText.length === 8;
+  const error = extended && (rawId & CAN_ERR_FLAG) !== 0;
+  if (extended && rawId > (CAN_ERR_FLAG | CAN_ERR_MASK)) return fail(`id "${idText}" has flag bits other than CAN_ERR_FLAG`);
 
   let fd = false;
   let brs = false;
@@ -121,15 +120,24 @@ export function parseCandumpLine(line: string, lineNumber?: number): CanFrame {
       if (fd) fail('CAN FD has no remote frames');
       const dlcText = rest.slice(1);
       if (!/^[0-8]?$/.test(dlcText)) fail(`remote frame length "${dlcText}" must be one digit 0-8`);
-      return canFrame({
-        id: rawId, extended: idText.length === 8, remote: true, dlc: dlcText ? Number(dlcText) : 0, timestamp, channel,
-      });
+      return canFrame({ ...extra, id: rawId, extended, remote: true, dlc: dlcText ? Number(dlcText) : 0 });
     }
     const data = parseData(rest, fail);
-    if (error) return canFrame({ id: rawId & CAN_ERR_MASK, error: true, data, timestamp, channel });
-    return canFrame({ id: rawId, extended: idText.length === 8, fd, brs, esi, data, timestamp, channel });
+    if (error) return canFrame({ ...extra, id: rawId & CAN_ERR_MASK, error: true, data });
+    return canFrame({ ...extra, id: rawId, extended, fd, brs, esi, data });
   } catch (caught) {
     if (caught instanceof CandumpFormatError) throw caught;
     return fail((caught as Error).message);
   }
+}
+
+/** Parses one line into a frame with its timestamp and channel; throws CandumpFormatError with the reason. */
+export function parseCandumpLine(line: string, lineNumber?: number): CanFrame {
+  const match = LINE.exec(line.trim());
+  if (!match) {
+    const shown = JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
+    throw new CandumpFormatError(`not a candump line "(SECONDS.MICROS) IFACE ID#DATA": ${shown}`, lineNumber);
+  }
+  const [, seconds, fraction, channel, body] = match as unknown as [string, string, string, string, string];
+  return parseCandumpFrame(body, { timestamp: Number(`${seconds}.${fraction}`), channel }, lineNumber);
 }

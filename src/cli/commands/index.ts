@@ -3,6 +3,7 @@ import { registerClient } from './client.ts';
 import { registerServerCommand } from './server.ts';
 import { registerUserCommand } from './user.ts';
 import { registerAuditCommand } from './audit.ts';
+import { registerCanCommand } from './can.ts';
 
 /** Each module adds one top-level subcommand to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -12,4 +13,5 @@ export const commands: RegisterCommand[] = [
   registerServerCommand,
   registerUserCommand,
   registerAuditCommand,
+  registerCanCommand,
 ];

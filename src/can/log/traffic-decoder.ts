@@ -1,0 +1,49 @@
+import type { CanFrame } from '../bus/frame.ts';
+import { CanBusError } from '../bus/errors.ts';
+import { IsoTpObserver, describePdu } from '../isotp/index.ts';
+import { describeUdsMessage, numericUdsNaming, type UdsNaming } from './uds-description.ts';
+
+/** The vehicle's diagnostic ids (DESIGN.md): CGW, TMU, EDT request/response, and the functional request id. */
+export const VEHICLE_DIAGNOSTIC_IDS: readonly number[] = [0x710, 0x718, 0x720, 0x728, 0x730, 0x738, 0x7df];
+
+export class DecodeIdsError extends CanBusError {
+  override name = 'DecodeIdsError';
+}
+
+/**
+ * Notes for a bus monitor (`canota can dump --decode`): each frame on a diagnostic id is read as ISO-TP
+ * (passively: it never sends flow control), reassembled messages are named as UDS requests, positive
+ * responses and negative responses with their NRC.
+ */
+export class TrafficDecoder {
+  readonly #observer: IsoTpObserver;
+  readonly #naming: UdsNaming;
+
+  constructor(ids: readonly number[] = VEHICLE_DIAGNOSTIC_IDS, naming: UdsNaming = numericUdsNaming) {
+    this.#observer = new IsoTpObserver({ ids });
+    this.#naming = naming;
+  }
+
+  /** `7E0:7E8,7DF` → [0x7e0, 0x7e8, 0x7df]; undefined or empty → the vehicle's ids. */
+  static parseIdPairs(text: string | undefined): number[] {
+    if (text === undefined || text.trim() === '') return [...VEHICLE_DIAGNOSTIC_IDS];
+    const ids: number[] = [];
+    for (const part of text.split(/[,:]/).map((item) => item.trim())) {
+      if (!/^(?:0x)?[0-9a-f]{1,3}$/i.test(part) || parseInt(part, 16) > 0x7ff) {
+        throw new DecodeIdsError(`decode id "${part}" is not an 11-bit hex id (e.g. 7E0:7E8,7DF)`);
+      }
+      ids.push(parseInt(part, 16));
+    }
+    return ids;
+  }
+
+  /** Notes for one frame; empty when the frame is not on a followed id. */
+  describe(frame: CanFrame): string[] {
+    const observation = this.#observer.observe(frame);
+    if (!observation) return [];
+    const notes = [observation.pdu.type === 'invalid' ? describePdu(observation.pdu) : `ISO-TP ${describePdu(observation.pdu)}`];
+    if (observation.error) notes.push(`ISO-TP error: ${observation.error.message}`);
+    if (observation.message) notes.push(describeUdsMessage(observation.message, this.#naming));
+    return notes;
+  }
+}
