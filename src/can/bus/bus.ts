@@ -1,4 +1,4 @@
-import type { CanFrame } from './frame.ts';
+import { stampFrame, type CanFrame } from './frame.ts';
 import { BusClosedError } from './errors.ts';
 import { nowSeconds } from './clock.ts';
 
@@ -80,7 +80,7 @@ export abstract class Bus implements AsyncIterable<CanFrame> {
     this.statistics.framesSent += 1;
     this.statistics.bytesSent += frame.data.length;
     if (this.#monitors.size === 0) return;
-    const seen = sent ?? { ...frame, timestamp: nowSeconds(), channel: this.channel };
+    const seen = sent ?? stampFrame(frame, nowSeconds(), this.channel);
     for (const monitor of this.#monitors) monitor(seen, 'tx');
   }
 

@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { Bus, type BusOptions } from './bus.ts';
 import { BusConfigurationError, CanBusError } from './errors.ts';
-import type { CanFrame } from './frame.ts';
+import { stampFrame, type CanFrame } from './frame.ts';
+import { nowSeconds } from './clock.ts';
 import { packFrame, unpackFrame } from './multicast-packet.ts';
 
 /** python-can's `UdpMulticastBus.DEFAULT_GROUP_IPv4`. */
@@ -144,7 +145,7 @@ export class UdpMulticastBus extends Bus {
     return new Promise((resolve, reject) => {
       this.#sender.send(packet, this.port, this.group, (error) => {
         if (error) reject(new MulticastSocketError(`cannot send to ${this.group} port ${this.port}: ${error.message}`));
-        else resolve({ ...frame, channel: this.channel });
+        else resolve(stampFrame(frame, nowSeconds(), this.channel));
       });
     });
   }
@@ -170,7 +171,7 @@ export class UdpMulticastBus extends Bus {
       return;
     }
     // Seen on this bus, whatever channel name the sender put in the datagram.
-    this.deliver({ ...frame, channel: this.channel });
+    this.deliver(stampFrame(frame, frame.timestamp ?? nowSeconds(), this.channel));
   }
 
   #isOwnEcho(remote: RemoteInfo): boolean {

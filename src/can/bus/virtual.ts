@@ -1,6 +1,6 @@
 import { Bus, type BusOptions } from './bus.ts';
 import { BusClosedError, BusConfigurationError } from './errors.ts';
-import type { CanFrame } from './frame.ts';
+import { stampFrame, type CanFrame } from './frame.ts';
 import { nowSeconds } from './clock.ts';
 import { busTiming, describeTiming, sameTiming, type BusTiming } from './timing.ts';
 import { TimedWire, type WireStatistics } from './wire.ts';
@@ -75,7 +75,7 @@ export class VirtualChannel {
   }
 
   transmit(frame: CanFrame, sender: VirtualBus): Promise<CanFrame> {
-    if (this.#wire) return this.#wire.transmit({ ...frame, channel: this.name }, sender);
+    if (this.#wire) return this.#wire.transmit(frame, sender, this.name);
     return new Promise((resolve) => {
       this.#queue.push({ frame, sender, resolve });
       if (!this.#draining) {
@@ -100,7 +100,7 @@ export class VirtualChannel {
       const batch = this.#queue;
       this.#queue = [];
       for (const { frame, sender, resolve } of batch) {
-        const stamped: CanFrame = { ...frame, timestamp: nowSeconds(), channel: this.name };
+        const stamped = stampFrame(frame, nowSeconds(), this.name);
         this.#broadcast(stamped, sender);
         resolve(stamped);
       }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { CanFrame } from './frame.ts';
+import { stampFrame, type CanFrame } from './frame.ts';
 import { busTiming, frameBits, type BusTiming, type FrameBits } from './timing.ts';
 
 /** What the wire hands back when a frame has been transmitted. */
@@ -8,6 +8,7 @@ export type WireDelivery<Node> = (frame: CanFrame, sender: Node, endSeconds: num
 interface QueuedFrame<Node> {
   frame: CanFrame;
   sender: Node;
+  channel: string;
   /** Wire time at which the sender queued the frame. */
   queuedAt: number;
   priority: number;
@@ -106,8 +107,8 @@ export class TimedWire<Node> {
     return (performance.timeOrigin / 1000) + this.#origin;
   }
 
-  /** Queues a frame; resolves with the frame as delivered (stamped) once it has left the wire. */
-  transmit(frame: CanFrame, sender: Node): Promise<CanFrame> {
+  /** Queues a frame; resolves with the frame as delivered (stamped with wire time and `channel`) once it has left the wire. */
+  transmit(frame: CanFrame, sender: Node, channel: string): Promise<CanFrame> {
     return new Promise((resolve, reject) => {
       let queue = this.#queues.get(sender);
       if (!queue) {
@@ -115,7 +116,7 @@ export class TimedWire<Node> {
         this.#queues.set(sender, queue);
       }
       queue.push({
-        frame, sender, queuedAt: this.#now(), priority: arbitrationPriority(frame),
+        frame, sender, channel, queuedAt: this.#now(), priority: arbitrationPriority(frame),
         sequence: this.#sequence++, resolve, reject,
       });
       this.#schedulePump();
@@ -219,7 +220,7 @@ export class TimedWire<Node> {
     this.#bits += bits.totalBits;
     this.#stuffBits += bits.stuffBits;
     this.#busySeconds += duration;
-    const stamped: CanFrame = { ...queued.frame, timestamp: this.epochOrigin + end };
+    const stamped = stampFrame(queued.frame, this.epochOrigin + end, queued.channel);
     try {
       this.#deliver(stamped, queued.sender, end);
     } finally {
