@@ -48,6 +48,8 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
   await app.register(formbody, { bodyLimit: 16 * 1024 });
   await app.register(multipart, {
     limits: { fileSize: ctx.config.maxUploadBytes, files: 1, fields: 10, fieldSize: 4096, parts: 11 },
+    // Keep the name exactly as sent, so a name with a path is refused (400) instead of silently cut.
+    preservePath: true,
   });
   await app.register(fastifyStatic, {
     root: fileURLToPath(new URL('../views/assets/', import.meta.url)),
