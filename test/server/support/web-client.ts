@@ -26,7 +26,8 @@ export class WebClient {
   private readonly agent: Agent;
 
   constructor(readonly baseUrl: string, options: { localAddress?: string } = {}) {
-    this.agent = new Agent(options.localAddress ? { connect: { localAddress: options.localAddress } } : {});
+    // A Client-level option: undici overrides connect.localAddress with this one.
+    this.agent = new Agent(options.localAddress ? { localAddress: options.localAddress } : {});
   }
 
   async fetch(path: string, options: RequestOptions = {}): Promise<WebResponse> {
