@@ -14,7 +14,8 @@ export class CookieJar {
     if (setCookie === undefined) return;
     for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
       const cookie = parseCookie(line);
-      if (!cookie) continue;
+      // A nameless cookie is no session cookie; sent back it would only confuse servers.
+      if (!cookie || cookie.name === '') continue;
       const expires = cookie.expires === undefined ? undefined : new Date(cookie.expires).getTime();
       const expired = (cookie.maxAge !== undefined && cookie.maxAge <= 0) ||
         (expires !== undefined && expires <= Date.now());

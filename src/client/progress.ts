@@ -27,6 +27,8 @@ export class ProgressMeter {
   #rate = 0;
   #sampleAt: number;
   #sampleBytes: number;
+  #startAt: number;
+  #startBytes: number;
   #lastPercent: number | undefined = undefined;
   #lastReportAt = 0;
 
@@ -37,8 +39,8 @@ export class ProgressMeter {
     private readonly report: (progress: DownloadProgress) => void,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.#sampleAt = now();
-    this.#sampleBytes = startBytes;
+    this.#sampleAt = this.#startAt = now();
+    this.#sampleBytes = this.#startBytes = startBytes;
   }
 
   setTotal(total: number | undefined): void {
@@ -47,7 +49,7 @@ export class ProgressMeter {
 
   /** Restarting from byte 0 (the server sent the whole file): the rate so far stays meaningful. */
   rebase(bytes: number): void {
-    this.#sampleBytes = bytes;
+    this.#sampleBytes = this.#startBytes = bytes;
     this.#lastPercent = undefined;
   }
 
@@ -65,13 +67,17 @@ export class ProgressMeter {
     this.#lastPercent = percent;
     this.#lastReportAt = now;
     const remaining = this.total === undefined ? undefined : Math.max(0, this.total - receivedBytes);
+    // Before the first full sample (or for a download shorter than one), the average so far.
+    const sinceStart = now - this.#startAt;
+    const rate = this.#rate > 0 ? this.#rate
+      : sinceStart > 0 ? ((receivedBytes - this.#startBytes) * 1000) / sinceStart : 0;
     this.report({
       release: this.release,
       receivedBytes,
       totalBytes: this.total,
       percent,
-      bytesPerSecond: this.#rate,
-      etaSeconds: remaining === undefined || this.#rate <= 0 ? undefined : remaining / this.#rate,
+      bytesPerSecond: rate,
+      etaSeconds: remaining === undefined ? undefined : remaining === 0 ? 0 : rate > 0 ? remaining / rate : undefined,
     });
   }
 }

@@ -17,7 +17,8 @@ export class TerminalProgress {
     const finished = progress.totalBytes !== undefined && progress.receivedBytes >= progress.totalBytes;
     if (!finished && now - this.#drawnAt < 100) return;
     this.#drawnAt = now;
-    this.#line = formatProgressLine(progress, this.terminal.columns ?? 80);
+    // A pseudo-terminal without a size reports 0 columns.
+    this.#line = formatProgressLine(progress, this.terminal.columns || 80);
     this.terminal.write(`\r\x1b[2K${this.#line}`);
   }
 

@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFaultProxy } from '../../support/fault-proxy.ts';
-import { runCanota, startCanota } from '../../support/canota-process.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { canotaBin, runCanota, startCanota } from '../../support/canota-process.ts';
 import { startOtaServer } from '../support/ota-server.ts';
 import { clientArgs, clientDirs, firmwareImage, jsonLines, listDir, readText, runClientOnce } from '../support/client-run.ts';
 
@@ -82,6 +84,22 @@ test('canota client against canota server: download, skip, detect, downgrade, to
     for (const head of proxy.requestHeads.slice(plain)) assert.doesNotMatch(head, /authorization:/i);
   });
 
+  await t.test('on a terminal: a progress bar with percent, speed and ETA instead of progress log lines', async (t) => {
+    const ttyDirs = await clientDirs(t);
+    const command = [process.execPath, canotaBin, ...clientArgs(server.url, ttyDirs, ['--once'])].map(shellQuote).join(' ');
+    // `script` (util-linux) runs the client on a pseudo-terminal, as a person at a console would.
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    const [code] = await once(child, 'exit') as [number];
+    assert.equal(code, 0, output);
+    const bar = /edt-1\.0\.0\.bin \[#+\] 100% {2}1\.4 MiB\/1\.4 MiB {2}[\d.]+ [KMG]?i?B\/s {2}ETA 0:00/;
+    assert.ok(output.includes('\r\u001b[2K'), 'the bar is redrawn in place');
+    assert.match(output, bar);
+    assert.doesNotMatch(output, /"msg":"downloading"/);
+    assert.match(output, /"msg":"downloaded and verified"/);
+  });
+
   await t.test('the polling loop detects a new release and stops cleanly on SIGTERM', async () => {
     const client = await startCanota(clientArgs(server.url, dirs, ['--interval', '0.3']));
     t.after(() => client.stop());
@@ -128,6 +146,10 @@ test('canota client against canota server: download, skip, detect, downgrade, to
     assert.equal(await loop.stop(), 0);
   });
 });
+
+function shellQuote(argument: string): string {
+  return `'${argument.replace(/'/g, `'\\''`)}'`;
+}
 
 test('canota client usage errors exit 2', async () => {
   const missing = await runCanota(['client', '--once']);
