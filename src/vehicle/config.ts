@@ -18,6 +18,9 @@ export const busConfigSchema = z.object({
   dataBitrate: z.number().int().min(10_000).max(12_000_000).default(2_000_000),
   /** Virtual driver only: deliver frames no faster than the real wire would. */
   timing: z.boolean().default(false),
+  /** udp-multicast only: the segment's group and port (each bus segment needs its own pair). */
+  group: z.string().optional(),
+  port: z.number().int().min(1).max(65535).optional(),
 }).strict();
 
 export const flashTimingSchema = z.object({
@@ -121,10 +124,11 @@ export async function loadVehicleConfig(path: string): Promise<VehicleConfig> {
  */
 export function standardVehicleConfig(vin: string, overrides: { driver?: BusConfig['driver']; timing?: boolean; fd?: boolean } = {}): VehicleConfig {
   const bus = { driver: overrides.driver ?? 'virtual', fd: overrides.fd ?? true, timing: overrides.timing ?? false };
+  // On udp-multicast each segment is its own group:port; CAN-T takes python-can's default port.
   const secret = () => randomBytes(32).toString('hex');
   return parseVehicleConfig({
     vin,
-    buses: { cant: bus, canb: bus },
+    buses: { cant: { ...bus, port: 43113 }, canb: { ...bus, port: 43114 } },
     ecus: [
       { name: 'TMU', bus: 'cant', requestId: 0x720, responseId: 0x728, statusId: 0x520, hardwareId: 'TMU-HW-A1', securitySecret: secret() },
       { name: 'CGW', bus: 'cant', requestId: 0x710, responseId: 0x718, statusId: 0x510, hardwareId: 'CGW-HW-A1', securitySecret: secret() },
