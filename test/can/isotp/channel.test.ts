@@ -102,8 +102,9 @@ test('a full receive queue holds the sender back with FC.WAIT until the applicat
   await tester.send(pattern(5, 1));
   const second = pattern(400, 2);
   const sending = tester.send(second);
-  await sleep(45);
-  const waits = pdus(frames, 0x738).filter((p) => p.type === 'FC' && p.status === 1).length;
+  const waitFrames = () => pdus(frames, 0x738).filter((p) => p.type === 'FC' && p.status === 1).length;
+  for (let waited = 0; waitFrames() < 2 && waited < 2000; waited += 5) await sleep(5);
+  const waits = waitFrames();
   assert.ok(waits >= 2, `expected repeated FC.WAIT, saw ${waits}`);
   assert.equal(ecu.pending, 1, 'the second message is not buffered while the queue is full');
   assert.deepEqual(await ecu.receive(), pattern(5, 1));

@@ -53,7 +53,6 @@ export class UdsClient {
   readonly #adoptServerTiming: boolean;
   readonly #keepAlive: KeepAlive;
   #queue: Promise<unknown> = Promise.resolve();
-  #active = false;
 
   constructor(channel: IsoTpChannel, options: UdsClientOptions = {}) {
     this.channel = channel;
@@ -190,10 +189,10 @@ export class UdsClient {
   async #exchange(message: Uint8Array, suppress: boolean): Promise<Uint8Array | null> {
     const sid = message[0]!;
     const channel = this.channel;
-    this.#active = true;
     try {
       // Whatever is still queued answers an earlier request that timed out; it is not this one's response.
       channel.discardReceived();
+      this.#keepAlive.activity();
       try {
         await channel.send(message);
       } catch (error) {
@@ -231,14 +230,15 @@ export class UdsClient {
         return response;
       }
     } finally {
-      this.#active = false;
       this.#keepAlive.activity();
     }
   }
 
-  /** TesterPresent with suppressed response, only between requests (any request keeps S3 alive too). */
+  /**
+   * TesterPresent with suppressed response. It may go out while a request waits for its answer: a busy
+   * server absorbs a suppressed TesterPresent (no 0x21), and an idle one restarts S3 without answering.
+   */
   async #sendKeepAlive(): Promise<void> {
-    if (this.#active) return;
     try {
       await this.channel.send(testerPresent.encodeRequest({ suppressPositiveResponse: true }));
     } catch {
