@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DownloadAgent, type CycleOutcome, type DownloadProgress } from '../../client/index.ts';
-import { describeRelease } from '../../client/release.ts';
-import { TerminalProgress } from '../../client/terminal-progress.ts';
+import type { CycleOutcome, DownloadAgent, DownloadProgress } from '../../client/index.ts';
+import type { TerminalProgress } from '../../client/terminal-progress.ts';
 import { createLogger, type Logger } from '../../logging/logger.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
@@ -59,6 +58,10 @@ export function registerClient(program: Command): void {
 
 async function runClient(options: ClientOptions): Promise<void> {
   const server = checkServerUrl(options.server);
+  // Loaded here, not at start-up: other commands do not pay for the client (and the reverse).
+  const [{ DownloadAgent }, { TerminalProgress }, { describeRelease }] = await Promise.all([
+    import('../../client/index.ts'), import('../../client/terminal-progress.ts'), import('../../client/release.ts'),
+  ]);
   const terminal = !options.json && !options.quiet && process.stdout.isTTY ? new TerminalProgress(process.stdout) : undefined;
   const logger = createLogger({
     name: 'client',
@@ -89,7 +92,7 @@ async function runClient(options: ClientOptions): Promise<void> {
   if (!options.quiet) showProgress(agent, logger, terminal);
   agent.on('outcome', (outcome) => {
     terminal?.clear();
-    if (options.json) process.stdout.write(`${JSON.stringify(statusLine(outcome))}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify(statusLine(outcome, describeRelease))}\n`);
   });
 
   const stop = new AbortController();
@@ -145,8 +148,8 @@ function showProgress(agent: DownloadAgent, logger: Logger, terminal: TerminalPr
 }
 
 /** The `--json` line: the outcome with plain values only. */
-export function statusLine(outcome: CycleOutcome): Record<string, unknown> {
-  const release = outcome.release ? describeRelease(outcome.release) : null;
+function statusLine(outcome: CycleOutcome, describe: (release: NonNullable<CycleOutcome['release']>) => object): Record<string, unknown> {
+  const release = outcome.release ? describe(outcome.release) : null;
   switch (outcome.status) {
     case 'up-to-date':
       return { status: outcome.status, release };

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { canotaBin, runCanota, startCanota } from '../../support/canota-process.ts';
+import { canotaBin, startCanota } from '../../support/canota-process.ts';
 import { startOtaServer } from '../support/ota-server.ts';
-import { clientArgs, clientDirs, firmwareImage, jsonLines, listDir, readText, runClientOnce } from '../support/client-run.ts';
+import { clientArgs, clientDirs, firmwareImage, listDir, readText, runClientOnce } from '../support/client-run.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -150,18 +150,3 @@ test('canota client against canota server: download, skip, detect, downgrade, to
 function shellQuote(argument: string): string {
   return `'${argument.replace(/'/g, `'\\''`)}'`;
 }
-
-test('canota client usage errors exit 2', async () => {
-  const missing = await runCanota(['client', '--once']);
-  assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /--server/);
-  const badInterval = await runCanota(['client', '--server', 'http://127.0.0.1:9', '--interval', 'soon']);
-  assert.equal(badInterval.code, 2);
-  assert.match(badInterval.stderr, /--interval/);
-  const badRetry = await runCanota(['client', '--server', 'http://127.0.0.1:9', '--max-retry', '0']);
-  assert.equal(badRetry.code, 2);
-  const badUrl = await runCanota(['client', '--server', 'ftp://example.invalid/']);
-  assert.equal(badUrl.code, 2);
-  assert.match(badUrl.stderr, /http or https/);
-  assert.deepEqual(jsonLines(badUrl.stdout), []);
-});

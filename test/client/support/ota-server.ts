@@ -24,8 +24,8 @@ export interface OtaTestServer {
   upload(filename: string, content: Buffer | { path: string }, fields?: ReleaseFields): Promise<Record<string, unknown>>;
 }
 
-const adminName = 'ota-admin';
-const adminPassword = 'client-tests-admin-password';
+export const adminName = 'ota-admin';
+export const adminPassword = 'client-tests-admin-password';
 
 export async function startOtaServer(t: TestContext, options: { args?: string[] } = {}): Promise<OtaTestServer> {
   const dataDir = await tempDir(t, 'canota-client-server-');
@@ -55,13 +55,13 @@ export async function fileWith(t: TestContext, name: string, content: Buffer): P
   return path;
 }
 
-/** The admin's browser, reduced to what uploading needs. */
-class Uploader {
+/** The admin's browser, reduced to what uploading needs (login, CSRF token, multipart upload). */
+export class Uploader {
   readonly #agent = new Agent();
   readonly #cookies = new CookieJar();
   #loggedIn = false;
 
-  constructor(private readonly base: string) {}
+  constructor(private readonly base: string, private readonly user = { name: adminName, password: adminPassword }) {}
 
   async upload(filename: string, content: Buffer | { path: string }, fields: ReleaseFields = {}): Promise<Record<string, unknown>> {
     if (!this.#loggedIn) await this.#login();
@@ -81,7 +81,7 @@ class Uploader {
 
   async #login(): Promise<void> {
     const csrf_token = await this.#csrfToken('/login');
-    const body = new URLSearchParams({ username: adminName, password: adminPassword, csrf_token }).toString();
+    const body = new URLSearchParams({ username: this.user.name, password: this.user.password, csrf_token }).toString();
     const answer = await this.#fetch('/login', {
       method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
