@@ -98,7 +98,7 @@ export class IsoTpChannel implements AsyncIterable<Uint8Array> {
     this.#closed = true;
     this.#removeRoute();
     this.#receiver.close();
-    this.#sender.abort(new IsoTpChannelClosedError(this.name));
+    this.#sender.close(new IsoTpChannelClosedError(this.name));
     this.#queue.close();
   }
 

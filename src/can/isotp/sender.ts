@@ -38,6 +38,7 @@ export class IsoTpSender {
   readonly #context: string;
   #tail: Promise<void> = Promise.resolve();
   #current: Transfer | null = null;
+  #closedError: Error | null = null;
   /** Set from just before the FF (or a block's last CF) is handed to the bus until the FC is taken. */
   #expectingFlowControl = false;
   /** Flow control that arrived before the sender got round to waiting for it, oldest first. */
@@ -79,12 +80,14 @@ export class IsoTpSender {
     }
   }
 
-  /** Ends the transfer in progress (channel closed). */
-  abort(error: Error): void {
+  /** The channel closed: the transfer in progress and every queued send fail with `error`. */
+  close(error: Error): void {
+    this.#closedError = error;
     this.#abort(error);
   }
 
   #run(payload: Uint8Array): Promise<void> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
     return new Promise<void>((resolve, reject) => {
       const transfer: Transfer = { failed: null, reject };
       this.#current = transfer;

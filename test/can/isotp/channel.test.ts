@@ -246,6 +246,8 @@ test('close rejects waiting receives and ends async iteration', async (t) => {
   await assert.rejects(ecu.receive(), IsoTpChannelClosedError);
   await assert.rejects(ecu.send(pattern(3)), IsoTpChannelClosedError);
   const pending = tester.receive();
+  const sends = [tester.send(pattern(5000, 1)), tester.send(pattern(3, 2)), tester.send(pattern(3, 3))];
   tester.close();
   await assert.rejects(pending, IsoTpChannelClosedError);
+  for (const send of sends) await assert.rejects(send, IsoTpChannelClosedError, 'queued sends fail too');
 });
