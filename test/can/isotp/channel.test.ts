@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canFrame, type CanFrame } from '../../../src/can/bus/frame.ts';
-import { VirtualBus } from '../../../src/can/bus/virtual.ts';
+import { frameDurationSeconds } from '../../../src/can/bus/timing.ts';
+import { VirtualBus, VirtualNetwork } from '../../../src/can/bus/virtual.ts';
 import {
   IsoTpChannel, IsoTpChannelClosedError, IsoTpConfigurationError, IsoTpError, IsoTpInvalidFlowStatusError,
   IsoTpOverflowError, IsoTpPayloadError, IsoTpReceiveTimeoutError, IsoTpSequenceError, IsoTpTimeoutError,
@@ -250,4 +251,28 @@ test('close rejects waiting receives and ends async iteration', async (t) => {
   tester.close();
   await assert.rejects(pending, IsoTpChannelClosedError);
   for (const send of sends) await assert.rejects(send, IsoTpChannelClosedError, 'queued sends fail too');
+});
+
+test('on the timed virtual bus (arbitration, real frame times), full-duplex transfers with block sizes arrive intact', async (t) => {
+  for (const timing of [{ bitrate: 500_000 }, { bitrate: 500_000, dataBitrate: 2_000_000 }]) {
+    const network = new VirtualNetwork();
+    const left = new VirtualBus({ channel: 'timed', network, timing });
+    const right = new VirtualBus({ channel: 'timed', network, timing });
+    const fd = timing.dataBitrate !== undefined;
+    const a = new IsoTpChannel(left, { txId: 0x730, rxId: 0x738, fd, blockSize: 4 });
+    const b = new IsoTpChannel(right, { txId: 0x738, rxId: 0x730, fd, blockSize: 0, stMin: 0.5 });
+    t.after(async () => { a.close(); b.close(); await Promise.all([left.close(), right.close()]); });
+    const up = pattern(fd ? 6000 : 1500, 1);
+    const down = pattern(fd ? 5000 : 1200, 2);
+    const busy = { seconds: 0 };
+    left.onTraffic((frame, direction) => { if (direction === 'tx') busy.seconds += frameDurationSeconds(frame, timing); });
+    right.onTraffic((frame, direction) => { if (direction === 'tx') busy.seconds += frameDurationSeconds(frame, timing); });
+    const started = performance.now();
+    const [, , gotUp, gotDown] = await Promise.all([a.send(up), b.send(down), b.receive(), a.receive()]);
+    const elapsed = (performance.now() - started) / 1000;
+    assert.deepEqual(gotUp, up);
+    assert.deepEqual(gotDown, down);
+    // A wire carries one frame at a time: the exchange cannot be faster than its frames back to back.
+    assert.ok(elapsed >= busy.seconds * 0.99, `${elapsed.toFixed(4)} s for ${busy.seconds.toFixed(4)} s of frames`);
+  }
 });
