@@ -26,6 +26,8 @@ export const busConfigSchema = z.object({
 export const flashTimingSchema = z.object({
   eraseBytesPerSecond: z.number().nonnegative().default(0),
   programBytesPerSecond: z.number().nonnegative().default(0),
+  /** Bytes per bank (the largest image; an erase takes bankSize / eraseBytesPerSecond). Default 64 MiB. */
+  bankSize: z.number().int().positive().max(2 ** 32).optional(),
 }).strict();
 
 export const ecuConfigSchema = z.object({

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
+import { EcuError } from './errors.ts';
 
 export type BankName = 'A' | 'B';
 
@@ -51,7 +52,7 @@ export interface BootRecord {
   bootCount: number;
 }
 
-export class BootRecordError extends Error {
+export class BootRecordError extends EcuError {
   override name = 'BootRecordError';
 }
 

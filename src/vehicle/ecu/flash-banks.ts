@@ -4,6 +4,7 @@ import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
+import { EcuError } from './errors.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import {
   emptyBank, otherBank, readBootRecord, writeBootRecord,
@@ -34,7 +35,7 @@ export interface FlashBanksOptions {
   maxBootAttempts?: number;
 }
 
-export class FlashError extends Error {
+export class FlashError extends EcuError {
   override name = 'FlashError';
 }
 
@@ -125,6 +126,8 @@ export class FlashBanks {
   async eraseInactive(): Promise<void> {
     this.#requireNoTrial('erase');
     const bank = this.inactive;
+    // The image kept for an all-or-nothing rollback is about to go: it can no longer be rolled back to.
+    if (this.#record.previous === bank) await this.#commit({ ...this.#record, previous: null });
     await this.#updateBank(bank, { state: 'erased', size: 0, sha256: null, version: null, manifest: null });
     await rm(this.bankPath(bank), { force: true });
     await this.#simulate(this.bankSize, this.#timing.eraseBytesPerSecond);

@@ -1,0 +1,334 @@
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from '../../logging/logger.ts';
+import {
+  DiagnosticSessionType, NegativeResponseCode as Nrc, RequestRejectedError, UdsServer,
+  type DataIdentifierDefinition, type RoutineDefinition, type ServerTiming, type UdsServerOptions,
+} from '../../can/uds/index.ts';
+import { EcuError } from './errors.ts';
+import { FlashError, type BankWriter, type FlashBanks } from './flash-banks.ts';
+import {
+  BootloaderDid, BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus,
+  asciiBytes, encodeBootState, encodeCheckResult, type BootState, type CheckResult,
+} from './protocol.ts';
+import { ReleaseRefusedError, checkRelease } from './release-check.ts';
+import { EcuState } from './status-frame.ts';
+
+export interface EcuIdentity {
+  name: string;
+  hardwareId: string;
+  vin: string;
+}
+
+type IdTable<T> = Readonly<Record<number, T>> | ReadonlyMap<number, T>;
+
+/**
+ * What a component built on an ECU adds to its diagnostic server (the CGW adds the approval routines
+ * 0xF001/0xF002 and its own DIDs). Ids the bootloader itself serves cannot be replaced.
+ */
+export interface BootloaderExtensions {
+  dids?: IdTable<DataIdentifierDefinition>;
+  routines?: IdTable<RoutineDefinition>;
+  /** Called after the bootloader's own handling of every session change (including S3 timeouts and resets). */
+  onSessionChange?: (session: number, previous: number) => void;
+}
+
+export interface BootloaderOptions extends BootloaderExtensions {
+  banks: FlashBanks;
+  identity: EcuIdentity;
+  /** Security-access secret (bytes); the key is HMAC-SHA256(secret, seed), first 16 bytes. */
+  securitySecret: Uint8Array;
+  /** Release signing keys the ECU trusts; empty: signatures are not checked. */
+  trustedKeys: readonly KeyObject[];
+  timing?: ServerTiming;
+  /** maxNumberOfBlockLength announced for downloads (SID and counter included). Default 4095. */
+  maxBlockLength?: number;
+  logger?: Logger;
+  /**
+   * The ECU must restart now: the positive 0x11 response is out and an activation is armed if there was
+   * one. Called synchronously; the caller takes the ECU off the bus before it returns.
+   */
+  onRestart: (resetType: number) => void;
+}
+
+type Activity = 'erasing' | 'programming' | 'verifying' | 'resetting';
+
+const PROGRAMMING_ONLY = [DiagnosticSessionType.Programming];
+
+/**
+ * The bootloader of one ECU for one power cycle (docs/vehicle-protocol.md): a UDS server whose DIDs,
+ * routines and download handlers operate the ECU's A/B flash. What a power cycle forgets (an unfinished
+ * download, a check passed but not yet activated) lives here; what must survive a crash lives in the
+ * FlashBanks' boot record. A reset ends the instance: the ECU builds a new one after it booted.
+ */
+export class Bootloader {
+  readonly server: UdsServer;
+  readonly #banks: FlashBanks;
+  readonly #options: BootloaderOptions;
+  readonly #logger: Logger | undefined;
+  #activity: Activity | null = null;
+  #failed = false;
+  #writer: BankWriter | null = null;
+  /** A complete image arrived in the inactive bank during this power cycle. */
+  #downloaded = false;
+  /** 0xFF01 accepted the inactive bank during this power cycle: the next reset activates it. */
+  #checked = false;
+
+  constructor(options: BootloaderOptions) {
+    this.#options = options;
+    this.#banks = options.banks;
+    this.#logger = options.logger;
+    this.server = new UdsServer(this.#serverOptions());
+  }
+
+  /** The bootloader's state as the status frame and 0xF1A0 report it. */
+  get state(): EcuState {
+    switch (this.#activity) {
+      case 'erasing': return EcuState.Erasing;
+      case 'programming': return EcuState.Programming;
+      case 'verifying': return EcuState.Verifying;
+      case 'resetting': return EcuState.Resetting;
+      default:
+        if (this.#failed) return EcuState.Error;
+        return this.server.session === DiagnosticSessionType.Default ? EcuState.Running : EcuState.ProgrammingSession;
+    }
+  }
+
+  bootState(): BootState {
+    const record = this.#banks.record;
+    const summary = (bank: 'A' | 'B') => {
+      const { state, version, sha256, size, reason } = record.banks[bank];
+      return { state, version, sha256, size, ...(reason ? { reason } : {}) };
+    };
+    const active = record.banks[record.active];
+    return {
+      ecu: this.#options.identity.name,
+      active: record.active,
+      version: active.version,
+      sha256: active.sha256,
+      state: EcuState[this.state],
+      lastBoot: record.lastBoot,
+      bootCount: record.bootCount,
+      trialPending: record.trial !== null,
+      banks: { A: summary('A'), B: summary('B') },
+    };
+  }
+
+  /** Takes the bootloader off the bus (power off): the server stops, an unfinished download is dropped. */
+  async shutdown(): Promise<void> {
+    const closing = this.server.close();
+    this.#dropWriter();
+    await closing;
+  }
+
+  #serverOptions(): UdsServerOptions {
+    const { identity, timing } = this.#options;
+    const banks = this.#banks;
+    const programming = { sessions: PROGRAMMING_ONLY, security: PROGRAMMING_SECURITY_LEVEL };
+    const dids = new Map<number, DataIdentifierDefinition>([
+      [BootloaderDid.SoftwareVersion, { read: () => asciiBytes(banks.activeBank.version ?? '') }],
+      [BootloaderDid.Vin, { read: () => asciiBytes(identity.vin) }],
+      [BootloaderDid.HardwareId, { read: () => asciiBytes(identity.hardwareId) }],
+      [BootloaderDid.EcuName, { read: () => asciiBytes(identity.name) }],
+      [BootloaderDid.BootState, { read: () => encodeBootState(this.bootState()) }],
+      [BootloaderDid.ImageSha256, { read: () => new Uint8Array(Buffer.from(banks.activeBank.sha256 ?? '', 'hex')) }],
+    ]);
+    const routines = new Map<number, RoutineDefinition>([
+      [BootloaderRoutine.EraseMemory, { ...programming, start: () => this.#erase() }],
+      [BootloaderRoutine.CheckProgrammingDependencies, { ...programming, start: (manifest) => this.#check(manifest) }],
+      [BootloaderRoutine.Rollback, { ...programming, start: () => this.#armRollback() }],
+    ]);
+    merge('DID', dids, this.#options.dids);
+    merge('routine', routines, this.#options.routines);
+    return {
+      timing: { p2Ms: 50, p2StarMs: 5000, s3Ms: 5000, responsePendingIntervalMs: 1000, ...timing },
+      security: {
+        secret: this.#options.securitySecret,
+        levels: { [PROGRAMMING_SECURITY_LEVEL]: { sessions: [DiagnosticSessionType.Programming, DiagnosticSessionType.ExtendedDiagnostic] } },
+      },
+      dids,
+      routines,
+      download: {
+        maxNumberOfBlockLength: this.#options.maxBlockLength ?? 4095,
+        security: PROGRAMMING_SECURITY_LEVEL,
+        onRequestDownload: ({ memoryAddress, memorySize }) => this.#beginDownload(memoryAddress, memorySize),
+        onTransferData: (data, { offset }) => this.#program(data, offset),
+        onTransferExit: () => this.#endDownload(),
+      },
+      onReset: (resetType) => this.#reset(resetType),
+      onSessionChange: (session, previous) => {
+        // Leaving a session ends a download (ServerState aborts its side; the bank file is ours to close).
+        this.#dropWriter();
+        if (session === DiagnosticSessionType.Default) this.#failed = false;
+        this.#options.onSessionChange?.(session, previous);
+      },
+      ...(this.#logger ? { logger: this.#logger } : {}),
+    };
+  }
+
+  async #erase(): Promise<Uint8Array> {
+    if (this.#writer) {
+      throw new RequestRejectedError(Nrc.RequestSequenceError, 'a download is in progress; finish it or restart the programming session');
+    }
+    this.#downloaded = false;
+    this.#checked = false;
+    this.#failed = false;
+    this.#activity = 'erasing';
+    try {
+      await this.#banks.eraseInactive();
+    } catch (error) {
+      throw this.#refusal(error, Nrc.ConditionsNotCorrect);
+    } finally {
+      this.#activity = null;
+    }
+    this.#logger?.info({ bank: this.#banks.inactive }, 'inactive bank erased');
+    return Uint8Array.of(RoutineStatus.Ok);
+  }
+
+  async #beginDownload(memoryAddress: number, memorySize: number): Promise<void> {
+    const banks = this.#banks;
+    if (memoryAddress !== DOWNLOAD_ADDRESS) {
+      throw new RequestRejectedError(Nrc.RequestOutOfRange, `downloads start at address ${DOWNLOAD_ADDRESS} (the inactive bank), not 0x${memoryAddress.toString(16)}`);
+    }
+    if (memorySize > banks.bankSize) {
+      throw new RequestRejectedError(Nrc.RequestOutOfRange, `${memorySize} bytes do not fit the ${banks.bankSize}-byte bank`);
+    }
+    const bank = banks.inactiveBank;
+    if (bank.state !== 'erased') {
+      throw new RequestRejectedError(Nrc.ConditionsNotCorrect, `bank ${banks.inactive} is ${bank.state}, not erased: erase it first (0x31 01 FF00)`);
+    }
+    this.#downloaded = false;
+    this.#checked = false;
+    try {
+      this.#writer = await banks.beginProgramming(memorySize);
+    } catch (error) {
+      throw this.#refusal(error, Nrc.ConditionsNotCorrect);
+    }
+    this.#activity = 'programming';
+    this.#logger?.info({ bank: banks.inactive, bytes: memorySize }, 'download started');
+  }
+
+  async #program(data: Uint8Array, offset: number): Promise<void> {
+    const writer = this.#writer;
+    if (!writer) throw new RequestRejectedError(Nrc.RequestSequenceError, 'no download in progress');
+    try {
+      if (offset !== writer.written) throw new FlashError(`block at offset ${offset}, but ${writer.written} bytes are written`);
+      await writer.write(data);
+    } catch (error) {
+      // The server answers 0x72 and ends the download; the bank stays `programming`, never bootable.
+      this.#failed = true;
+      this.#dropWriter();
+      throw error;
+    }
+  }
+
+  async #endDownload(): Promise<void> {
+    const writer = this.#writer;
+    if (!writer) throw new RequestRejectedError(Nrc.RequestSequenceError, 'no download in progress');
+    this.#writer = null;
+    try {
+      const sha256 = await writer.finish();
+      this.#downloaded = true;
+      this.#logger?.info({ bank: this.#banks.inactive, bytes: writer.size, sha256 }, 'download complete');
+    } catch (error) {
+      this.#failed = true;
+      throw error;
+    } finally {
+      this.#activity = null;
+    }
+  }
+
+  async #check(manifestBytes: Uint8Array): Promise<Uint8Array> {
+    const banks = this.#banks;
+    if (this.#writer) throw new RequestRejectedError(Nrc.RequestSequenceError, 'the download has not ended (0x37)');
+    // Only an image downloaded in full may be checked; a bank that merely holds an older verified image
+    // (the one kept for rollback) must not be re-verified under a new manifest, nor invalidated by a wrong one.
+    if (!this.#downloaded && banks.inactiveBank.state !== 'written') {
+      throw new RequestRejectedError(Nrc.RequestSequenceError,
+        `no downloaded image to check (bank ${banks.inactive} is ${banks.inactiveBank.state}): erase and download first`);
+    }
+    this.#checked = false;
+    this.#activity = 'verifying';
+    let result: CheckResult;
+    try {
+      result = await this.#verify(manifestBytes);
+    } finally {
+      this.#activity = null;
+    }
+    this.#checked = result.ok;
+    this.#failed = !result.ok;
+    if (result.ok) this.#logger?.info({ bank: banks.inactive, version: banks.inactiveBank.version }, 'image verified');
+    else this.#logger?.warn({ bank: banks.inactive, reason: result.reason }, 'image refused');
+    return encodeCheckResult(result);
+  }
+
+  async #verify(manifestBytes: Uint8Array): Promise<CheckResult> {
+    const banks = this.#banks;
+    const bank = banks.inactiveBank;
+    if (bank.state === 'invalid') return { ok: false, reason: `bank ${banks.inactive} is invalid: ${bank.reason ?? 'unknown'}` };
+    try {
+      const { signed, release } = checkRelease(manifestBytes, {
+        ecu: this.#options.identity.name,
+        hardwareId: this.#options.identity.hardwareId,
+        runningVersion: banks.activeBank.version,
+        trustedKeys: this.#options.trustedKeys,
+      });
+      await banks.verifyInactive({ sha256: release.sha256, size: release.size, version: release.firmware_version, manifest: signed });
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof ReleaseRefusedError) {
+        await banks.invalidateInactive(error.message);
+        return { ok: false, reason: error.message };
+      }
+      // verifyInactive marked the bank invalid already.
+      if (error instanceof FlashError) return { ok: false, reason: error.message };
+      throw error;
+    }
+  }
+
+  async #armRollback(): Promise<Uint8Array> {
+    try {
+      await this.#banks.rollback();
+    } catch (error) {
+      throw this.#refusal(error, Nrc.ConditionsNotCorrect);
+    }
+    // The rollback is what the next reset boots, not a freshly checked image.
+    this.#checked = false;
+    this.#logger?.info({ bank: this.#banks.record.trial?.bank }, 'rollback armed for the next reset');
+    return Uint8Array.of(RoutineStatus.Ok);
+  }
+
+  async #reset(resetType: number): Promise<void> {
+    this.#dropWriter();
+    const banks = this.#banks;
+    if (this.#checked && banks.inactiveBank.state === 'verified' && banks.record.trial === null) {
+      await banks.activateInactive();
+      this.#logger?.info({ bank: banks.inactive, version: banks.inactiveBank.version }, 'activation armed: booting the new image');
+    }
+    this.#checked = false;
+    this.#activity = 'resetting';
+    this.#options.onRestart(resetType);
+  }
+
+  #dropWriter(): void {
+    const writer = this.#writer;
+    if (!writer) return;
+    this.#writer = null;
+    if (this.#activity === 'programming') this.#activity = null;
+    writer.abort().catch((error: unknown) => this.#logger?.warn({ err: error }, 'closing the bank after a dropped download failed'));
+  }
+
+  /** A FlashError is the ECU saying "not now / not like this": the tester gets `nrc`; anything else is a fault. */
+  #refusal(error: unknown, nrc: Nrc): unknown {
+    if (error instanceof FlashError) return new RequestRejectedError(nrc, error.message);
+    return error;
+  }
+}
+
+function merge<T>(what: string, own: Map<number, T>, extra: IdTable<T> | undefined): void {
+  if (!extra) return;
+  const entries = extra instanceof Map ? [...extra.entries()] : Object.entries(extra).map(([id, value]) => [Number(id), value as T] as const);
+  for (const [id, value] of entries) {
+    if (own.has(id)) throw new EcuError(`${what} 0x${id.toString(16).toUpperCase()} belongs to the bootloader and cannot be replaced`);
+    own.set(id, value);
+  }
+}

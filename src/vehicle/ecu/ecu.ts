@@ -1,0 +1,223 @@
+import type { KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Bus } from '../../can/bus/bus.ts';
+import type { VirtualNetwork } from '../../can/bus/virtual.ts';
+import type { ServerTiming } from '../../can/uds/index.ts';
+import { parsePublicKey } from '../../crypto/ed25519.ts';
+import type { Logger } from '../../logging/logger.ts';
+import { VehicleConfigError, type EcuConfig, type VehicleConfig } from '../config.ts';
+import { connectToBus, ecuByName, isoTpFrameOptions } from '../network.ts';
+import type { BootEvent, BootRecord } from './boot-record.ts';
+import { Bootloader, type BootloaderExtensions } from './bootloader.ts';
+import { factoryImage } from './factory-image.ts';
+import { FlashBanks, type FlashTiming } from './flash-banks.ts';
+import { securitySecretBytes, type BootState } from './protocol.ts';
+import { StatusBroadcast } from './status-broadcast.ts';
+import { EcuState, versionTriple, type EcuStatus } from './status-frame.ts';
+
+export interface EcuOptions extends BootloaderExtensions {
+  config: VehicleConfig;
+  /** Which of the config's ECUs this is. */
+  name: string;
+  /** The vehicle's state dir; this ECU's flash lives in `<stateDir>/ecus/<NAME>/`. */
+  stateDir: string;
+  /** In-process network for the `virtual` driver (tests give each car its own). */
+  virtualNetwork?: VirtualNetwork;
+  /** Use this bus connection instead of opening one; it stays the caller's to close. */
+  bus?: Bus;
+  logger?: Logger;
+  /** Simulated restart after 0x11: the ECU is silent this long. Default 200 ms. */
+  rebootMs?: number;
+  /** Status frame period (can/canota.dbc: 100 ms); 0 sends none. */
+  statusIntervalMs?: number;
+  /** UDS server timing (P2, P2*, S3, 0x78 interval). */
+  serverTiming?: ServerTiming;
+  /** maxNumberOfBlockLength for downloads. Default 4095. */
+  maxBlockLength?: number;
+  /** Overrides the config's simulated flash speed. */
+  flashTiming?: FlashTiming;
+  /** Bytes per bank (largest image). Default: the config's `flash.bankSize`. */
+  bankSize?: number;
+}
+
+/** The directory of one ECU's flash inside a vehicle state dir. */
+export const ecuStateDir = (stateDir: string, name: string): string => join(stateDir, 'ecus', name);
+
+/**
+ * One running ECU: its flash (A/B banks, factory image on first start), its bootloader answering UDS on
+ * its physical ids and the functional id, and its periodic status frame. A reset (0x11) takes it off the
+ * bus for the simulated reboot, boots (activating a checked image, or rolling back), and brings up a fresh
+ * bootloader in the default session.
+ */
+export class Ecu {
+  readonly name: string;
+  readonly config: EcuConfig;
+  readonly bus: Bus;
+  readonly #vehicle: VehicleConfig;
+  readonly #options: EcuOptions;
+  readonly #banks: FlashBanks;
+  readonly #ownsBus: boolean;
+  readonly #logger: Logger | undefined;
+  readonly #status: StatusBroadcast;
+  readonly #bootListeners = new Set<(event: BootEvent) => void>();
+  readonly #trustedKeys: KeyObject[];
+  #bootloader: Bootloader | null = null;
+  #restarting: Promise<void> | null = null;
+  #availableWaiters: (() => void)[] = [];
+  #closed = false;
+
+  private constructor(options: EcuOptions, config: EcuConfig, bus: Bus, ownsBus: boolean, banks: FlashBanks) {
+    this.#options = options;
+    this.#vehicle = options.config;
+    this.name = config.name;
+    this.config = config;
+    this.bus = bus;
+    this.#ownsBus = ownsBus;
+    this.#banks = banks;
+    this.#trustedKeys = trustedKeysOf(options.config);
+    this.#logger = options.logger?.child({ ecu: config.name });
+    this.#status = new StatusBroadcast(bus, config.statusId, options.statusIntervalMs ?? 100, () => this.status(), this.#logger);
+  }
+
+  /** Opens the ECU's flash (booting it) and puts it on its bus. */
+  static async start(options: EcuOptions): Promise<Ecu> {
+    const config = ecuByName(options.config, options.name);
+    // Keys are parsed before anything starts: a bad key must stop the ECU, not silently disable checks.
+    trustedKeysOf(options.config);
+    const banks = await FlashBanks.open({
+      directory: ecuStateDir(options.stateDir, config.name),
+      ecu: config.name,
+      factory: { version: config.factoryVersion, image: factoryImage(config.name, config.factoryVersion) },
+      bankSize: options.bankSize ?? config.flash.bankSize,
+      timing: options.flashTiming ?? config.flash,
+    });
+    const bus = options.bus ?? await connectToBus(options.config, config.bus, options.virtualNetwork ? { virtualNetwork: options.virtualNetwork } : {});
+    const ecu = new Ecu(options, config, bus, options.bus === undefined, banks);
+    const boot = banks.record.lastBoot;
+    if (boot) ecu.#logBoot(boot);
+    ecu.#powerOn();
+    return ecu;
+  }
+
+  /** False while the ECU restarts (it answers nothing then). */
+  get available(): boolean {
+    return this.#bootloader !== null;
+  }
+
+  get state(): EcuState {
+    return this.#bootloader?.state ?? EcuState.Resetting;
+  }
+
+  get bootRecord(): BootRecord {
+    return this.#banks.record;
+  }
+
+  /** The 0xF1A0 view; null while restarting. */
+  bootState(): BootState | null {
+    return this.#bootloader?.bootState() ?? null;
+  }
+
+  /** What the status frame carries (without the alive counter). */
+  status(): Omit<EcuStatus, 'aliveCounter'> {
+    const record = this.#banks.record;
+    return {
+      version: versionTriple(record.banks[record.active].version),
+      state: this.state,
+      activeBank: record.active,
+      trialPending: record.trial !== null,
+      lastBootRolledBack: record.lastBoot !== null && record.lastBoot.outcome !== 'booted',
+      bootCount: record.bootCount,
+    };
+  }
+
+  /** Every boot after a reset (the first boot happened in start()). */
+  onBoot(listener: (event: BootEvent) => void): () => void {
+    this.#bootListeners.add(listener);
+    return () => this.#bootListeners.delete(listener);
+  }
+
+  /** Resolves once the ECU answers again (at once if it does). */
+  whenAvailable(): Promise<void> {
+    if (this.available || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#availableWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#status.stop();
+    const bootloader = this.#bootloader;
+    this.#bootloader = null;
+    await bootloader?.shutdown();
+    await this.#restarting;
+    for (const resolve of this.#availableWaiters.splice(0)) resolve();
+    if (this.#ownsBus) await this.bus.close();
+  }
+
+  #powerOn(): void {
+    const bootloader = new Bootloader({
+      banks: this.#banks,
+      identity: { name: this.name, hardwareId: this.config.hardwareId, vin: this.#vehicle.vin },
+      securitySecret: securitySecretBytes(this.config.securitySecret),
+      trustedKeys: this.#trustedKeys,
+      ...(this.#options.serverTiming ? { timing: this.#options.serverTiming } : {}),
+      ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),
+      ...(this.#options.dids ? { dids: this.#options.dids } : {}),
+      ...(this.#options.routines ? { routines: this.#options.routines } : {}),
+      ...(this.#options.onSessionChange ? { onSessionChange: this.#options.onSessionChange } : {}),
+      ...(this.#logger ? { logger: this.#logger } : {}),
+      onRestart: (resetType) => this.#restart(resetType),
+    });
+    bootloader.server.listenOnBus(this.bus, {
+      requestId: this.config.requestId,
+      responseId: this.config.responseId,
+      functionalId: this.#vehicle.functionalRequestId,
+    }, isoTpFrameOptions(this.#vehicle.buses[this.config.bus]!));
+    this.#bootloader = bootloader;
+    this.#status.start();
+    for (const resolve of this.#availableWaiters.splice(0)) resolve();
+  }
+
+  /** Called by the bootloader right after its positive 0x11 response: off the bus now, boot, come back. */
+  #restart(resetType: number): void {
+    const bootloader = this.#bootloader;
+    if (!bootloader || this.#closed) return;
+    this.#status.sendNow(); // the last word before going silent: Resetting
+    this.#status.stop();
+    this.#bootloader = null;
+    const down = bootloader.shutdown();
+    this.#logger?.info({ resetType }, 'ECU reset: restarting');
+    this.#restarting = (async () => {
+      await down;
+      await sleep(this.#options.rebootMs ?? 200);
+      if (this.#closed) return;
+      const event = await this.#banks.boot();
+      this.#logBoot(event);
+      for (const listener of this.#bootListeners) listener(event);
+      if (this.#closed) return;
+      this.#powerOn();
+    })().catch((error: unknown) => {
+      // No bootable image at all: the ECU stays dark, as a bricked one would.
+      this.#logger?.error({ err: error }, 'ECU failed to boot');
+    }).finally(() => {
+      this.#restarting = null;
+    });
+  }
+
+  #logBoot(event: BootEvent): void {
+    const fields = { bank: event.bank, version: event.version, outcome: event.outcome, ...(event.reason ? { reason: event.reason } : {}) };
+    if (event.outcome === 'booted') this.#logger?.info(fields, 'ECU booted');
+    else this.#logger?.warn(fields, `ECU booted after ${event.outcome === 'rolled-back' ? 'rolling back' : 'falling back'}`);
+  }
+}
+
+function trustedKeysOf(config: VehicleConfig): KeyObject[] {
+  return config.trustedKeys.map((text, index) => {
+    try {
+      return parsePublicKey(text);
+    } catch (error) {
+      throw new VehicleConfigError(`trustedKeys[${index}]: ${(error as Error).message}`);
+    }
+  });
+}

@@ -1,0 +1,249 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DiagnosticSessionType, NegativeResponseCode as Nrc, NegativeResponseError, ResetType, UdsTimeoutError, UdsTransportError,
+  downloadImage, type ImageSource, type UdsClient,
+} from '../../can/uds/index.ts';
+import { encodeManifest, type SignedManifest } from '../../crypto/manifest.ts';
+import type { BankName, BootOutcome } from '../ecu/boot-record.ts';
+import {
+  BootloaderDid, BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus,
+  asciiText, decodeBootState, decodeCheckResult, type BootState, type CheckResult,
+} from '../ecu/protocol.ts';
+import {
+  EcuUnreachableError, FlashSessionError, FlashStepError, ImageRefusedError, type FlashPhase,
+} from './flash-errors.ts';
+import { securityKeyFor } from './security-key.ts';
+
+export interface FlashProgress {
+  ecu: string;
+  phase: FlashPhase;
+  /** Image bytes acknowledged by the ECU (download), else 0. */
+  bytes: number;
+  /** Image size (download), else 0. */
+  total: number;
+  /** Of the current phase, 0-100. */
+  percent: number;
+}
+
+export interface FlashSessionOptions {
+  /** A UDS client on the ECU's physical ids (request/response); it and its channel stay the caller's. */
+  client: UdsClient;
+  /** The target: its name (for errors) and its security-access secret (hex, from the vehicle config). */
+  ecu: { name: string; securitySecret: string };
+  onProgress?: (progress: FlashProgress) => void;
+  /** How long activate()/rollback() wait for the ECU to answer after its reset. Default 15 s. */
+  rebootTimeoutMs?: number;
+  /** Interval between attempts to reach a restarting ECU. Default 100 ms. */
+  pollIntervalMs?: number;
+  /** Cap on TransferData size below the ECU's maxNumberOfBlockLength. */
+  maxBlockLength?: number;
+  signal?: AbortSignal;
+}
+
+/** The image to flash: a file (streamed, never read whole) or bytes already in memory. */
+export type FlashImage = { path: string } | Uint8Array;
+
+export interface EcuIdentification {
+  name: string;
+  version: string;
+  hardwareId: string;
+  vin: string;
+  bootState: BootState;
+}
+
+/** What an ECU runs after a reset. */
+export interface BootReport {
+  ecu: string;
+  activeBank: BankName;
+  version: string | null;
+  sha256: string | null;
+  /** The boot's outcome: `booted`, or `rolled-back` when the armed image failed its boot check. */
+  outcome: BootOutcome;
+  /** The ECU now runs the image that was armed (a checked image or a rollback target). */
+  switched: boolean;
+  /** The ECU's reason when it did not keep the armed image. */
+  reason?: string;
+  bootState: BootState;
+}
+
+/**
+ * The tester's side of flashing one ECU (docs/vehicle-protocol.md), one UDS step per method so the TMU can
+ * compose an all-or-nothing update of several ECUs: `program()` = programming session, security access,
+ * erase (0xFF00), download (0x34/0x36/0x37), check (0xFF01); `activate()` = reset and learn what booted;
+ * `rollback()` = 0xFF02 and reset. Failures are FlashSessionErrors naming the ECU and the step.
+ *
+ * ```ts
+ * const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), onProgress });
+ * await session.program({ path: 'edt-2.0.0.bin' }, manifest);   // ImageRefusedError if the ECU says no
+ * const boot = await session.activate();                        // boot.switched, boot.version
+ * ```
+ */
+export class FlashSession {
+  readonly ecu: string;
+  readonly #client: UdsClient;
+  readonly #options: FlashSessionOptions;
+  readonly #computeKey: (seed: Uint8Array) => Uint8Array;
+
+  constructor(options: FlashSessionOptions) {
+    this.#options = options;
+    this.#client = options.client;
+    this.ecu = options.ecu.name;
+    this.#computeKey = securityKeyFor(options.ecu.securitySecret);
+  }
+
+  /** Reads name, version, hardware id, VIN and boot state (default session is enough). */
+  async identify(): Promise<EcuIdentification> {
+    return this.#step('identify', async () => {
+      const read = async (did: number) => asciiText(await this.#client.readDataByIdentifier(did));
+      return {
+        name: await read(BootloaderDid.EcuName),
+        version: await read(BootloaderDid.SoftwareVersion),
+        hardwareId: await read(BootloaderDid.HardwareId),
+        vin: await read(BootloaderDid.Vin),
+        bootState: decodeBootState(await this.#client.readDataByIdentifier(BootloaderDid.BootState)),
+      };
+    });
+  }
+
+  async readBootState(): Promise<BootState> {
+    return this.#step('identify', async () => decodeBootState(await this.#client.readDataByIdentifier(BootloaderDid.BootState)));
+  }
+
+  /** Session, security, erase, download, check. Throws ImageRefusedError with the ECU's reason on refusal. */
+  async program(image: FlashImage, manifest: SignedManifest): Promise<void> {
+    await this.openProgrammingSession();
+    await this.erase();
+    await this.download(image);
+    const result = await this.check(manifest);
+    if (!result.ok) throw new ImageRefusedError(this.ecu, result.reason);
+  }
+
+  /** 0x10 02, then security access level 0x01 with the ECU's secret. */
+  async openProgrammingSession(): Promise<void> {
+    await this.#step('session', () => this.#client.diagnosticSessionControl(DiagnosticSessionType.Programming));
+    await this.#step('security', () => this.#client.unlock(PROGRAMMING_SECURITY_LEVEL, this.#computeKey));
+  }
+
+  /** 0x31 01 FF00: erases the inactive bank (the ECU answers 0x78 while it works). */
+  async erase(): Promise<void> {
+    this.#progress('erase', 0, 0, 0);
+    await this.#step('erase', async () => {
+      const status = await this.#client.startRoutine(BootloaderRoutine.EraseMemory);
+      if (status[0] !== RoutineStatus.Ok) throw new Error(`erase answered status 0x${(status[0] ?? 0).toString(16)}`);
+    });
+    this.#progress('erase', 0, 0, 100);
+  }
+
+  /** 0x34 / 0x36… / 0x37 into the erased inactive bank, streaming a file block by block. */
+  async download(image: FlashImage): Promise<{ bytes: number; blocks: number }> {
+    const { source, size } = await this.#step('download', () => openImage(image));
+    this.#progress('download', 0, size, 0);
+    const result = await this.#step('download', () => downloadImage(this.#client, source, {
+      memoryAddress: DOWNLOAD_ADDRESS,
+      memorySize: size,
+      addressLength: 4,
+      sizeLength: 4,
+      ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      onProgress: (bytes, total) => this.#progress('download', bytes, total, total === 0 ? 100 : Math.floor((bytes / total) * 100)),
+    }));
+    return { bytes: result.bytes, blocks: result.blocks };
+  }
+
+  /** 0x31 01 FF01 with the signed manifest: the ECU checks length, SHA-256, signature, target and version. */
+  async check(manifest: SignedManifest): Promise<CheckResult> {
+    this.#progress('check', 0, 0, 0);
+    const result = await this.#step('check', async () =>
+      decodeCheckResult(await this.#client.startRoutine(BootloaderRoutine.CheckProgrammingDependencies, encodeManifest(manifest))));
+    this.#progress('check', 0, 0, 100);
+    return result;
+  }
+
+  /** 0x11 01: the ECU activates the checked image and boots; reports what actually runs afterwards. */
+  async activate(): Promise<BootReport> {
+    return this.#resetAndReport();
+  }
+
+  /**
+   * Undoes an activation (all-or-nothing across ECUs): programming session, security, 0x31 01 FF02 (the
+   * ECU arms its previous image), reset. A FlashStepError with nrc 0x22 means there is nothing to roll back to.
+   */
+  async rollback(): Promise<BootReport> {
+    await this.openProgrammingSession();
+    this.#progress('rollback', 0, 0, 0);
+    await this.#step('rollback', async () => {
+      const status = await this.#client.startRoutine(BootloaderRoutine.Rollback);
+      if (status[0] !== RoutineStatus.Ok) throw new Error(`rollback answered status 0x${(status[0] ?? 0).toString(16)}`);
+    });
+    return this.#resetAndReport();
+  }
+
+  async #resetAndReport(): Promise<BootReport> {
+    const before = await this.readBootState();
+    this.#progress('reset', 0, 0, 0);
+    await this.#step('reset', () => this.#client.ecuReset(ResetType.HardReset));
+    const after = await this.#waitForBoot(before.bootCount);
+    this.#progress('reset', 0, 0, 100);
+    const outcome = after.lastBoot?.outcome ?? 'booted';
+    const report: BootReport = {
+      ecu: this.ecu,
+      activeBank: after.active,
+      version: after.version,
+      sha256: after.sha256,
+      outcome,
+      switched: outcome === 'booted' && after.active !== before.active,
+      bootState: after,
+    };
+    if (after.lastBoot?.reason) report.reason = after.lastBoot.reason;
+    return report;
+  }
+
+  /** Polls 0xF1A0 until the ECU answers with a boot count above `bootCount` (a reboot really happened). */
+  async #waitForBoot(bootCount: number): Promise<BootState> {
+    const timeoutMs = this.#options.rebootTimeoutMs ?? 15_000;
+    const deadline = performance.now() + timeoutMs;
+    let last: unknown;
+    while (performance.now() < deadline) {
+      this.#options.signal?.throwIfAborted();
+      try {
+        const state = decodeBootState(await this.#client.readDataByIdentifier(BootloaderDid.BootState));
+        if (state.bootCount > bootCount) return state;
+        last = new Error(`still boot count ${state.bootCount}`);
+      } catch (error) {
+        // Silence (timeouts) and "busy" are what a restarting ECU looks like; anything else is a real answer.
+        const restarting = error instanceof UdsTimeoutError || error instanceof UdsTransportError
+          || (error instanceof NegativeResponseError && error.nrc === Nrc.BusyRepeatRequest);
+        if (!restarting) throw new FlashStepError(this.ecu, 'reset', error);
+        last = error;
+      }
+      await sleep(this.#options.pollIntervalMs ?? 100);
+    }
+    throw new EcuUnreachableError(this.ecu, 'reset',
+      `no answer within ${timeoutMs} ms after the reset${last instanceof Error ? ` (${last.message})` : ''}`);
+  }
+
+  async #step<T>(step: FlashPhase, action: () => Promise<T>): Promise<T> {
+    this.#options.signal?.throwIfAborted();
+    try {
+      return await action();
+    } catch (error) {
+      if (error instanceof FlashSessionError) throw error;
+      if (this.#options.signal?.aborted) throw error;
+      throw new FlashStepError(this.ecu, step, error);
+    }
+  }
+
+  #progress(phase: FlashPhase, bytes: number, total: number, percent: number): void {
+    this.#options.onProgress?.({ ecu: this.ecu, phase, bytes, total, percent });
+  }
+}
+
+async function openImage(image: FlashImage): Promise<{ source: ImageSource; size: number }> {
+  if (image instanceof Uint8Array) return { source: image, size: image.length };
+  const { size } = await stat(image.path);
+  // Read lazily by downloadImage, one 64 KiB chunk at a time: a 1 GiB image costs what a 1 MiB one does.
+  return { source: createReadStream(image.path, { highWaterMark: 64 * 1024 }), size };
+}

@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import { VirtualBus, VirtualNetwork } from '../../../src/can/bus/virtual.ts';
+import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
+import { UdsClient, type UdsClientOptions } from '../../../src/can/uds/index.ts';
+import { generateSigningKey, publicKeyToText, type SigningKey } from '../../../src/crypto/ed25519.ts';
+import { signManifest, type ReleaseManifest, type SignedManifest } from '../../../src/crypto/manifest.ts';
+import { standardVehicleConfig, type VehicleConfig } from '../../../src/vehicle/config.ts';
+import { Ecu, type EcuOptions } from '../../../src/vehicle/ecu/ecu.ts';
+import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
+import { FlashSession, type FlashSessionOptions } from '../../../src/vehicle/tmu/flash-session.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+export const VIN = 'WCANTA10000000042';
+export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** The standard car; with `signed`, one release key the ECUs trust. */
+export function testCar(options: { signed?: boolean; fd?: boolean } = {}): { config: VehicleConfig; key: SigningKey } {
+  const key = generateSigningKey();
+  const config = standardVehicleConfig(VIN, { fd: options.fd ?? true });
+  if (options.signed) config.trustedKeys = [publicKeyToText(key.publicKey)];
+  return { config, key };
+}
+
+export function releaseFor(image: Uint8Array, fields: Partial<ReleaseManifest> = {}): ReleaseManifest {
+  return {
+    _type: 'canota/release',
+    release_id: randomBytes(8).toString('hex'),
+    filename: 'edt.bin',
+    ecu: 'EDT',
+    firmware_version: '2.0.0',
+    size: image.length,
+    sha256: sha256(image),
+    created_at: new Date().toISOString(),
+    ...fields,
+  };
+}
+
+/** A manifest for `image`: signed by `key`, or with no signatures at all. */
+export function manifestFor(image: Uint8Array, key: SigningKey | null, fields: Partial<ReleaseManifest> = {}): SignedManifest {
+  const release = releaseFor(image, fields);
+  return key ? signManifest(release, key) : { signed: release, signatures: [] };
+}
+
+export interface Bench {
+  config: VehicleConfig;
+  key: SigningKey;
+  stateDir: string;
+  network: VirtualNetwork;
+  ecu: Ecu;
+  client: UdsClient;
+  channel: IsoTpChannel;
+  session: FlashSession;
+  /** Stops the ECU and starts it again on the same state dir (a power cycle, or a new process). */
+  restartEcu(): Promise<Ecu>;
+}
+
+/**
+ * EDT on a fresh virtual CAN-B, and a tester (a UDS client on 0x730/0x738) flashing it: the real
+ * bootloader, ISO-TP and UDS stack, nothing simulated but the flash chips. Stopped after the test.
+ */
+export async function ecuBench(
+  t: Pick<TestContext, 'after'>,
+  options: {
+    signed?: boolean;
+    fd?: boolean;
+    ecu?: Partial<EcuOptions>;
+    client?: UdsClientOptions;
+    session?: Partial<FlashSessionOptions>;
+    stateDir?: string;
+  } = {},
+): Promise<Bench> {
+  const { config, key } = testCar(options);
+  const stateDir = options.stateDir ?? await tempDir(t);
+  const network = new VirtualNetwork();
+  const start = () => Ecu.start({ config, name: 'EDT', stateDir, virtualNetwork: network, rebootMs: 20, ...options.ecu });
+  let ecu = await start();
+  const edt = ecuByName(config, 'EDT');
+  const testerBus = new VirtualBus({ channel: 'canb', network });
+  const channel = new IsoTpChannel(testerBus, { txId: edt.requestId, rxId: edt.responseId, ...isoTpFrameOptions(config.buses.canb!) });
+  const client = new UdsClient(channel, options.client);
+  const session = new FlashSession({ client, ecu: edt, rebootTimeoutMs: 3000, pollIntervalMs: 10, ...options.session });
+  const bench: Bench = {
+    config, key, stateDir, network, ecu, client, channel, session,
+    async restartEcu() {
+      await bench.ecu.close();
+      ecu = await start();
+      bench.ecu = ecu;
+      return ecu;
+    },
+  };
+  t.after(async () => {
+    client.close();
+    channel.close();
+    await bench.ecu.close();
+    await testerBus.close();
+  });
+  return bench;
+}
