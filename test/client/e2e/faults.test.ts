@@ -86,7 +86,7 @@ test('canota client survives faults between it and canota server', async (t) => 
   await t.test('a server that never answers times out (--timeout) and the next try succeeds', async (t) => {
     const proxy = await through(t, (n) => n === 1 ? { stallAfterBytes: 0 } : undefined);
     const dirs = await clientDirs(t);
-    const run = await runClientOnce(proxy.url, dirs, ['--timeout', '1']);
+    const run = await runClientOnce(proxy.url, dirs, ['--timeout', '2']);
     assertInstalled(run, dirs, 2);
     assert.ok(run.logs.some((line) => line.reason === 'timeout'));
   });
