@@ -3,7 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus } from '../../../src/can/bus/bus.ts';
 import { canFrame, type CanFrame } from '../../../src/can/bus/frame.ts';
 import { VirtualBus, VirtualNetwork } from '../../../src/can/bus/virtual.ts';
+import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
+import { UdsClient, UdsServer, UdsTimeoutError } from '../../../src/can/uds/index.ts';
 import { standardVehicleConfig, type VehicleConfig } from '../../../src/vehicle/config.ts';
+import { isoTpFrameOptions } from '../../../src/vehicle/network.ts';
+import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
+import type { ApprovalOfferInput } from '../../../src/vehicle/cgw/approval-protocol.ts';
+import { CentralGateway } from '../../../src/vehicle/cgw/central-gateway.ts';
+import type { DriverHmi } from '../../../src/vehicle/cgw/hmi/driver-hmi.ts';
 
 export const VIN = 'WVWZZZ1JZXW000001';
 
@@ -47,4 +54,61 @@ export function twoSegments(t: Pick<TestContext, 'after'>, config: VehicleConfig
     await Promise.all([gatewayBuses.cant.close(), gatewayBuses.canb.close(), tmu.close(), edt.close()]);
   });
   return { config, network, gatewayBuses, tmu, edt };
+}
+
+/** A valid offer for the standard car's EDT. */
+export function edtOffer(overrides: Partial<ApprovalOfferInput> = {}): ApprovalOfferInput {
+  return {
+    campaign_id: 'campaign-42',
+    ecus: [{ name: 'EDT', from: '1.0.0', to: '2.0.0', size: 1 << 20, sha256: 'ab'.repeat(32) }],
+    notes: 'Better range.\nQuieter inverter.',
+    estimated_seconds: 30,
+    ...overrides,
+  };
+}
+
+export interface RigOptions {
+  hmi: DriverHmi;
+  inactivityMs?: number;
+  stateDir?: string;
+  testerPresentIntervalMs?: number;
+}
+
+/**
+ * The standard car's network with a running CentralGateway, the TMU's ApprovalClient on CAN-T, and on
+ * CAN-B an EDT that answers 0x22 F189 (a plain UDS server: the ECU runtime is not the subject here).
+ */
+export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOptions) {
+  const { config, gatewayBuses, tmu, edt } = twoSegments(t);
+  const cgw = await CentralGateway.start({
+    config, hmi: options.hmi, buses: gatewayBuses,
+    ...(options.inactivityMs !== undefined ? { inactivityMs: options.inactivityMs } : {}),
+    ...(options.stateDir !== undefined ? { stateDir: options.stateDir, statisticsIntervalMs: 50 } : {}),
+  });
+  const approval = ApprovalClient.forVehicle(tmu, config, {
+    p2Ms: 300, ...(options.testerPresentIntervalMs !== undefined ? { testerPresentIntervalMs: options.testerPresentIntervalMs } : {}),
+  });
+  const isotp = isoTpFrameOptions(config.buses.canb!);
+  const edtServer = new UdsServer({ dids: { 0xf189: { read: () => new TextEncoder().encode('1.0.0') } } });
+  edtServer.listenOnBus(edt, { requestId: 0x730, responseId: 0x738, functionalId: 0x7df }, isotp);
+  const edtChannel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isotp });
+  const edtClient = new UdsClient(edtChannel, { p2Ms: 200, testerPresentIntervalMs: 0 });
+  t.after(async () => {
+    edtClient.close();
+    edtChannel.close();
+    await edtServer.close();
+    await approval.close();
+    await cgw.close();
+  });
+  /** True when EDT answers through the gateway. */
+  const edtReachable = async (): Promise<boolean> => {
+    try {
+      await edtClient.readDataByIdentifier(0xf189);
+      return true;
+    } catch (error) {
+      if (error instanceof UdsTimeoutError) return false;
+      throw error;
+    }
+  };
+  return { config, cgw, approval, edtReachable, tmu, edt, gatewayBuses };
 }

@@ -1,0 +1,61 @@
+import { RequestRejectedError } from '../../can/uds/errors.ts';
+import { NegativeResponseCode as Nrc } from '../../can/uds/nrc.ts';
+import type { RoutineDefinition, RoutineHandler } from '../../can/uds/server/options.ts';
+import { DiagnosticSessionType } from '../../can/uds/services/diagnostic-session-control.ts';
+import type { Logger } from '../../logging/logger.ts';
+import {
+  APPROVAL_ROUTINE, APPROVAL_SECURITY_LEVEL, PROGRESS_ROUTINE, approvalOfferSchema, decodePayload, encodeApprovalStatus,
+  updateProgressSchema, updateResultSchema,
+} from './approval-protocol.ts';
+import type { UpdateApproval } from './approval.ts';
+import {
+  ApprovalConflictError, ApprovalLapsedError, ApprovalSequenceError, CgwError, InvalidApprovalMessageError,
+} from './errors.ts';
+
+/** The one place the approval's errors become negative responses (docs/cgw.md lists them). */
+function nrcFor(error: CgwError): Nrc {
+  if (error instanceof InvalidApprovalMessageError) return Nrc.RequestOutOfRange;
+  if (error instanceof ApprovalConflictError || error instanceof ApprovalLapsedError) return Nrc.ConditionsNotCorrect;
+  if (error instanceof ApprovalSequenceError) return Nrc.RequestSequenceError;
+  return Nrc.GeneralReject;
+}
+
+const OK = Uint8Array.of(0x00);
+
+/**
+ * Routines 0xF001 (offer / result / stop) and 0xF002 (progress) for the CGW's UDS server: extended
+ * session and security access level 1 only, as docs/vehicle-protocol.md requires.
+ */
+export function approvalRoutines(approval: UpdateApproval, logger?: Logger): Map<number, RoutineDefinition> {
+  const answering = (what: string, handler: (record: Uint8Array) => Uint8Array): RoutineHandler => (record) => {
+    try {
+      return handler(record);
+    } catch (error) {
+      if (!(error instanceof CgwError)) throw error;
+      logger?.info({ reason: error.message }, `cgw refused the ${what}`);
+      throw new RequestRejectedError(nrcFor(error), error.message);
+    }
+  };
+  const access = { sessions: [DiagnosticSessionType.ExtendedDiagnostic], security: APPROVAL_SECURITY_LEVEL };
+  return new Map<number, RoutineDefinition>([
+    [APPROVAL_ROUTINE, {
+      ...access,
+      start: answering('offer', (record) => {
+        approval.offer(decodePayload(approvalOfferSchema, record, 'offer'));
+        return OK;
+      }),
+      results: answering('approval poll', () => encodeApprovalStatus(approval.status())),
+      stop: answering('update result', (record) => {
+        approval.stop(decodePayload(updateResultSchema, record, 'result'));
+        return OK;
+      }),
+    }],
+    [PROGRESS_ROUTINE, {
+      ...access,
+      start: answering('progress', (record) => {
+        approval.progress(decodePayload(updateProgressSchema, record, 'progress'));
+        return OK;
+      }),
+    }],
+  ]);
+}
