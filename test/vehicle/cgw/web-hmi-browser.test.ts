@@ -38,15 +38,15 @@ test('in Chromium: the offer appears by itself, Approve approves, progress and t
   assert.equal(await edtReachable(), true);
 
   // Progress updates in place, without a reload.
-  await page.evaluate(() => { (window as unknown as { marker: number }).marker = 1; });
+  await page.evaluate(() => { (globalThis as unknown as { marker: number }).marker = 1; });
   await approval.progress({ ecu: 'EDT', phase: 'programming', percent: 37 });
   const row = page.locator('tr[data-ecu="EDT"]');
   await row.locator('.percent', { hasText: '37%' }).waitFor();
   assert.equal(await row.locator('.phase').innerText(), 'programming');
-  assert.equal(await row.locator('progress').evaluate((element) => (element as HTMLProgressElement).value), 37);
+  assert.equal(await row.locator('progress').evaluate((element) => (element as unknown as { value: number }).value), 37);
   await approval.progress({ ecu: 'EDT', phase: 'checking', percent: 100 });
   await row.locator('.phase', { hasText: 'checking' }).waitFor();
-  assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 1, 'the same page, not reloaded');
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker), 1, 'the same page, not reloaded');
 
   await approval.finish({ outcome: 'success', ecus: { EDT: { outcome: 'success', version: '2.0.0' } } });
   await page.locator('#status', { hasText: 'Update installed.' }).waitFor();
