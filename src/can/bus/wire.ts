@@ -40,11 +40,12 @@ export function busLoadPercent(before: WireStatistics, after: WireStatistics): n
 
 /**
  * How far wire time may lag behind real time. A reaction to a wire event counts as immediate (queued at
- * the event's wire time) however late the process got round to the event, up to this much; beyond it,
- * frames are queued at (now - this), so a process that cannot keep up with the wire, or stalled, does not
- * pile up ever older timestamps, and a catch-up burst after a stall carries at most this much wire time.
+ * the event's wire time) however late the process got round to the event (timers fire late on a busy
+ * machine), up to this much; beyond it, frames are queued at (now - this), so a process that cannot keep
+ * up with the wire does not pile up ever older timestamps, and the catch-up after a stall carries at most
+ * this much wire time.
  */
-const MAX_LAG_SECONDS = 0.01;
+const MAX_LAG_SECONDS = 0.05;
 
 const realSeconds = (): number => performance.now() / 1000;
 
@@ -89,6 +90,8 @@ export class TimedWire<Node> {
   /** The last transmitted frame's end in wire time, and the real time the wire reached it. */
   #lastEvent = { wire: 0, real: 0 };
   #reacting = false;
+  /** Wire time of the current turn of the event loop, once asked for (see `#now`). */
+  #turnTime: number | undefined;
   #sequence = 0;
   #timer: NodeJS.Timeout | undefined;
   #pumpQueued = false;
@@ -155,11 +158,18 @@ export class TimedWire<Node> {
     this.#timer = undefined;
   }
 
-  /** Wire time now, as seen by a node that is sending. */
+  /**
+   * Wire time now, as seen by a node that is sending. One turn of the event loop is one instant: frames
+   * queued together (a loop of sends, a node and its peers reacting to the same event) compete in the
+   * same arbitration even if the OS preempted the process halfway through the loop.
+   */
   #now(): number {
+    if (this.#turnTime !== undefined) return this.#turnTime;
     const real = realSeconds() - this.#origin;
-    if (this.#reacting) return Math.max(this.#lastEvent.wire, real - MAX_LAG_SECONDS);
-    return Math.max(this.#lastEvent.wire + (real - this.#lastEvent.real), real - MAX_LAG_SECONDS);
+    this.#turnTime = this.#reacting ? Math.max(this.#lastEvent.wire, real - MAX_LAG_SECONDS)
+      : Math.max(this.#lastEvent.wire + (real - this.#lastEvent.real), real - MAX_LAG_SECONDS);
+    setImmediate(() => { this.#turnTime = undefined; });
+    return this.#turnTime;
   }
 
   #schedulePump(): void {
@@ -216,6 +226,7 @@ export class TimedWire<Node> {
     this.#idleAt = end;
     this.#lastEvent = { wire: end, real };
     this.#reacting = true;
+    this.#turnTime = undefined;
     this.#frames += 1;
     this.#bits += bits.totalBits;
     this.#stuffBits += bits.stuffBits;

@@ -1,10 +1,13 @@
 import type { CanFrame } from '../bus/frame.ts';
 import { CanBusError } from '../bus/errors.ts';
 import { IsoTpObserver, describePdu } from '../isotp/index.ts';
-import { describeUdsMessage, numericUdsNaming, type UdsNaming } from './uds-description.ts';
+import { describeUdsMessage } from '../uds/index.ts';
 
 /** The vehicle's diagnostic ids (DESIGN.md): CGW, TMU, EDT request/response, and the functional request id. */
 export const VEHICLE_DIAGNOSTIC_IDS: readonly number[] = [0x710, 0x718, 0x720, 0x728, 0x730, 0x738, 0x7df];
+
+/** A long message (a TransferData block) is described by its start and its length. */
+const MAX_NOTE_LENGTH = 120;
 
 export class DecodeIdsError extends CanBusError {
   override name = 'DecodeIdsError';
@@ -12,16 +15,14 @@ export class DecodeIdsError extends CanBusError {
 
 /**
  * Notes for a bus monitor (`canota can dump --decode`): each frame on a diagnostic id is read as ISO-TP
- * (passively: it never sends flow control), reassembled messages are named as UDS requests, positive
- * responses and negative responses with their NRC.
+ * by the passive observer (it never sends flow control), and each reassembled message is named by the
+ * UDS layer: request, positive response, or negative response with its NRC.
  */
 export class TrafficDecoder {
   readonly #observer: IsoTpObserver;
-  readonly #naming: UdsNaming;
 
-  constructor(ids: readonly number[] = VEHICLE_DIAGNOSTIC_IDS, naming: UdsNaming = numericUdsNaming) {
+  constructor(ids: readonly number[] = VEHICLE_DIAGNOSTIC_IDS) {
     this.#observer = new IsoTpObserver({ ids });
-    this.#naming = naming;
   }
 
   /** `7E0:7E8,7DF` → [0x7e0, 0x7e8, 0x7df]; undefined or empty → the vehicle's ids. */
@@ -42,8 +43,11 @@ export class TrafficDecoder {
     const observation = this.#observer.observe(frame);
     if (!observation) return [];
     const notes = [observation.pdu.type === 'invalid' ? describePdu(observation.pdu) : `ISO-TP ${describePdu(observation.pdu)}`];
-    if (observation.error) notes.push(`ISO-TP error: ${observation.error.message}`);
-    if (observation.message) notes.push(describeUdsMessage(observation.message, this.#naming));
+    if (observation.error) notes.push(`${observation.error.result}: ${observation.error.message}`);
+    if (observation.message) {
+      const note = `UDS ${describeUdsMessage(observation.message)}`;
+      notes.push(note.length <= MAX_NOTE_LENGTH ? note : `${note.slice(0, MAX_NOTE_LENGTH)}… (${observation.message.length} bytes)`);
+    }
     return notes;
   }
 }

@@ -31,41 +31,46 @@ test('frames queued together go out back to back on the wire clock, never ahead 
   assert.equal(aheadOfRealTime, 0, 'a frame arrived before the wire could have finished it');
 
   const duration = frameDurationSeconds(received[0]!, timing);
-  // (The first frame finds the bus idle and starts at once; queueing the rest takes a few µs each, so
-  // the second frame may find the wire idle too.)
-  for (let i = 3; i < count; i += 1) {
+  for (let i = 1; i < count; i += 1) {
     const gap = received[i]!.timestamp! - received[i - 1]!.timestamp!;
     assert.ok(Math.abs(gap - duration) < 1e-6, `frame ${i} ended ${gap} s after the previous one, not ${duration}`);
   }
   // Payload rate on the wire clock equals the theoretical ISO-TP limit for these frames ...
-  const span = received.at(-1)!.timestamp! - received[2]!.timestamp!;
+  const span = received.at(-1)!.timestamp! - received[0]!.timestamp!;
   const limit = isoTpPayloadLimitBytesPerSecond({ timing, fd: false, frameDataLength: 8 });
-  assert.ok(Math.abs((7 * (count - 3)) / span - limit) < limit * 1e-6);
+  // (Epoch timestamps near 1.8e9 s resolve to about 0.2 µs.)
+  assert.ok(Math.abs((7 * (count - 1)) / span - limit) < limit * 1e-4, `${(7 * (count - 1)) / span} vs ${limit}`);
   // ... and real time cannot beat it.
   assert.ok(wallSeconds >= (count - 1) * duration, `${count} frames in ${wallSeconds} s of real time`);
   assert.equal(after.frames - before.frames, count);
   assert.ok(Math.abs(after.busySeconds - before.busySeconds - count * duration) < 1e-9);
-  assert.ok(busLoadPercent(before, after) > 90, `load ${busLoadPercent(before, after)}`);
+  // Load from the first frame's start to the last one's end (the read of `after` may come late).
+  const load = (after.busySeconds - before.busySeconds) / (after.lastFrameEndSeconds - before.elapsedSeconds);
+  assert.ok(Math.abs(load - 1) < 1e-6, `load ${load}`);
 });
 
 test('a sender that awaits each send keeps the wire busy: its next frame is queued when the last one ended', async (t) => {
-  const timing: BusTiming = { bitrate: 1_000_000, stuffing: 'none' };
+  const timing: BusTiming = { bitrate: 500_000, stuffing: 'none' };
   const [sender, receiver] = nodes(2, timing) as [VirtualBus, VirtualBus];
   t.after(() => Promise.all([sender.close(), receiver.close()]));
-  const received: CanFrame[] = [];
-  receiver.onFrame((frame) => received.push(frame));
-  const count = 1000;
+  const received: Array<{ frame: CanFrame; lateness: number }> = [];
+  // How long after its end on the wire the process got to deliver each frame (timers fire late on a busy machine).
+  receiver.onFrame((frame) => received.push({ frame, lateness: nowSeconds() - frame.timestamp! }));
+  const count = 500;
   for (let i = 0; i < count; i += 1) await sender.send(canFrame({ id: 0x7e0, data: [0x21 + (i % 15), 1, 2, 3, 4, 5, 6, 7] }));
-  const duration = frameDurationSeconds(received[0]!, timing);
-  let gaps = 0;
+  const duration = frameDurationSeconds(received[0]!.frame, timing);
+  let backToBack = 0;
   for (let i = 1; i < count; i += 1) {
-    const gap = received[i]!.timestamp! - received[i - 1]!.timestamp!;
+    const gap = received[i]!.frame.timestamp! - received[i - 1]!.frame.timestamp!;
     assert.ok(gap >= duration - 1e-6, `frames closer than the wire allows: ${gap}`);
-    if (gap > duration + 1e-6) gaps += 1;
+    // The wire stays busy unless the process got to the previous frame more than its 50 ms lag
+    // allowance late (a stall); then the wire shows idle time, as a real bus would.
+    if (received[i - 1]!.lateness < 0.04) {
+      assert.ok(gap <= duration + 1e-6, `frame ${i}: the wire idled ${gap - duration} s after a frame delivered ${received[i - 1]!.lateness} s late`);
+    }
+    if (gap <= duration + 1e-6) backToBack += 1;
   }
-  // Only a stall of the whole process longer than the wire's 10 ms lag allowance leaves the wire idle
-  // (once per stall); timer granularity alone never does.
-  assert.ok(gaps <= 10, `the wire idled ${gaps} times between back-to-back frames`);
+  assert.ok(backToBack > 0);
 });
 
 test('the wire honours the data bit rate of FD frames with BRS', async (t) => {
@@ -75,10 +80,10 @@ test('the wire honours the data bit rate of FD frames with BRS', async (t) => {
   const received: CanFrame[] = [];
   receiver.onFrame((frame) => received.push(frame));
   const frames = Array.from({ length: 200 }, (_, i) => canFrame({ id: 0x7e8, fd: true, brs: true, data: new Uint8Array(64).fill(i) }));
-  for (const frame of frames) await sender.send(frame);
+  await Promise.all(frames.map((frame) => sender.send(frame)));
   const expected = frames.slice(1).reduce((sum, frame) => sum + frameDurationSeconds(frame, timing), 0);
   const span = received.at(-1)!.timestamp! - received[0]!.timestamp!;
-  assert.ok(span >= expected - 1e-6 && span <= expected * 1.05, `span ${span} vs ${expected}`);
+  assert.ok(Math.abs(span - expected) < 1e-6, `span ${span} vs ${expected}`);
   assert.ok(sender.wireStatistics()!.stuffBits >= 200 * 7);
 });
 
@@ -88,8 +93,11 @@ test('arbitration: the lowest id among waiting nodes wins; each node keeps its o
   t.after(() => Promise.all([a, b, c, d, e, observer].map((node) => node.close())));
   const order: string[] = [];
   observer.onFrame((frame) => order.push(`${frame.extended ? 'x' : ''}${frame.remote ? 'r' : ''}${frame.id.toString(16)}`));
+  const first = d.send(canFrame({ id: 0x700, data: [0] })); // alone on an idle bus: goes first whatever its id
+  await new Promise((resolve) => setImmediate(resolve));
+  // Everything below is queued in one turn of the event loop, while 0x700 is on the wire.
   const sends = [
-    d.send(canFrame({ id: 0x700, data: [0] })), // alone on an idle bus: goes first whatever its id
+    first,
     a.send(canFrame({ id: 0x300 })),
     a.send(canFrame({ id: 0x050 })), // behind a's own 0x300 (one transmit FIFO per node)
     b.send(canFrame({ id: 0x200 })),
@@ -102,15 +110,18 @@ test('arbitration: the lowest id among waiting nodes wins; each node keeps its o
 });
 
 test('send resolves only once the frame has left the wire (back-pressure)', async (t) => {
-  const [a, b] = nodes(2, { bitrate: 10_000, stuffing: 'none' }) as [VirtualBus, VirtualBus];
+  // 1 kbit/s: the 111-bit frame lasts 111 ms.
+  const [a, b] = nodes(2, { bitrate: 1_000, stuffing: 'none' }) as [VirtualBus, VirtualBus];
   t.after(() => Promise.all([a.close(), b.close()]));
   let seenByB = 0;
   b.onFrame(() => { seenByB += 1; });
+  const started = performance.now();
   const sending = a.send(canFrame({ id: 1, data: new Uint8Array(8) }));
   await new Promise((resolve) => setTimeout(resolve, 2));
-  assert.equal(seenByB, 0, 'an 11 ms frame arrived after 2 ms');
+  assert.equal(seenByB, 0, 'a 111 ms frame arrived after 2 ms');
   await sending;
   assert.equal(seenByB, 1);
+  assert.ok(performance.now() - started >= 111 - 1, `sent after ${performance.now() - started} ms`);
 });
 
 test('timing belongs to the channel: a different timing is refused, none joins, an empty channel starts over', async () => {
@@ -131,7 +142,8 @@ test('timing belongs to the channel: a different timing is refused, none joins, 
 });
 
 test('closing a node rejects its frames still waiting for the wire', async () => {
-  const [a, b] = nodes(2, { bitrate: 10_000 }) as [VirtualBus, VirtualBus];
+  // 100 bit/s: the first frame would take half a second.
+  const [a, b] = nodes(2, { bitrate: 100 }) as [VirtualBus, VirtualBus];
   const first = a.send(canFrame({ id: 1 }));
   const second = a.send(canFrame({ id: 2 }));
   await new Promise((resolve) => setImmediate(resolve));
@@ -148,11 +160,11 @@ test('bus load counts idle time: a burst followed by silence', async (t) => {
   t.after(() => Promise.all([a.close(), b.close()]));
   const before = a.wireStatistics()!;
   for (let i = 0; i < 100; i += 1) await a.send(canFrame({ id: 0x10, data: new Uint8Array(8) }));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise((resolve) => setTimeout(resolve, 200));
   const after = a.wireStatistics()!;
   const busy = after.busySeconds - before.busySeconds;
   assert.ok(Math.abs(busy - 100 * 111e-6) < 1e-9);
-  // At least 50 ms of silence after ~11 ms of traffic; wire time may lag real time by up to 10 ms.
-  assert.ok(busLoadPercent(before, after) <= (100 * busy) / (busy + 0.04), `load ${busLoadPercent(before, after)}`);
+  // At least 200 ms of silence after ~11 ms of traffic; wire time may lag real time by up to 50 ms.
+  assert.ok(busLoadPercent(before, after) <= (100 * busy) / (busy + 0.15), `load ${busLoadPercent(before, after)}`);
   assert.ok(busLoadPercent(before, after) > 0);
 });

@@ -61,8 +61,8 @@ test('can log writes a candump file; can dump --decode reassembles ISO-TP and na
   assert.match(decoded[0]!, /730#10142EF190000102 {2}; ISO-TP FF len=20$/);
   assert.match(decoded[1]!, /738#3000000000000000 {2}; ISO-TP FC /);
   assert.match(decoded[3]!, /731#0000$/, 'not a decoded id: no notes');
-  assert.match(decoded[4]!, /ISO-TP CF sn=2; UDS .+ DID F190 20 bytes$/);
-  assert.match(decoded[5]!, /ISO-TP SF len=3; UDS negative response to .+: .*\(0x33\)$/);
+  assert.match(decoded[4]!, /ISO-TP CF sn=2; UDS WriteDataByIdentifier request f190000102030405060708090a0b0c0d0e0f10$/);
+  assert.match(decoded[5]!, /ISO-TP SF len=3; UDS negative response to WriteDataByIdentifier: securityAccessDenied \(0x33\)$/);
 });
 
 test('bad command lines exit 2 with the reason', async () => {
