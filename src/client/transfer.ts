@@ -1,10 +1,18 @@
 import type { Hash } from 'node:crypto';
-import { closeSync, fsync, openSync, writeSync } from 'node:fs';
+import { close, closeSync, fdatasync, fsync, openSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ClientError } from './errors.ts';
 
 const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
+
+/**
+ * Written bytes are flushed in the background every this many bytes, so the disk works while the
+ * network does and the fsync before the rename finds little left to write (and a resume after a power
+ * cut finds most of the partial file durable).
+ */
+const backgroundSyncBytes = 32 * 1024 * 1024;
 
 export interface TransferInput {
   body: Readable;
@@ -37,15 +45,24 @@ export function transferBody(input: TransferInput): Promise<number> {
   const limit = input.expectedTotal ?? input.maxSize;
   let bytes = input.offset;
   let fd: number | undefined;
+  let unsynced = 0;
+  // At most one background flush at a time; the file is closed only once it has finished.
+  let flushing: Promise<void> = Promise.resolve();
   return new Promise<number>((resolve, reject) => {
+    let failed = false;
     const fail = (error: unknown) => {
+      // The first failure is the reason; destroying the body below makes undici report an abort too.
+      if (failed) return;
+      failed = true;
       input.body.off('data', onData);
       input.body.destroy();
-      if (fd !== undefined) {
-        closeSync(fd);
-        fd = undefined;
+      const handle = fd;
+      fd = undefined;
+      if (handle === undefined) {
+        reject(error);
+        return;
       }
-      reject(error);
+      void flushing.finally(() => close(handle, () => reject(error)));
     };
     const onData = (chunk: Buffer) => {
       try {
@@ -58,6 +75,12 @@ export function transferBody(input: TransferInput): Promise<number> {
         }
         input.hash.update(chunk);
         for (let written = 0; written < chunk.length;) written += writeSync(fd!, chunk, written);
+        unsynced += chunk.length;
+        if (unsynced >= backgroundSyncBytes) {
+          unsynced = 0;
+          const handle = fd!;
+          flushing = flushing.then(() => fdatasyncAsync(handle)).catch(() => undefined);
+        }
         input.onBytes(bytes);
       } catch (error) {
         fail(error);
@@ -75,7 +98,7 @@ export function transferBody(input: TransferInput): Promise<number> {
       const handle = fd!;
       fd = undefined;
       // The file is durable before anyone renames it into place.
-      fsyncAsync(handle).finally(() => closeSync(handle)).then(() => {
+      flushing.then(() => fsyncAsync(handle)).finally(() => closeSync(handle)).then(() => {
         if (input.expectedTotal !== undefined && bytes < input.expectedTotal) {
           reject(new ClientError('connection', `the body ended after ${bytes} of ${input.expectedTotal} bytes`));
         } else {
