@@ -48,7 +48,6 @@ export async function fetchRelease(input: {
     return await checkHash(release, partial, await partial.rehash(resume.offset), resume.offset, resume.offset);
   }
 
-
   // Everything asynchronous happens before the request: once the answer is here its body must be
   // consumed in the same tick (see transferBody). Resuming costs one read of the bytes on disk.
   let hash = await partial.rehash(resume.offset);
