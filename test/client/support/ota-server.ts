@@ -1,6 +1,4 @@
 import { openAsBlob } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Agent, FormData, request } from 'undici';
 import { CookieJar } from '../../../src/client/cookie-jar.ts';
@@ -46,13 +44,6 @@ export async function startOtaServer(t: TestContext, options: { args?: string[] 
     process,
     upload: (filename, content, fields) => uploader.upload(filename, content, fields),
   };
-}
-
-/** Writes `content` to a temp file and returns its path (for uploads of big files without holding them). */
-export async function fileWith(t: TestContext, name: string, content: Buffer): Promise<string> {
-  const path = join(await tempDir(t, 'canota-upload-'), name);
-  await writeFile(path, content);
-  return path;
 }
 
 /** The admin's browser, reduced to what uploading needs (login, CSRF token, multipart upload). */
