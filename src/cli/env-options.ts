@@ -9,6 +9,9 @@ export function readOptionsFromEnvironment(command: Command): Command {
   for (const option of command.options) {
     if (option.envVar || option.long === '--help' || option.long === '--version' || !option.long) continue;
     option.env(`CANOTA_${option.long.replace(/^--(no-)?/, '').replace(/-/g, '_').toUpperCase()}`);
+    // Commander wires up env handling when an option is added; an env name set afterwards needs the
+    // same listener, or the variable would be silently ignored. Its value goes through the option's parser.
+    command.on(`optionEnv:${option.name()}`, (value?: string) => command.emit(`option:${option.name()}`, value));
   }
   for (const sub of command.commands) readOptionsFromEnvironment(sub);
   return command;
