@@ -1,18 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { CycleOutcome, DownloadAgent, DownloadProgress } from '../../client/index.ts';
+import type { CycleOutcome, DownloadAgent, DownloadAgentOptions, DownloadProgress } from '../../client/index.ts';
 import type { TerminalProgress } from '../../client/terminal-progress.ts';
 import { createLogger, type Logger } from '../../logging/logger.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
 
-interface ClientOptions {
+/** The download agent's options on the command line; `canota vehicle` passes the same ones to its TMU. */
+export interface DownloadClientOptions {
   server: string;
   downloadDir: string;
   stateDir: string;
   interval: number;
   maxRetry: number;
-  once?: boolean;
   retryBackoff: number;
   timeout: number;
   stallTimeout: number;
@@ -22,21 +22,40 @@ interface ClientOptions {
   installedVersion?: string;
   allowDowngrade?: boolean;
   caCert?: string;
+}
+
+interface ClientOptions extends DownloadClientOptions {
+  once?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
 
 /** `canota client`: the seed's download_file.py loop (DESIGN.md, "Download client (contract)"). */
 export function registerClient(program: Command): void {
-  const command = program
+  const command = addDownloadClientOptions(program
     .command('client')
-    .description('poll the OTA server and download, verify and install each new release')
-    .addOption(envOption('--server <url>', 'OTA server base URL, e.g. http://127.0.0.1:5000').makeOptionMandatory())
-    .addOption(envOption('--download-dir <dir>', 'where verified downloads go').default('./downloads'))
-    .addOption(envOption('--state-dir <dir>', 'downloaded_sha.txt, progress.txt, the partial download').default('./client-state'))
+    .description('poll the OTA server and download, verify and install each new release'))
+    .addOption(envOption('--once', 'check (and download) once, then exit: 0 ok or up to date, 1 failed'))
+    .addOption(envOption('--json', 'print one JSON status line per cycle on stdout (logs go to stderr)'))
+    .addOption(envOption('--quiet', 'no progress output, only warnings and errors'))
+    .action(async (options: ClientOptions) => runClient(options));
+  readOptionsFromEnvironment(command);
+}
+
+/**
+ * Declares the download agent's options (each also read from `CANOTA_<OPTION>`). `--state-dir` and
+ * `--download-dir` are left to commands that define their own (pass `{ directories: false }`).
+ */
+export function addDownloadClientOptions(command: Command, { directories = true } = {}): Command {
+  command.addOption(envOption('--server <url>', 'OTA server base URL, e.g. http://127.0.0.1:5000').makeOptionMandatory());
+  if (directories) {
+    command
+      .addOption(envOption('--download-dir <dir>', 'where verified downloads go').default('./downloads'))
+      .addOption(envOption('--state-dir <dir>', 'downloaded_sha.txt, progress.txt, the partial download').default('./client-state'));
+  }
+  return command
     .addOption(envOption('--interval <seconds>', 'seconds between polls (±10% jitter)').argParser(positiveNumber).default(10))
     .addOption(envOption('--max-retry <tries>', 'tries per download before giving up').argParser(positiveInteger).default(3))
-    .addOption(envOption('--once', 'check (and download) once, then exit: 0 ok or up to date, 1 failed'))
     .addOption(envOption('--retry-backoff <seconds>', 'pause after the first failed try; doubles each try, with jitter')
       .argParser(nonNegativeNumber).default(1))
     .addOption(envOption('--timeout <seconds>', 'connect and response timeout').argParser(positiveNumber).default(30))
@@ -49,11 +68,31 @@ export function registerClient(program: Command): void {
     .addOption(envOption('--token <token>', 'vehicle token, sent as Authorization: Bearer …'))
     .addOption(envOption('--installed-version <version>', 'installed firmware version (default: the last download\'s)'))
     .addOption(envOption('--allow-downgrade', 'download a release older than the installed version'))
-    .addOption(envOption('--ca-cert <file>', 'extra CA certificate (PEM) for an https server'))
-    .addOption(envOption('--json', 'print one JSON status line per cycle on stdout (logs go to stderr)'))
-    .addOption(envOption('--quiet', 'no progress output, only warnings and errors'))
-    .action(async (options: ClientOptions) => runClient(options));
-  readOptionsFromEnvironment(command);
+    .addOption(envOption('--ca-cert <file>', 'extra CA certificate (PEM) for an https server'));
+}
+
+/** Turns parsed `DownloadClientOptions` into the library's options (bad values: `UsageError`, exit 2). */
+export async function downloadAgentOptions(options: DownloadClientOptions, logger: Logger): Promise<DownloadAgentOptions> {
+  const ca = options.caCert === undefined ? undefined : await readFile(options.caCert).catch((error: Error) => {
+    throw new UsageError(`cannot read --ca-cert: ${error.message}`);
+  });
+  return {
+    server: checkServerUrl(options.server),
+    downloadDir: options.downloadDir,
+    stateDir: options.stateDir,
+    token: options.token || undefined,
+    maxRetry: options.maxRetry,
+    intervalSeconds: options.interval,
+    retryBackoffSeconds: options.retryBackoff,
+    timeoutSeconds: options.timeout,
+    stallTimeoutSeconds: options.stallTimeout,
+    minSpeed: options.minSpeed,
+    maxSize: options.maxSize,
+    allowDowngrade: options.allowDowngrade ?? false,
+    installedVersion: options.installedVersion === undefined ? undefined : () => options.installedVersion,
+    ...(ca ? { ca } : {}),
+    logger,
+  };
 }
 
 async function runClient(options: ClientOptions): Promise<void> {
@@ -68,26 +107,7 @@ async function runClient(options: ClientOptions): Promise<void> {
     ...(options.quiet ? { level: 'warn' as const } : {}),
     destination: options.json ? process.stderr : terminal?.logStream() ?? process.stdout,
   });
-  const ca = options.caCert === undefined ? undefined : await readFile(options.caCert).catch((error: Error) => {
-    throw new UsageError(`cannot read --ca-cert: ${error.message}`);
-  });
-  const agent = new DownloadAgent({
-    server,
-    downloadDir: options.downloadDir,
-    stateDir: options.stateDir,
-    token: options.token || undefined,
-    maxRetry: options.maxRetry,
-    intervalSeconds: options.interval,
-    retryBackoffSeconds: options.retryBackoff,
-    timeoutSeconds: options.timeout,
-    stallTimeoutSeconds: options.stallTimeout,
-    minSpeed: options.minSpeed,
-    maxSize: options.maxSize,
-    allowDowngrade: options.allowDowngrade ?? false,
-    installedVersion: options.installedVersion === undefined ? undefined : () => options.installedVersion,
-    ca,
-    logger,
-  });
+  const agent = new DownloadAgent(await downloadAgentOptions(options, logger));
 
   if (!options.quiet) showProgress(agent, logger, terminal);
   agent.on('outcome', (outcome) => {
