@@ -109,7 +109,7 @@ export async function loadVehicleConfig(path: string): Promise<VehicleConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new VehicleConfigError(`cannot read vehicle config ${path}: ${(error as Error).message}`);
+    throw new VehicleConfigError(`cannot read vehicle config ${path}: ${(error as Error).message}`, { cause: error });
   }
   let value: unknown;
   try {

@@ -4,6 +4,8 @@ import { registerServerCommand } from './server.ts';
 import { registerUserCommand } from './user.ts';
 import { registerAuditCommand } from './audit.ts';
 import { registerCanCommand } from './can.ts';
+import { registerEcuCommand } from './ecu.ts';
+import { registerVehicleCommand } from './vehicle.ts';
 
 /** Each module adds one top-level subcommand to the program. */
 export type RegisterCommand = (program: Command) => void;
@@ -14,4 +16,6 @@ export const commands: RegisterCommand[] = [
   registerUserCommand,
   registerAuditCommand,
   registerCanCommand,
+  registerEcuCommand,
+  registerVehicleCommand,
 ];

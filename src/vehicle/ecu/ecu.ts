@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus } from '../../can/bus/bus.ts';
 import type { VirtualNetwork } from '../../can/bus/virtual.ts';
@@ -13,6 +12,7 @@ import { Bootloader, type BootloaderExtensions } from './bootloader.ts';
 import { factoryImage } from './factory-image.ts';
 import { FlashBanks, type FlashTiming } from './flash-banks.ts';
 import { securitySecretBytes, type BootState } from './protocol.ts';
+import { ecuStateDir } from './state-dir.ts';
 import { StatusBroadcast } from './status-broadcast.ts';
 import { EcuState, versionTriple, type EcuStatus } from './status-frame.ts';
 
@@ -41,8 +41,7 @@ export interface EcuOptions extends BootloaderExtensions {
   bankSize?: number;
 }
 
-/** The directory of one ECU's flash inside a vehicle state dir. */
-export const ecuStateDir = (stateDir: string, name: string): string => join(stateDir, 'ecus', name);
+export { ecuStateDir };
 
 /**
  * One running ECU: its flash (A/B banks, factory image on first start), its bootloader answering UDS on

@@ -1,0 +1,83 @@
+import { Option, type Command } from 'commander';
+import { busDriverNames } from '../../can/bus/index.ts';
+import { createLogger } from '../../logging/logger.ts';
+import { VehicleConfigError, type BusConfig } from '../../vehicle/config.ts';
+import { resolveVehicleConfig } from '../../vehicle/config-file.ts';
+import { Ecu } from '../../vehicle/ecu/ecu.ts';
+import { ecuByName } from '../../vehicle/network.ts';
+import { readOptionsFromEnvironment } from '../env-options.ts';
+import { UsageError } from '../exit-codes.ts';
+
+interface EcuCommandOptions {
+  bus: string;
+  stateDir: string;
+  config?: string;
+  vin?: string;
+}
+
+/** The state dir `canota ecu` and `canota vehicle` share by default. */
+export const DEFAULT_VEHICLE_STATE_DIR = './vehicle-state';
+
+/**
+ * An option that also reads `CANOTA_<OPTION>`. The variable must be set before commander adds the option
+ * (it wires the env source only then), which readOptionsFromEnvironment, called afterwards, cannot do.
+ */
+export function envOption(flags: string, description: string): Option {
+  const option = new Option(flags, description);
+  return option.env(`CANOTA_${option.attributeName().replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`);
+}
+
+export function registerEcuCommand(program: Command): void {
+  const command = program.command('ecu')
+    .description('run one ECU alone: its bootloader answers UDS on its CAN ids and sends its status frames')
+    .argument('<name>', 'the ECU, as named in the vehicle config (EDT, CGW, TMU, …)')
+    .addOption(envOption('--bus <driver>', `bus driver for every segment: ${busDriverNames().join(' | ')}`).default('udp-multicast'))
+    .addOption(envOption('--state-dir <dir>', 'vehicle state: vehicle.json (created if missing) and ecus/<NAME>/ (flash banks)')
+      .default(DEFAULT_VEHICLE_STATE_DIR))
+    .addOption(envOption('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json, else the standard car)'))
+    .addOption(envOption('--vin <vin>', 'VIN of a new car (must match an existing one)'))
+    .action(async (name: string, options: EcuCommandOptions) => runEcu(name, options));
+  readOptionsFromEnvironment(command);
+}
+
+async function runEcu(name: string, options: EcuCommandOptions): Promise<void> {
+  const driver = busDriver(options.bus);
+  if (options.vin !== undefined && !VIN_PATTERN.test(options.vin)) {
+    throw new UsageError(`--vin ${options.vin} is not a VIN (17 characters: capitals and digits, no I, O or Q)`);
+  }
+  const logger = createLogger({ name: 'ecu' });
+  const { config, path, created } = await resolveVehicleConfig({
+    stateDir: options.stateDir,
+    driver,
+    ...(options.config !== undefined ? { configPath: options.config } : {}),
+    ...(options.vin !== undefined ? { vin: options.vin } : {}),
+  });
+  let target;
+  try {
+    target = ecuByName(config, name);
+  } catch (error) {
+    if (error instanceof VehicleConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (created) logger.info({ path, vin: config.vin }, 'created a new standard car (random security secrets)');
+  if (driver === 'virtual') logger.warn('--bus virtual: only nodes inside this process can reach this ECU');
+  // Handlers go in before the readiness line: whoever reads it may signal us at once.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const ecu = await Ecu.start({ config, name: target.name, stateDir: options.stateDir, logger });
+  const ids = `0x${target.requestId.toString(16).toUpperCase()}/0x${target.responseId.toString(16).toUpperCase()}`;
+  logger.info({ ecu: ecu.name, bus: target.bus, driver, vin: config.vin, version: ecu.bootRecord.banks[ecu.bootRecord.active].version },
+    `ECU ${ecu.name} ready on ${target.bus} (${ids})`);
+  const signal = await stopped;
+  await ecu.close();
+  logger.info({ signal }, `ECU ${ecu.name} stopped`);
+}
+
+const VIN_PATTERN = /^[A-HJ-NPR-Z0-9]{17}$/;
+
+function busDriver(text: string): BusConfig['driver'] {
+  if (text === 'virtual' || text === 'udp-multicast') return text;
+  throw new UsageError(`unknown --bus "${text}" (known: ${busDriverNames().join(', ')})`);
+}

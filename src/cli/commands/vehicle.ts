@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { readVehicleStatus, type VehicleStatus } from '../../vehicle/status.ts';
+import { readOptionsFromEnvironment } from '../env-options.ts';
+import { DEFAULT_VEHICLE_STATE_DIR, envOption } from './ecu.ts';
+
+interface StatusOptions {
+  stateDir: string;
+  config?: string;
+  json?: boolean;
+}
+
+export function registerVehicleCommand(program: Command): void {
+  const vehicle = program.command('vehicle')
+    .description('the simulated vehicle: its ECUs\' installed software');
+  vehicle.command('status')
+    .description('each ECU\'s active bank, version, image SHA-256 and state, read from the state dir (the car need not run)')
+    .addOption(envOption('--state-dir <dir>', 'vehicle state dir').default(DEFAULT_VEHICLE_STATE_DIR))
+    .addOption(envOption('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json)'))
+    .option('--json', 'print {"vin", "ecus": {NAME: {version, sha256, active_bank, state, …}}}')
+    .action(async (options: StatusOptions) => {
+      const status = await readVehicleStatus({
+        stateDir: options.stateDir,
+        ...(options.config !== undefined ? { configPath: options.config } : {}),
+      });
+      process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+    });
+  readOptionsFromEnvironment(vehicle);
+}
+
+/** The human table: one line per ECU. */
+export function formatStatus(status: VehicleStatus): string {
+  const rows = [['ECU', 'VERSION', 'BANK', 'STATE', 'SHA-256', 'LAST BOOT']];
+  for (const [name, ecu] of Object.entries(status.ecus)) {
+    const boot = ecu.last_boot;
+    const lastBoot = boot ? `${boot.at} ${boot.outcome}${boot.reason ? `: ${boot.reason}` : ''}` : ecu.error ?? '-';
+    rows.push([name, ecu.version ?? '-', ecu.active_bank ?? '-', ecu.state, ecu.sha256 ? `${ecu.sha256.slice(0, 16)}…` : '-', lastBoot]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+  const header = `VIN ${status.vin ?? '(unknown: no vehicle.json)'}`;
+  if (Object.keys(status.ecus).length === 0) return `${header}\nno ECU has run in this state dir yet\n`;
+  return `${header}\n${lines.join('\n')}\n`;
+}
