@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NonceService } from '../../../src/server/nonces/nonce-service.ts';
+import { testStorage } from '../support/storage.ts';
+
+test('a nonce is spent once, bound to its file, and stored only as a hash', async (t) => {
+  const storage = await testStorage(t);
+  let now = 1_000_000;
+  const nonces = new NonceService(storage.nonces, 60, () => now);
+  const { nonce, expiresIn } = await nonces.issue('10.0.0.1', 'VIN123');
+  assert.equal(expiresIn, 60);
+  assert.match(nonce, /^[0-9a-f]{64}$/);
+
+  const row = await storage.database.db.selectFrom('nonces').selectAll().executeTakeFirstOrThrow();
+  assert.notEqual(row.nonce_hash, nonce);
+  assert.ok(!JSON.stringify(row).includes(nonce), 'the nonce itself is nowhere in the database');
+
+  assert.deepEqual(await nonces.consume(nonce, 'a.bin', '10.0.0.2'), { outcome: 'ok', issuedTo: 'VIN123' });
+  const used = await storage.database.db.selectFrom('nonces').selectAll().executeTakeFirstOrThrow();
+  assert.equal(used.used_for, 'a.bin');
+  assert.equal(used.used_by_ip, '10.0.0.2');
+  assert.equal((await nonces.consume(nonce, 'a.bin', '10.0.0.2')).outcome, 'used');
+  assert.equal((await nonces.consume(nonce, 'b.bin', '10.0.0.2')).outcome, 'used', 'not reusable for another file either');
+
+  const late = await nonces.issue('10.0.0.1', null);
+  now += 60_000;
+  assert.equal((await nonces.consume(late.nonce, 'a.bin', '10.0.0.1')).outcome, 'expired');
+  assert.equal((await nonces.consume(undefined, 'a.bin', '10.0.0.1')).outcome, 'missing');
+  assert.equal((await nonces.consume('XYZ', 'a.bin', '10.0.0.1')).outcome, 'malformed');
+  assert.equal((await nonces.consume('0'.repeat(64), 'a.bin', '10.0.0.1')).outcome, 'unknown');
+
+  now += 3600_000 + 1;
+  assert.equal(await nonces.prune(), 2);
+});
+
+test('many concurrent uses of one nonce: exactly one wins', async (t) => {
+  const storage = await testStorage(t);
+  const nonces = new NonceService(storage.nonces, 60);
+  for (let round = 0; round < 10; round++) {
+    const { nonce } = await nonces.issue('127.0.0.1', null);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => nonces.consume(nonce, `f${i}.bin`, '127.0.0.1')));
+    assert.equal(results.filter((r) => r.outcome === 'ok').length, 1);
+    assert.equal(results.filter((r) => r.outcome === 'used').length, 7);
+  }
+});
+
+test('nonces are unique', async (t) => {
+  const storage = await testStorage(t);
+  const nonces = new NonceService(storage.nonces, 60);
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) seen.add((await nonces.issue('127.0.0.1', null)).nonce);
+  assert.equal(seen.size, 200);
+});
