@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Command } from 'commander';
 
 /**
@@ -11,7 +12,7 @@ export function readOptionsFromEnvironment(command: Command): Command {
     option.env(`CANOTA_${option.long.replace(/^--(no-)?/, '').replace(/-/g, '_').toUpperCase()}`);
     // Commander wires up env handling when an option is added; an env name set afterwards needs the
     // same listener, or the variable would be silently ignored. Its value goes through the option's parser.
-    command.on(`optionEnv:${option.name()}`, (value?: string) => command.emit(`option:${option.name()}`, value));
+    command.on(`optionEnv:${option.name()}`, (value?: string) => (command as unknown as EventEmitter).emit(`option:${option.name()}`, value));
   }
   for (const sub of command.commands) readOptionsFromEnvironment(sub);
   return command;
