@@ -301,8 +301,13 @@ export class Bootloader {
     this.#dropWriter();
     const banks = this.#banks;
     if (this.#checked && banks.inactiveBank.state === 'verified' && banks.record.trial === null) {
-      await banks.activateInactive();
-      this.#logger?.info({ bank: banks.inactive, version: banks.inactiveBank.version }, 'activation armed: booting the new image');
+      try {
+        await banks.activateInactive();
+        this.#logger?.info({ bank: banks.inactive, version: banks.inactiveBank.version }, 'activation armed: booting the new image');
+      } catch (error) {
+        // The reset was promised (its positive response is out): restart on the old image; the tester sees no switch.
+        this.#logger?.error({ err: error }, 'could not arm the activation; restarting on the running image');
+      }
     }
     this.#checked = false;
     this.#activity = 'resetting';
