@@ -9,7 +9,7 @@ import { OtaServer, toClientError, type LatestVersionCache, type ServerSession }
 import { PartialDownload } from './partial-download.ts';
 import { ProgressFile } from './progress-file.ts';
 import type { DownloadProgress } from './progress.ts';
-import { describeRelease, type Release } from './release.ts';
+import { describeRelease, safeFilename, type Release } from './release.ts';
 import { pause, pollDelayMs, retryDelayMs } from './schedule.ts';
 import { StateFiles } from './state-files.ts';
 import { StateLock } from './state-lock.ts';
@@ -130,7 +130,23 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
 
   /** One cycle: poll, and download the announced release if it is new; retries inside. Never throws. */
   async checkOnce(signal: AbortSignal = new AbortController().signal): Promise<CycleOutcome> {
-    const outcome = await this.#cycle(signal);
+    const outcome = await this.#cycle(signal, (session) => this.#decide(session, signal));
+    this.emit('outcome', outcome);
+    return outcome;
+  }
+
+  /**
+   * Downloads a release the embedder chose itself (say one ECU's entry of `/api/v1/releases/latest`)
+   * exactly like a cycle does (fresh nonce per try, resume, checks, verifier, atomic install, state
+   * files), without polling `/latest_version` and without the downgrade rule, which is then the
+   * embedder's. Never throws.
+   */
+  async download(release: Release, signal: AbortSignal = new AbortController().signal): Promise<CycleOutcome> {
+    const outcome = await this.#cycle(signal, async () => {
+      const sha256 = release.sha256.toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ClientError('bad-response', `not a SHA-256: ${release.sha256}`);
+      return { download: true, release: { ...release, filename: safeFilename(release.filename), sha256 } };
+    });
     this.emit('outcome', outcome);
     return outcome;
   }
@@ -151,7 +167,7 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
     this.#prepared = false;
   }
 
-  async #cycle(signal: AbortSignal): Promise<CycleOutcome> {
+  async #cycle(signal: AbortSignal, decide: (session: ServerSession) => Promise<Decision>): Promise<CycleOutcome> {
     const session = this.#server.session();
     const progressFile = new ProgressFile(this.#state, this.#logger);
     const { maxRetry } = this.#options;
@@ -160,7 +176,7 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
       if (signal.aborted) return { status: 'stopped', release };
       try {
         await this.#prepare();
-        const decision = await this.#decide(session, signal);
+        const decision = await decide(session);
         if (!decision.download) return decision.outcome;
         if (release?.sha256 !== decision.release.sha256) {
           release = decision.release;

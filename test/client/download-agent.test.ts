@@ -116,6 +116,31 @@ test('DownloadAgent: events, verification hook, installed version, stop and resu
     assert.ok((await readFile(join(dirs.downloadDir, 'tmu-1.4.0.bin'))).equals(image));
   });
 
+  await t.test('download(release): a release chosen by the embedder, without polling /latest_version', async (t) => {
+    const other = firmwareImage(300_000, 53);
+    await server.upload('edt-5.0.0.bin', other, { ecu: 'EDT', firmware_version: '5.0.0' });
+    const proxy = await startFaultProxy({ host: server.host, port: server.port }, () => undefined);
+    t.after(() => proxy.close());
+    const dirs = await clientDirs(t);
+    const agent = new DownloadAgent({ server: proxy.url, ...dirs, maxRetry: 1 });
+    t.after(() => agent.close());
+    const release: Release = {
+      filename: 'tmu-1.4.0.bin', mtime: 0, sha256: sha256(image).toUpperCase(), size: image.length, ecu: 'TMU',
+      firmwareVersion: '1.4.0', releaseId: undefined, uploadedAt: undefined,
+    };
+    const outcome = await agent.download(release);
+    assert.equal(outcome.status, 'downloaded');
+    assert.ok((await readFile(join(dirs.downloadDir, 'tmu-1.4.0.bin'))).equals(image));
+    assert.ok(!proxy.requests.some((line) => line.includes('/latest_version')));
+
+    const unsafe = await agent.download({ ...release, filename: '../escape.bin' });
+    assert.deepEqual(unsafe.status === 'failed' && unsafe.reason, 'bad-response');
+    const longer = await agent.download({ ...release, filename: 'edt-5.0.0.bin' });
+    assert.deepEqual(longer.status === 'failed' && longer.reason, 'length-mismatch');
+    const wrong = await agent.download({ ...release, filename: 'edt-5.0.0.bin', size: other.length });
+    assert.deepEqual(wrong.status === 'failed' && wrong.reason, 'hash-mismatch');
+  });
+
   await t.test('run() polls until aborted, then resolves', async (t) => {
     const dirs = await clientDirs(t);
     const agent = new DownloadAgent({ server: server.url, ...dirs, intervalSeconds: 0.05 });
