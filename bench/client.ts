@@ -49,7 +49,8 @@ async function main(): Promise<void> {
     const added = await runCanota(['user', 'add', adminName, '--role', 'admin', '--password-stdin', '--data-dir', dataDir],
       { stdin: `${adminPassword}\n` });
     if (added.code !== 0) throw new Error(`canota user add failed: ${added.stderr}`);
-    server = await startCanota(['server', '--port', '0', '--data-dir', dataDir], { ready: listeningPattern });
+    server = await startCanota(['server', '--port', '0', '--data-dir', dataDir, '--max-upload-size', `${Math.max(512, 2 * mib)}MiB`],
+      { ready: listeningPattern });
     const url = server.url!;
 
     const uploader = new Uploader(url);
