@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { busDriverNames } from '../../can/bus/index.ts';
 import { createLogger } from '../../logging/logger.ts';
 import { VehicleConfigError, type BusConfig } from '../../vehicle/config.ts';
@@ -18,24 +18,14 @@ interface EcuCommandOptions {
 /** The state dir `canota ecu` and `canota vehicle` share by default. */
 export const DEFAULT_VEHICLE_STATE_DIR = './vehicle-state';
 
-/**
- * An option that also reads `CANOTA_<OPTION>`. The variable must be set before commander adds the option
- * (it wires the env source only then), which readOptionsFromEnvironment, called afterwards, cannot do.
- */
-export function envOption(flags: string, description: string): Option {
-  const option = new Option(flags, description);
-  return option.env(`CANOTA_${option.attributeName().replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`);
-}
-
 export function registerEcuCommand(program: Command): void {
   const command = program.command('ecu')
     .description('run one ECU alone: its bootloader answers UDS on its CAN ids and sends its status frames')
     .argument('<name>', 'the ECU, as named in the vehicle config (EDT, CGW, TMU, …)')
-    .addOption(envOption('--bus <driver>', `bus driver for every segment: ${busDriverNames().join(' | ')}`).default('udp-multicast'))
-    .addOption(envOption('--state-dir <dir>', 'vehicle state: vehicle.json (created if missing) and ecus/<NAME>/ (flash banks)')
-      .default(DEFAULT_VEHICLE_STATE_DIR))
-    .addOption(envOption('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json, else the standard car)'))
-    .addOption(envOption('--vin <vin>', 'VIN of a new car (must match an existing one)'))
+    .option('--bus <driver>', `bus driver for every segment: ${busDriverNames().join(' | ')}`, 'udp-multicast')
+    .option('--state-dir <dir>', 'vehicle state: vehicle.json (created if missing) and ecus/<NAME>/ (flash banks)', DEFAULT_VEHICLE_STATE_DIR)
+    .option('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json, else the standard car)')
+    .option('--vin <vin>', 'VIN of a new car (must match an existing one)')
     .action(async (name: string, options: EcuCommandOptions) => runEcu(name, options));
   readOptionsFromEnvironment(command);
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readVehicleStatus, type VehicleStatus } from '../../vehicle/status.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
-import { DEFAULT_VEHICLE_STATE_DIR, envOption } from './ecu.ts';
+import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
 
 interface StatusOptions {
   stateDir: string;
@@ -14,8 +14,8 @@ export function registerVehicleCommand(program: Command): void {
     .description('the simulated vehicle: its ECUs\' installed software');
   vehicle.command('status')
     .description('each ECU\'s active bank, version, image SHA-256 and state, read from the state dir (the car need not run)')
-    .addOption(envOption('--state-dir <dir>', 'vehicle state dir').default(DEFAULT_VEHICLE_STATE_DIR))
-    .addOption(envOption('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json)'))
+    .option('--state-dir <dir>', 'vehicle state dir', DEFAULT_VEHICLE_STATE_DIR)
+    .option('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json)')
     .option('--json', 'print {"vin", "ecus": {NAME: {version, sha256, active_bank, state, …}}}')
     .action(async (options: StatusOptions) => {
       const status = await readVehicleStatus({
