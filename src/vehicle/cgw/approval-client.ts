@@ -13,7 +13,7 @@ import {
   encodePayload, updateProgressSchema, updateResultSchema, type ApprovalOffer, type ApprovalOfferInput, type ApprovalStatus,
   type UpdateProgress, type UpdateResultInput,
 } from './approval-protocol.ts';
-import { securitySecretBytes } from './security-secret.ts';
+import { securitySecretBytes } from '../ecu/protocol.ts';
 
 export type ApprovalDecision = Exclude<ApprovalStatus, { state: 'pending' }>;
 
@@ -72,7 +72,7 @@ export class ApprovalClient {
   static forVehicle(bus: Bus, config: VehicleConfig, options: UdsClientOptions = {}): ApprovalClient {
     const cgw = ecuByName(config, config.gateway.ecu);
     const channel = new IsoTpChannel(bus, { txId: cgw.requestId, rxId: cgw.responseId, ...isoTpFrameOptions(config.buses[cgw.bus]!) });
-    return new ApprovalClient(new UdsClient(channel, options), { secret: securitySecretBytes(cgw) }, channel);
+    return new ApprovalClient(new UdsClient(channel, options), { secret: securitySecretBytes(cgw.securitySecret) }, channel);
   }
 
   /** The offer last sent, if any. */

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus } from '../../../src/can/bus/bus.ts';
@@ -22,6 +25,17 @@ export async function eventually<T>(check: () => T | undefined | false, what: st
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(5);
+  }
+}
+
+/** `eventually` for checks that need to await (reading a file). */
+export async function eventuallyAsync<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
   }
 }
 
@@ -80,10 +94,11 @@ export interface RigOptions {
  */
 export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOptions) {
   const { config, gatewayBuses, tmu, edt } = twoSegments(t);
+  // Removed in the same hook that closes the CGW, after it: node:test runs `after` hooks in order.
+  const stateDir = options.stateDir ?? await mkdtemp(join(tmpdir(), 'canota-cgw-'));
   const cgw = await CentralGateway.start({
-    config, hmi: options.hmi, buses: gatewayBuses,
+    config, hmi: options.hmi, buses: gatewayBuses, stateDir, statisticsIntervalMs: 50,
     ...(options.inactivityMs !== undefined ? { inactivityMs: options.inactivityMs } : {}),
-    ...(options.stateDir !== undefined ? { stateDir: options.stateDir, statisticsIntervalMs: 50 } : {}),
   });
   const approval = ApprovalClient.forVehicle(tmu, config, {
     p2Ms: 300, ...(options.testerPresentIntervalMs !== undefined ? { testerPresentIntervalMs: options.testerPresentIntervalMs } : {}),
@@ -99,6 +114,7 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
     await edtServer.close();
     await approval.close();
     await cgw.close();
+    if (options.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
   });
   /** True when EDT answers through the gateway. */
   const edtReachable = async (): Promise<boolean> => {
@@ -110,5 +126,5 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
       throw error;
     }
   };
-  return { config, cgw, approval, edtReachable, tmu, edt, gatewayBuses };
+  return { config, cgw, approval, edtReachable, tmu, edt, gatewayBuses, stateDir };
 }
