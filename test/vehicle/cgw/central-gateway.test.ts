@@ -5,15 +5,13 @@ import { test } from 'node:test';
 import { Writable } from 'node:stream';
 import { PolicyHmi } from '../../../src/vehicle/cgw/hmi/policy.ts';
 import { readFirewallStatistics, firewallStatisticsPath } from '../../../src/vehicle/cgw/statistics-file.ts';
-import { tempDir } from '../../support/temp-dir.ts';
 import { edtOffer, eventually, eventuallyAsync, frame, gatewayRig } from './support.ts';
 
 const silent = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 test('the CGW is an ECU too: its bootloader answers on 0x710 and keeps its banks beside firewall.json', async (t) => {
-  const stateDir = await tempDir(t);
-  const { cgw, approval, edt } = await gatewayRig(t, { hmi: new PolicyHmi('auto', { warn: silent() }), stateDir });
+  const { cgw, approval, edt, stateDir } = await gatewayRig(t, { hmi: new PolicyHmi('auto', { warn: silent() }) });
   assert.equal(text(await approval.uds.readDataByIdentifier(0xf18c)), 'CGW');
   assert.equal(text(await approval.uds.readDataByIdentifier(0xf189)), cgw.config.ecus.find((e) => e.name === 'CGW')!.factoryVersion);
   assert.equal(text(await approval.uds.readDataByIdentifier(0xf190)), cgw.config.vin);

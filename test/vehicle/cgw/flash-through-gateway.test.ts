@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
+import { UdsClient } from '../../../src/can/uds/index.ts';
+import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
+import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
+import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
+import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
+import { CentralGateway } from '../../../src/vehicle/cgw/central-gateway.ts';
+import { PolicyHmi } from '../../../src/vehicle/cgw/hmi/policy.ts';
+import { manifestFor, sha256 } from '../ecu/support.ts';
+import { edtOffer, eventually, recorder, twoSegments } from './support.ts';
+
+test('the TMU flashes the real EDT through the CGW only while the driver approved it', async (t) => {
+  // Removed by the hook that stops the ECUs, after them (node:test runs `after` hooks in order).
+  const stateDir = await mkdtemp(join(tmpdir(), 'canota-cgw-flash-'));
+  const { config, gatewayBuses, tmu, edt } = twoSegments(t);
+  const warn = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const cgw = await CentralGateway.start({ config, hmi: new PolicyHmi('auto', { warn }), stateDir, buses: gatewayBuses });
+  const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 50, rebootMs: 50 });
+  const approval = ApprovalClient.forVehicle(tmu, config);
+  const channel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
+  const client = new UdsClient(channel);
+  const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), rebootTimeoutMs: 5000 });
+  t.after(async () => {
+    client.close();
+    channel.close();
+    await approval.close();
+    await edtEcu.close();
+    await cgw.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  const statusFrames = recorder(tmu);
+
+  // EDT's status frame is a configured route: the TMU sees it at all times; its diagnostics it does not.
+  await eventually(() => statusFrames.some((frame) => frame.id === 0x530), 'EDT_Status on CAN-T');
+  await assert.rejects(session.identify());
+
+  const image = randomBytes(48 * 1024);
+  await approval.offer(edtOffer({ ecus: [{ name: 'EDT', from: '1.0.0', to: '2.0.0', size: image.length, sha256: sha256(image) }] }));
+  assert.deepEqual(await approval.waitForDecision({ intervalMs: 20 }), { state: 'approved' });
+  assert.equal((await session.identify()).version, '1.0.0');
+  await session.program(image, manifestFor(image, null));
+  await approval.progress({ ecu: 'EDT', phase: 'resetting', percent: 100 });
+  const boot = await session.activate();
+  assert.equal(boot.switched, true);
+  assert.equal(boot.version, '2.0.0');
+  assert.equal(boot.sha256, sha256(image));
+  await approval.finish({ outcome: 'success', ecus: { EDT: { outcome: 'success', version: '2.0.0' } } });
+
+  assert.equal(cgw.gateway.firewall.open, false);
+  await assert.rejects(session.identify(), 'closed again after the stop');
+  const { segments } = cgw.statistics();
+  assert.ok(segments.cant!.forwarded['0x730']! > image.length / 64, 'the image crossed the gateway');
+  assert.ok(segments.canb!.forwarded['0x738']! > 10);
+  assert.ok(segments.canb!.forwarded['0x530']! > 0);
+  assert.ok(segments.cant!.dropped['0x730']! >= 1, 'the requests before the approval were dropped');
+});
