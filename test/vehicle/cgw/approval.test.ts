@@ -149,7 +149,7 @@ test('bad offers, progress and results are refused with NRCs and the CGW keeps s
 
 test('progress for an ECU outside the offer is refused; an approval lapses after the inactivity period', async (t) => {
   const { cgw, approval, edtReachable } = await gatewayRig(t, {
-    hmi: new PolicyHmi('auto', { warn: silent() }), inactivityMs: 300, testerPresentIntervalMs: 0,
+    hmi: new PolicyHmi('auto', { warn: silent() }), inactivityMs: 700, testerPresentIntervalMs: 0,
   });
   await approval.offer(edtOffer());
   assert.equal((await approval.waitForDecision({ intervalMs: 20 })).state, 'approved');
@@ -158,10 +158,10 @@ test('progress for an ECU outside the offer is refused; an approval lapses after
   // Traffic keeps it open …
   for (let i = 0; i < 4; i += 1) {
     assert.equal(await edtReachable(), true);
-    await sleep(120);
+    await sleep(200);
   }
   // … silence closes it.
-  await eventually(() => !cgw.gateway.firewall.open, 'the inactivity close', 2000);
+  await eventually(() => !cgw.gateway.firewall.open, 'the inactivity close', 3000);
   assert.equal(cgw.gateway.firewall.closeReason, 'inactivity');
   assert.equal(cgw.approval.phase, 'expired');
   assert.equal(await edtReachable(), false);

@@ -86,7 +86,7 @@ test('diagnostic ids of approved ECUs pass both ways while open; the CGW and TMU
 
 test('the firewall closes by itself after the inactivity period, not while diagnostic traffic flows', async (t) => {
   const { config, gatewayBuses, tmu, edt } = twoSegments(t);
-  const gateway = new Gateway({ config, buses: gatewayBuses, inactivityMs: 150 });
+  const gateway = new Gateway({ config, buses: gatewayBuses, inactivityMs: 300 });
   t.after(() => gateway.stop());
   const atEdt = recorder(edt);
   const closed: string[] = [];
@@ -107,9 +107,9 @@ test('the firewall closes by itself after the inactivity period, not while diagn
   while (gateway.firewall.open) {
     await tmu.send(frame(0x520));
     await sleep(10);
-    assert.ok(Date.now() - started < 1000, 'closed within the period plus one check');
+    assert.ok(Date.now() - started < 2000, 'closed within the period plus one check');
   }
-  assert.ok(Date.now() - lastSent >= 150, `closed ${Date.now() - lastSent} ms after the last diagnostic frame, not before the period`);
+  assert.ok(Date.now() - lastSent >= 300, `closed ${Date.now() - lastSent} ms after the last diagnostic frame, not before the period`);
   assert.deepEqual(closed, ['inactivity']);
   await tmu.send(frame(0x730));
   await sleep(20);

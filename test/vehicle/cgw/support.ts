@@ -107,7 +107,7 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
   const edtServer = new UdsServer({ dids: { 0xf189: { read: () => new TextEncoder().encode('1.0.0') } } });
   edtServer.listenOnBus(edt, { requestId: 0x730, responseId: 0x738, functionalId: 0x7df }, isotp);
   const edtChannel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isotp });
-  const edtClient = new UdsClient(edtChannel, { p2Ms: 200, testerPresentIntervalMs: 0 });
+  const edtClient = new UdsClient(edtChannel, { p2Ms: 400, testerPresentIntervalMs: 0 });
   t.after(async () => {
     edtClient.close();
     edtChannel.close();
