@@ -82,7 +82,14 @@ export class ApprovalClient {
 
   /** Extended session and security access on the CGW (done by `offer()`). */
   async connect(): Promise<void> {
-    await this.uds.diagnosticSessionControl(DiagnosticSessionType.ExtendedDiagnostic);
+    try {
+      await this.uds.diagnosticSessionControl(DiagnosticSessionType.ExtendedDiagnostic);
+    } catch (error) {
+      // A bootloader in its programming session (the CGW being flashed) goes to extended only through default.
+      if (!(error instanceof NegativeResponseError) || error.nrc !== Nrc.SubFunctionNotSupportedInActiveSession) throw error;
+      await this.uds.diagnosticSessionControl(DiagnosticSessionType.Default);
+      await this.uds.diagnosticSessionControl(DiagnosticSessionType.ExtendedDiagnostic);
+    }
     await this.uds.unlock(this.#level, (seed) => computeSecurityKey(this.#secret, seed));
   }
 

@@ -24,7 +24,8 @@ const OK = Uint8Array.of(0x00);
 
 /**
  * Routines 0xF001 (offer / result / stop) and 0xF002 (progress) for the CGW's UDS server: extended
- * session and security access level 1 only, as docs/vehicle-protocol.md requires.
+ * session and security access level 1, as docs/vehicle-protocol.md requires (progress also in the
+ * programming session).
  */
 export function approvalRoutines(approval: UpdateApproval, logger?: Logger): Map<number, RoutineDefinition> {
   const answering = (what: string, handler: (record: Uint8Array) => Uint8Array): RoutineHandler => (record) => {
@@ -37,6 +38,11 @@ export function approvalRoutines(approval: UpdateApproval, logger?: Logger): Map
     }
   };
   const access = { sessions: [DiagnosticSessionType.ExtendedDiagnostic], security: APPROVAL_SECURITY_LEVEL };
+  // Progress also in the programming session: while the TMU flashes the CGW itself it reports progress on
+  // the same connection, and switching sessions for it would abort that download.
+  const progressAccess = {
+    sessions: [DiagnosticSessionType.ExtendedDiagnostic, DiagnosticSessionType.Programming], security: APPROVAL_SECURITY_LEVEL,
+  };
   return new Map<number, RoutineDefinition>([
     [APPROVAL_ROUTINE, {
       ...access,
@@ -51,7 +57,7 @@ export function approvalRoutines(approval: UpdateApproval, logger?: Logger): Map
       }),
     }],
     [PROGRESS_ROUTINE, {
-      ...access,
+      ...progressAccess,
       start: answering('progress', (record) => {
         approval.progress(decodePayload(updateProgressSchema, record, 'progress'));
         return OK;

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
 import { UdsClient } from '../../../src/can/uds/index.ts';
 import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
+import { securitySecretBytes } from '../../../src/vehicle/ecu/protocol.ts';
 import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
 import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
@@ -60,4 +61,60 @@ test('the TMU flashes the real EDT through the CGW only while the driver approve
   assert.ok(segments.canb!.forwarded['0x738']! > 10);
   assert.ok(segments.canb!.forwarded['0x530']! > 0);
   assert.ok(segments.cant!.dropped['0x730']! >= 1, 'the requests before the approval were dropped');
+});
+
+test('the CGW itself is updated with EDT: progress on the same connection during its programming session, then its reset', async (t) => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'canota-cgw-flash-'));
+  const { config, gatewayBuses, tmu, edt } = twoSegments(t);
+  const warn = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const cgw = await CentralGateway.start({ config, hmi: new PolicyHmi('auto', { warn }), stateDir, buses: gatewayBuses, ecu: { rebootMs: 50 } });
+  const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 0, rebootMs: 50 });
+  const cgwConfig = ecuByName(config, 'CGW');
+  // One UDS client to the CGW serves both the approval and the CGW's own flashing (one channel per id pair).
+  const cgwChannel = new IsoTpChannel(tmu, { txId: cgwConfig.requestId, rxId: cgwConfig.responseId, ...isoTpFrameOptions(config.buses.cant!) });
+  const cgwClient = new UdsClient(cgwChannel);
+  const approval = new ApprovalClient(cgwClient, { secret: securitySecretBytes(cgwConfig.securitySecret) });
+  const edtChannel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
+  const edtClient = new UdsClient(edtChannel);
+  t.after(async () => {
+    edtClient.close();
+    edtChannel.close();
+    await approval.close();
+    cgwChannel.close();
+    await edtEcu.close();
+    await cgw.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  const cgwSession = new FlashSession({ client: cgwClient, ecu: cgwConfig, rebootTimeoutMs: 5000 });
+  const edtSession = new FlashSession({ client: edtClient, ecu: ecuByName(config, 'EDT'), rebootTimeoutMs: 5000 });
+
+  const cgwImage = randomBytes(24 * 1024);
+  const edtImage = randomBytes(24 * 1024);
+  await approval.offer({
+    campaign_id: 'cgw-and-edt',
+    ecus: [
+      { name: 'CGW', from: '1.0.0', to: '2.0.0', size: cgwImage.length, sha256: sha256(cgwImage) },
+      { name: 'EDT', from: '1.0.0', to: '2.0.0', size: edtImage.length, sha256: sha256(edtImage) },
+    ],
+  });
+  assert.deepEqual(await approval.waitForDecision({ intervalMs: 20 }), { state: 'approved' });
+  assert.deepEqual(cgw.gateway.firewall.ecus, ['EDT'], 'the CGW is flashed on its own segment, not through the firewall');
+
+  await cgwSession.program(cgwImage, manifestFor(cgwImage, null, { ecu: 'CGW', filename: 'cgw.bin' }));
+  await approval.progress({ ecu: 'CGW', phase: 'checking', percent: 100 });
+  // The CGW is still in its programming session; polling there needs the way back through default.
+  assert.deepEqual(await approval.poll(), { state: 'approved' });
+  await cgwSession.program(cgwImage, manifestFor(cgwImage, null, { ecu: 'CGW', filename: 'cgw.bin' }));
+  await edtSession.program(edtImage, manifestFor(edtImage, null));
+  await approval.progress({ ecu: 'EDT', phase: 'checking', percent: 100 });
+  assert.equal((await edtSession.activate()).version, '2.0.0');
+  const cgwBoot = await cgwSession.activate();
+  assert.equal(cgwBoot.switched, true);
+  assert.equal(cgwBoot.version, '2.0.0');
+  assert.equal(cgw.approval.phase, 'approved', 'the approval survived the CGW reset');
+
+  await approval.finish({ outcome: 'success', ecus: { CGW: { version: '2.0.0' }, EDT: { version: '2.0.0' } } });
+  assert.equal(cgw.approval.phase, 'finished');
+  assert.equal(cgw.gateway.firewall.open, false);
+  assert.equal(cgw.approval.snapshot().progress.CGW!.phase, 'checking');
 });
