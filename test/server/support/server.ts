@@ -29,8 +29,8 @@ export interface TestServer {
 }
 
 /** Adds users straight into a data dir's database, as `canota user add` would. */
-export async function seedUsers(dataDir: string, users: TestUser[]): Promise<void> {
-  const { storage, audit } = await openServerData(dataDir, undefined, createLogger({ name: 'test', level: 'silent' }));
+export async function seedUsers(dataDir: string, users: TestUser[], databaseUrl?: string): Promise<void> {
+  const { storage, audit } = await openServerData(dataDir, databaseUrl, createLogger({ name: 'test', level: 'silent' }));
   try {
     for (const user of users) await addUser(storage, audit, { ...user, by: 'test' });
   } finally {
@@ -39,11 +39,12 @@ export async function seedUsers(dataDir: string, users: TestUser[]): Promise<voi
 }
 
 /** Starts the real `bin/canota server` on a free loopback port with a temp data dir. */
-export async function startTestServer(t: TestContext, options: { args?: string[]; users?: TestUser[]; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(t: TestContext, options: { args?: string[]; users?: TestUser[]; dataDir?: string; databaseUrl?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? await tempDir(t, 'canota-server-');
   const users = options.users ?? [admin, employee];
-  if (users.length > 0) await seedUsers(dataDir, users);
-  const process = await startCanota(['server', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], { ready: listeningPattern });
+  if (users.length > 0) await seedUsers(dataDir, users, options.databaseUrl);
+  const database = options.databaseUrl ? ['--database-url', options.databaseUrl] : [];
+  const process = await startCanota(['server', '--port', '0', '--data-dir', dataDir, ...database, ...(options.args ?? [])], { ready: listeningPattern });
   t.after(() => process.stop());
   const clients: WebClient[] = [];
   t.after(() => Promise.all(clients.map((c) => c.close())));
