@@ -86,7 +86,7 @@ export async function startPostgres(t: Pick<TestContext, 'after'>): Promise<Test
       await query('select 1');
       break;
     } catch (error) {
-      if (attempt > 150 || server.exitCode !== null) throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`);
+      if (attempt > 150 || server.exitCode !== null) throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
