@@ -16,6 +16,7 @@ test('canota audit verify: 0 on an empty or intact log, 1 naming the first bad e
   assert.match((await runCanota(['audit', 'verify', ...data])).stdout, /intact: 3 entries/);
 
   const db = new Database(join(dataDir, 'canota.db'));
+  db.exec('drop trigger audit_log_no_update');
   db.prepare("update audit_log set details = '{\"role\":\"admin\"}' where subject = 'b'").run();
   const id = (db.prepare("select id from audit_log where subject = 'b'").get() as { id: number }).id;
   db.close();

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { canonicalJson, checkLink, genesisHash, seal } from '../../../src/server/audit/chain.ts';
 import { AuditLog } from '../../../src/server/audit/audit-log.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
@@ -41,7 +42,12 @@ test('the audit log chains entries and verify() finds the first broken one', asy
   for (let i = 1; i < sorted.length; i++) assert.equal(sorted[i]!.prev_hash, sorted[i - 1]!.hash, 'concurrent appends still chain');
   assert.deepEqual(await log.verify(), { entries: 20 });
 
-  await storage.database.db.updateTable('audit_log').set({ outcome: 'failed' }).where('id', '=', sorted[7]!.id).execute();
+  const tamper = () => storage.database.db.updateTable('audit_log').set({ outcome: 'failed' }).where('id', '=', sorted[7]!.id).execute();
+  await assert.rejects(tamper(), /append-only/, 'the database refuses edits');
+  await assert.rejects(storage.database.db.deleteFrom('audit_log').execute(), /append-only/);
+  // Someone with full access to the database file can drop the guards; the chain still tells.
+  await sql`drop trigger audit_log_no_update`.execute(storage.database.db);
+  await tamper();
   const result = await log.verify();
   assert.equal(result.entries, 7);
   assert.equal(result.problem?.id, sorted[7]!.id);

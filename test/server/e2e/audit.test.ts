@@ -49,7 +49,11 @@ test('audit log: /audit page with filters, JSON lines, verify, and tampering det
     await server.process.stop();
     const db = new Database(server.databaseFile);
     const target = db.prepare("select id from audit_log where event = 'upload'").get() as { id: number };
-    db.prepare("update audit_log set actor = 'someone-else' where id = ?").run(target.id);
+    const edit = () => db.prepare("update audit_log set actor = 'someone-else' where id = ?").run(target.id);
+    assert.throws(edit, /append-only/, 'the database itself refuses');
+    // An attacker with the database file drops the guards first.
+    db.exec('drop trigger audit_log_no_update; drop trigger audit_log_no_delete');
+    edit();
     db.close();
     const result = await runCanota(['audit', 'verify', '--data-dir', server.dataDir]);
     assert.equal(result.code, 1);

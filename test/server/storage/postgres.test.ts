@@ -36,6 +36,8 @@ test('storage on a real PostgreSQL: migrations, users, releases, nonces, audit c
   const logs = [new AuditLog(storage.audit, logger), new AuditLog(other.audit, logger)];
   await Promise.all(Array.from({ length: 30 }, (_, i) => logs[i % 2]!.record({ event: 'download', outcome: 'ok', subject: String(i) })));
   assert.deepEqual(await logs[0]!.verify(), { entries: 30 }, 'concurrent appends from two instances still form one chain');
+  await assert.rejects(storage.database.db.updateTable('audit_log').set({ outcome: 'failed' }).execute(), /append-only/);
+  await assert.rejects(storage.database.db.deleteFrom('audit_log').execute(), /append-only/);
 
   await Promise.all([storage.close(), other.close()]);
   const reopened = await openStorage(url);
