@@ -24,6 +24,10 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       },
     },
   }, async (request, reply) => {
+    if (!request.session.user) {
+      ctx.metrics.uploads.inc({ outcome: 'denied' });
+      await ctx.audit.record({ event: 'upload', outcome: 'denied', ip: clientIp(request), details: { reason: 'not logged in' } });
+    }
     const user = requireUser(request, reply);
     if (!user) return reply;
     await requireRole(ctx, request, user, 'admin', 'upload');

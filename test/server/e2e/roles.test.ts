@@ -43,6 +43,8 @@ test('roles: admin changes, employee only looks, anonymous API calls get 401', a
     const upload = await anonymous.upload('x.bin', 'x', {}, { csrf: 'none' });
     assert.equal(upload.status, 401);
     assert.deepEqual(upload.json(), { error: 'login required' });
+    assert.ok(server.auditLines().some((a) => a.event === 'upload' && a.outcome === 'denied' && a.actor === null &&
+      (a.details as { reason: string }).reason === 'not logged in'), 'an anonymous upload attempt is audited');
     const api = await anonymous.fetch('/api/v1/releases');
     assert.equal(api.status, 401);
     assert.match(String(api.headers['content-type']), /application\/json/);
