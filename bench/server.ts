@@ -11,6 +11,7 @@
  * Environment: BENCH_SECONDS (default 8) per measurement.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { chmod, mkdtemp, rm, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir, cpus } from 'node:os';
@@ -159,6 +160,9 @@ function check(name: string, r: WrkResult): void {
 }
 
 async function main(): Promise<void> {
+  for (const tool of ['/usr/sbin/nginx', '/usr/bin/wrk']) {
+    if (!existsSync(tool)) throw new Error(`${tool} is missing: apt-get install nginx wrk (.ci/run lists them)`);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'canota-bench-'));
   // nginx's workers run as an unprivileged user: they must be able to read the served files.
   await chmod(dir, 0o755);
