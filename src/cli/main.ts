@@ -8,6 +8,9 @@ export function buildProgram(): Command {
     .description('Over-the-air firmware updates for a vehicle\'s ECUs, from a web server down the CAN bus')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // A command's options come before its subcommand's name: `canota vehicle --state-dir S` (the car) and
+    // `canota vehicle status --state-dir S` each read their own --state-dir.
+    .enablePositionalOptions()
     .configureHelp({ sortSubcommands: true });
   for (const register of commands) register(program);
   exitOverrideEverywhere(program);

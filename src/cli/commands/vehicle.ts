@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readVehicleStatus, type VehicleStatus } from '../../vehicle/status.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
+import { addVehicleRunOptions, runVehicle, type VehicleRunOptions } from './vehicle-run.ts';
 
 interface StatusOptions {
   stateDir: string;
@@ -10,8 +11,11 @@ interface StatusOptions {
 }
 
 export function registerVehicleCommand(program: Command): void {
-  const vehicle = program.command('vehicle')
-    .description('the simulated vehicle: its ECUs\' installed software');
+  // Without subcommand: the whole car (TMU, CGW, EDT …) in one process. Its options are read only before
+  // a subcommand's name (the program enables positional options), so `status --state-dir` is status's own.
+  const vehicle = addVehicleRunOptions(program.command('vehicle')
+    .description('run the whole car (TMU with its download client, CGW with the driver HMI, EDT …): canota vehicle --server URL'))
+    .action(async (options: VehicleRunOptions) => runVehicle(options));
   vehicle.command('status')
     .description('each ECU\'s active bank, version, image SHA-256 and state, read from the state dir (the car need not run)')
     .option('--state-dir <dir>', 'vehicle state dir', DEFAULT_VEHICLE_STATE_DIR)

@@ -1,0 +1,138 @@
+import type { Bus } from '../can/bus/bus.ts';
+import { VirtualNetwork } from '../can/bus/virtual.ts';
+import { CandumpWriter } from '../can/log/index.ts';
+import type { Logger } from '../logging/logger.ts';
+import { CentralGateway } from './cgw/central-gateway.ts';
+import type { DriverHmi } from './cgw/hmi/driver-hmi.ts';
+import { VehicleConfigError, type VehicleConfig } from './config.ts';
+import { Ecu, type EcuOptions } from './ecu/ecu.ts';
+import { connectToBus, ecuByName, type VehicleNetworkOptions } from './network.ts';
+import { LocalTarget } from './tmu/local-target.ts';
+import type { DownloadSettings } from './tmu/release-downloads.ts';
+import { Tmu, type TmuOptions } from './tmu/tmu.ts';
+
+export interface CarOptions {
+  config: VehicleConfig;
+  /** The vehicle's state dir: every ECU's banks in `ecus/<NAME>/`, the TMU's state in `tmu/`. */
+  stateDir: string;
+  /** How the driver is asked (taken over: closed with the car). */
+  hmi: DriverHmi;
+  /** The download client's options for the TMU (`--server`, `--token`, `--interval`, …). */
+  download: DownloadSettings;
+  /** ECUs that run in processes of their own (`canota ecu NAME`) on a shared bus: not started here. */
+  external?: readonly string[];
+  /** A candump log of every frame on every segment (`--log-can F.log`). */
+  logCan?: string;
+  /** In-process network for the `virtual` driver. Default: one of the car's own. */
+  virtualNetwork?: VirtualNetwork;
+  /** TMU settings beyond the download options (re-offer period, timeouts). */
+  tmu?: Pick<TmuOptions, 'reofferAfterSeconds' | 'approvalPollMs' | 'maxTransferTries' | 'rebootTimeoutMs' | 'maxUpdateAttempts'>;
+  /** ECU runtime settings for every ECU started here (simulated reboot time, status frame period, …). */
+  ecu?: Pick<EcuOptions, 'rebootMs' | 'statusIntervalMs' | 'serverTiming'>;
+  logger?: Logger;
+}
+
+/**
+ * The whole car in one process: every ECU of the config on its segment (the CGW with its firewall,
+ * approval and HMI; EDT and any other ECU with its bootloader), and the TMU with its download client on
+ * CAN-T. On the `virtual` driver the segments exist only inside this process; on `udp-multicast` other
+ * processes (`canota ecu EDT`, python-can tools) share them, and `external` ECUs run there instead.
+ */
+export class Car {
+  readonly config: VehicleConfig;
+  readonly cgw: CentralGateway;
+  /** The ECUs started here, other than the CGW and the TMU. */
+  readonly ecus: ReadonlyMap<string, Ecu>;
+  readonly tmu: Tmu;
+  readonly local: LocalTarget;
+  readonly log: CandumpWriter | null;
+  readonly #buses: Bus[];
+  readonly #logger: Logger | undefined;
+  #closed = false;
+
+  private constructor(parts: {
+    config: VehicleConfig; cgw: CentralGateway; ecus: Map<string, Ecu>; tmu: Tmu; local: LocalTarget; log: CandumpWriter | null; buses: Bus[];
+    logger: Logger | undefined;
+  }) {
+    this.config = parts.config;
+    this.cgw = parts.cgw;
+    this.ecus = parts.ecus;
+    this.tmu = parts.tmu;
+    this.local = parts.local;
+    this.log = parts.log;
+    this.#buses = parts.buses;
+    this.#logger = parts.logger;
+  }
+
+  static async start(options: CarOptions): Promise<Car> {
+    const { config, logger } = options;
+    const external = new Set((options.external ?? []).map((name) => ecuByName(config, name).name));
+    for (const name of [config.tester, config.gateway.ecu]) {
+      if (external.has(name)) throw new VehicleConfigError(`${name} cannot run outside the vehicle process (it is the ${name === config.tester ? 'TMU' : 'gateway'})`);
+    }
+    const network: VehicleNetworkOptions = { virtualNetwork: options.virtualNetwork ?? new VirtualNetwork() };
+    const buses: Bus[] = [];
+    const ecus = new Map<string, Ecu>();
+    let log: CandumpWriter | null = null;
+    let cgw: CentralGateway | undefined;
+    let tmu: Tmu | undefined;
+    try {
+      if (options.logCan) {
+        log = await CandumpWriter.open(options.logCan);
+        // A listening node per segment: it hears every frame the others send (a node never hears its own).
+        for (const name of Object.keys(config.buses)) {
+          const bus = await connectToBus(config, name, network);
+          buses.push(bus);
+          log.record(bus);
+        }
+      }
+      const ecuOptions = { ...options.ecu, ...(logger ? { logger } : {}) };
+      for (const ecu of config.ecus) {
+        if (ecu.name === config.tester || ecu.name === config.gateway.ecu || external.has(ecu.name)) continue;
+        ecus.set(ecu.name, await Ecu.start({ ...ecuOptions, config, name: ecu.name, stateDir: options.stateDir, ...network }));
+      }
+      cgw = await CentralGateway.start({
+        config, hmi: options.hmi, stateDir: options.stateDir, network, ...(logger ? { logger } : {}),
+        ...(options.ecu ? { ecu: options.ecu } : {}),
+      });
+      const local = await LocalTarget.open({ config, stateDir: options.stateDir });
+      const tmuBus = await connectToBus(config, ecuByName(config, config.tester).bus, network);
+      buses.push(tmuBus);
+      tmu = await Tmu.start({
+        ...options.tmu, config, stateDir: options.stateDir, bus: tmuBus, local, download: options.download,
+        ...(logger ? { logger: logger.child({ component: 'tmu' }) } : {}),
+      });
+      return new Car({ config, cgw, ecus, tmu, local, log, buses, logger });
+    } catch (error) {
+      await tmu?.close();
+      if (cgw) await cgw.close();
+      else await options.hmi.close();
+      await Promise.all([...ecus.values()].map((ecu) => ecu.close()));
+      await Promise.all(buses.map((bus) => bus.close()));
+      await log?.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The TMU's polling loop, until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void> {
+    return this.tmu.run(signal);
+  }
+
+  /** Stops the TMU first (an update in flight stops as a power cut would, to resume at the next start), then the rest. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.tmu.close();
+    await this.cgw.close();
+    await Promise.all([...this.ecus.values()].map((ecu) => ecu.close()));
+    await Promise.all(this.#buses.map((bus) => bus.close()));
+    if (this.log) {
+      try {
+        await this.log.close();
+      } catch (error) {
+        this.#logger?.error({ err: error }, `the CAN log ${this.log.path} is incomplete`);
+      }
+    }
+  }
+}

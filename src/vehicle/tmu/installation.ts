@@ -1,0 +1,190 @@
+import type { SignedManifest } from '../../crypto/manifest.ts';
+import type { Logger } from '../../logging/logger.ts';
+import { FlashStepError, ImageRefusedError } from './flash-errors.ts';
+import type { BootReport } from './flash-session.ts';
+import type { UpdateResultKind } from './server-api.ts';
+import type { TargetStatus } from './tmu-state.ts';
+import type { UpdateTarget } from './update-target.ts';
+
+/** One ECU of an installation: where its image is and what it must run afterwards. */
+export interface InstallStep {
+  target: UpdateTarget;
+  image: { path: string };
+  manifest: SignedManifest;
+  /** The version and SHA-256 the ECU must boot for the step to count as done. */
+  to: string;
+  sha256: string;
+}
+
+export interface TargetOutcome {
+  result: UpdateResultKind;
+  error?: string;
+  /** The ECU refused the image at its check: the bytes (or the manifest) are what is wrong. */
+  refused?: boolean;
+}
+
+export interface InstallationResult {
+  outcome: 'success' | 'failed' | 'rolled-back';
+  targets: Record<string, TargetOutcome>;
+  message: string;
+}
+
+export interface InstallationOptions {
+  /** Tries per ECU for programming (erase, download, check); a refused image is not sent again. Default 3. */
+  maxTries?: number;
+  /** Each ECU's step changes (persisted by the TMU, shown on the HMI). */
+  onStatus?: (ecu: string, status: TargetStatus, error?: string) => void | Promise<void>;
+  signal?: AbortSignal;
+  logger?: Logger | undefined;
+}
+
+/**
+ * The all-or-nothing update of several ECUs (docs/vehicle-protocol.md, steps 3 and 4):
+ *
+ * 1. every target is programmed and checked (0xFF01), each failed transfer retried from the erase;
+ * 2. only when all checked OK is each one activated (0x11 01), in order, and must boot the new image;
+ * 3. if any ECU fails before or at its boot, every ECU that already switched is rolled back (0xFF02 +
+ *    0x11 01), newest first: all end on their old versions.
+ *
+ * An ECU that already runs the new image when the installation starts (a restart interrupted an earlier
+ * attempt after its activation) counts as switched: it is not flashed again, but rolled back like the
+ * others if the rest fails. Aborting (shutdown) stops at once and rolls nothing back: the next start
+ * resumes from the ECUs' banks.
+ */
+export async function install(steps: readonly InstallStep[], options: InstallationOptions = {}): Promise<InstallationResult> {
+  const { logger, signal } = options;
+  const maxTries = options.maxTries ?? 3;
+  const status = async (ecu: string, value: TargetStatus, error?: string) => options.onStatus?.(ecu, value, error);
+  const targets: Record<string, TargetOutcome> = {};
+  for (const step of steps) targets[step.target.ecu] = { result: 'not-attempted' };
+
+  const switched: InstallStep[] = [];
+  const toProgram: InstallStep[] = [];
+  let failure: { ecu: string; message: string } | null = null;
+  for (const step of steps) {
+    signal?.throwIfAborted();
+    const ecu = step.target.ecu;
+    let state;
+    try {
+      state = await step.target.bootState();
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      failure = { ecu, message: `cannot read what it runs: ${(error as Error).message}` };
+      targets[ecu] = { result: 'failed', error: failure.message };
+      await status(ecu, 'failed', failure.message);
+      break;
+    }
+    if (state.version === step.to && state.sha256 === step.sha256 && !state.trialPending) {
+      logger?.info({ ecu, version: step.to }, `${ecu}: already runs ${step.to} (an earlier attempt activated it)`);
+      switched.push(step);
+      await status(ecu, 'activated');
+    } else {
+      toProgram.push(step);
+    }
+  }
+
+  for (const step of failure ? [] : toProgram) {
+    const ecu = step.target.ecu;
+    const problem = await programWithRetries(step, maxTries, options);
+    if (problem) {
+      failure = { ecu, message: problem.message };
+      targets[ecu] = { result: 'failed', error: problem.message, refused: problem.refused };
+      await status(ecu, 'failed', problem.message);
+      break;
+    }
+    await status(ecu, 'programmed');
+  }
+
+  let activationFailed: InstallStep | null = null;
+  if (!failure) {
+    for (const step of toProgram) {
+      signal?.throwIfAborted();
+      const ecu = step.target.ecu;
+      let boot: BootReport | undefined;
+      let problem: string | undefined;
+      try {
+        boot = await step.target.activate();
+        if (!boot.switched || boot.version !== step.to || boot.sha256 !== step.sha256) {
+          problem = `booted ${boot.version ?? 'nothing'} on bank ${boot.activeBank} (${boot.outcome}${boot.reason ? `: ${boot.reason}` : ''}) instead of ${step.to}`;
+        }
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        problem = (error as Error).message;
+      }
+      if (problem) {
+        failure = { ecu, message: problem };
+        targets[ecu] = { result: 'failed', error: problem };
+        activationFailed = boot ? null : step;
+        await status(ecu, 'failed', problem);
+        logger?.warn({ ecu, reason: problem }, `${ecu}: activation failed`);
+        break;
+      }
+      logger?.info({ ecu, version: boot!.version, bank: boot!.activeBank }, `${ecu}: activated ${step.to}`);
+      switched.push(step);
+      await status(ecu, 'activated');
+    }
+  }
+
+  if (!failure) {
+    for (const step of steps) {
+      targets[step.target.ecu] = { result: 'installed' };
+      await status(step.target.ecu, 'installed');
+    }
+    return { outcome: 'success', targets, message: `installed ${steps.map((s) => `${s.target.ecu} ${s.to}`).join(', ')}` };
+  }
+
+  // An ECU that did not answer after its reset may still have switched: roll it back too if it did.
+  if (activationFailed) {
+    const state = await activationFailed.target.bootState().catch(() => null);
+    if (state && state.sha256 === activationFailed.sha256) switched.push(activationFailed);
+  }
+  let rolledBack = 0;
+  for (const step of [...switched].reverse()) {
+    const ecu = step.target.ecu;
+    await status(ecu, 'rolled-back');
+    try {
+      const boot = await step.target.rollback();
+      if (boot.sha256 === step.sha256) throw new Error(`still runs ${boot.version} after the rollback`);
+      rolledBack += 1;
+      if (targets[ecu]!.result !== 'failed') targets[ecu] = { result: 'rolled-back' };
+      logger?.warn({ ecu, version: boot.version, bank: boot.activeBank }, `${ecu}: rolled back to ${boot.version}`);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const message = `rollback failed: ${(error as Error).message}`;
+      targets[ecu] = { result: 'failed', error: message };
+      await status(ecu, 'failed', message);
+      logger?.error({ ecu, err: error }, `${ecu}: ${message}`);
+    }
+  }
+  const outcome = rolledBack > 0 ? 'rolled-back' : 'failed';
+  return {
+    outcome,
+    targets,
+    message: `${failure.ecu} failed: ${failure.message}${rolledBack > 0 ? `; rolled back ${rolledBack} ECU(s) to their old versions` : ''}`,
+  };
+}
+
+/** Programs one ECU; returns why it finally failed, or undefined. */
+async function programWithRetries(step: InstallStep, maxTries: number, options: InstallationOptions):
+  Promise<{ message: string; refused: boolean } | undefined> {
+  const ecu = step.target.ecu;
+  for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      await step.target.program(step.image, step.manifest);
+      options.logger?.info({ ecu, attempt }, `${ecu}: image written and checked`);
+      return undefined;
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      const message = (error as Error).message;
+      // The ECU's verdict on the bytes, or a key it refuses, will not change by sending them again.
+      const refused = error instanceof ImageRefusedError;
+      const final = refused || (error instanceof FlashStepError && error.step === 'security' && error.nrc !== undefined);
+      if (final || attempt >= maxTries) {
+        options.logger?.error({ ecu, attempt, err: error }, `${ecu}: programming failed: ${message}`);
+        return { message, refused };
+      }
+      options.logger?.warn({ ecu, attempt, reason: message }, `${ecu}: try ${attempt} of ${maxTries} failed; starting again from the erase`);
+    }
+  }
+}

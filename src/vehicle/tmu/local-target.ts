@@ -1,0 +1,181 @@
+import type { KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { parsePublicKey } from '../../crypto/ed25519.ts';
+import { encodeManifest, type SignedManifest } from '../../crypto/manifest.ts';
+import type { EcuConfig, VehicleConfig } from '../config.ts';
+import type { BankName } from '../ecu/boot-record.ts';
+import { factoryImage } from '../ecu/factory-image.ts';
+import { FlashBanks, FlashError, type FlashTiming } from '../ecu/flash-banks.ts';
+import type { BootState } from '../ecu/protocol.ts';
+import { ReleaseRefusedError, checkRelease } from '../ecu/release-check.ts';
+import { ecuStateDir } from '../ecu/state-dir.ts';
+import { ecuByName } from '../network.ts';
+import { FlashSessionError, FlashStepError, ImageRefusedError, type FlashPhase } from './flash-errors.ts';
+import type { BootReport, FlashProgress } from './flash-session.ts';
+import type { UpdateTarget } from './update-target.ts';
+
+export interface LocalTargetOptions {
+  config: VehicleConfig;
+  /** The vehicle's state dir: the TMU's banks live in `<stateDir>/ecus/<TMU>/` like every ECU's. */
+  stateDir: string;
+  flashTiming?: FlashTiming;
+  bankSize?: number;
+}
+
+/**
+ * The TMU updating itself: the same A/B banks, checks and boot rules as every ECU (FlashBanks and the
+ * bootloader's release check), driven directly instead of over CAN. Like an ECU, a checked image is
+ * activated only in the power cycle of its check: a TMU restarted in between programs it again.
+ */
+export class LocalTarget implements UpdateTarget {
+  readonly ecu: string;
+  readonly config: EcuConfig;
+  readonly banks: FlashBanks;
+  readonly #trustedKeys: readonly KeyObject[];
+  #checked = false;
+  #onProgress: ((progress: FlashProgress) => void) | undefined;
+
+  private constructor(config: EcuConfig, banks: FlashBanks, trustedKeys: readonly KeyObject[]) {
+    this.ecu = config.name;
+    this.config = config;
+    this.banks = banks;
+    this.#trustedKeys = trustedKeys;
+  }
+
+  /** Opens (and boots) the TMU's banks, writing its factory image on first start. */
+  static async open(options: LocalTargetOptions): Promise<LocalTarget> {
+    const config = ecuByName(options.config, options.config.tester);
+    const banks = await FlashBanks.open({
+      directory: ecuStateDir(options.stateDir, config.name),
+      ecu: config.name,
+      factory: { version: config.factoryVersion, image: factoryImage(config.name, config.factoryVersion) },
+      bankSize: options.bankSize ?? config.flash.bankSize,
+      timing: options.flashTiming ?? config.flash,
+    });
+    return new LocalTarget(config, banks, options.config.trustedKeys.map((key) => parsePublicKey(key)));
+  }
+
+  get version(): string | null {
+    return this.banks.activeBank.version;
+  }
+
+  /** Progress of the next program/activate/rollback (the installation sets it per step). */
+  set onProgress(listener: ((progress: FlashProgress) => void) | undefined) {
+    this.#onProgress = listener;
+  }
+
+  async bootState(): Promise<BootState> {
+    const record = this.banks.record;
+    const summary = (bank: BankName) => {
+      const { state, version, sha256, size, reason } = record.banks[bank];
+      return { state, version, sha256, size, ...(reason ? { reason } : {}) };
+    };
+    const active = record.banks[record.active];
+    return {
+      ecu: this.ecu, active: record.active, version: active.version, sha256: active.sha256, state: 'Running',
+      lastBoot: record.lastBoot, bootCount: record.bootCount, trialPending: record.trial !== null,
+      banks: { A: summary('A'), B: summary('B') },
+    };
+  }
+
+  async program(image: { path: string }, manifest: SignedManifest): Promise<void> {
+    this.#checked = false;
+    this.#progress('erase', 0, 0, 0);
+    await this.#step('erase', () => this.banks.eraseInactive());
+    this.#progress('erase', 0, 0, 100);
+    await this.#download(image.path);
+    this.#progress('check', 0, 0, 0);
+    await this.#check(manifest);
+    this.#progress('check', 0, 0, 100);
+    this.#checked = true;
+  }
+
+  async activate(): Promise<BootReport> {
+    const checked = this.#checked && this.banks.inactiveBank.state === 'verified' && this.banks.record.trial === null;
+    this.#checked = false;
+    if (checked) await this.#step('reset', () => this.banks.activateInactive());
+    return this.#boot();
+  }
+
+  async rollback(): Promise<BootReport> {
+    this.#progress('rollback', 0, 0, 0);
+    await this.#step('rollback', () => this.banks.rollback());
+    return this.#boot();
+  }
+
+  async #download(path: string): Promise<void> {
+    const size = await this.#step('download', async () => (await stat(path)).size);
+    const writer = await this.#step('download', () => this.banks.beginProgramming(size));
+    this.#progress('download', 0, size, 0);
+    let lastPercent = 0;
+    await this.#step('download', async () => {
+      try {
+        for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) {
+          await writer.write(chunk as Buffer);
+          const percent = Math.floor((writer.written / size) * 100);
+          if (percent !== lastPercent) {
+            lastPercent = percent;
+            this.#progress('download', writer.written, size, percent);
+          }
+        }
+        await writer.finish();
+      } catch (error) {
+        await writer.abort();
+        throw error;
+      }
+    });
+  }
+
+  async #check(manifest: SignedManifest): Promise<void> {
+    const banks = this.banks;
+    let version: string;
+    try {
+      const { release } = checkRelease(encodeManifest(manifest), {
+        ecu: this.ecu, hardwareId: this.config.hardwareId, runningVersion: banks.activeBank.version, trustedKeys: this.#trustedKeys,
+      });
+      version = release.firmware_version;
+      await banks.verifyInactive({ sha256: release.sha256, size: release.size, version, manifest });
+    } catch (error) {
+      if (error instanceof ReleaseRefusedError) {
+        await banks.invalidateInactive(error.message);
+        throw new ImageRefusedError(this.ecu, error.message);
+      }
+      // verifyInactive marked the bank invalid already.
+      if (error instanceof FlashError) throw new ImageRefusedError(this.ecu, error.message);
+      throw new FlashStepError(this.ecu, 'check', error);
+    }
+  }
+
+  async #boot(): Promise<BootReport> {
+    const before = this.banks.record;
+    this.#progress('reset', 0, 0, 0);
+    const event = await this.#step('reset', () => this.banks.boot());
+    this.#progress('reset', 0, 0, 100);
+    const after = await this.bootState();
+    const report: BootReport = {
+      ecu: this.ecu,
+      activeBank: after.active,
+      version: after.version,
+      sha256: after.sha256,
+      outcome: event.outcome,
+      switched: event.outcome === 'booted' && after.active !== before.active,
+      bootState: after,
+    };
+    if (event.reason) report.reason = event.reason;
+    return report;
+  }
+
+  async #step<T>(step: FlashPhase, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      if (error instanceof FlashSessionError) throw error;
+      throw new FlashStepError(this.ecu, step, error);
+    }
+  }
+
+  #progress(phase: FlashPhase, bytes: number, total: number, percent: number): void {
+    this.#onProgress?.({ ecu: this.ecu, phase, bytes, total, percent });
+  }
+}
