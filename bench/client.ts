@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { canotaBin, listeningPattern, runCanota, startCanota } from '../test/support/canota-process.ts';
-import { Uploader, adminName, adminPassword } from '../test/client/support/ota-server.ts';
+import { Uploader, adminName, adminPassword } from '../test/support/ota-server.ts';
 
 const mib = Number(process.env.BENCH_MIB ?? 256);
 const runs = Number(process.env.BENCH_RUNS ?? 5);

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { DownloadAgent, type CycleOutcome, type DownloadProgress, type Release } from '../../src/client/index.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
-import { startOtaServer } from './support/ota-server.ts';
+import { startOtaServer } from '../support/ota-server.ts';
 import { clientDirs, firmwareImage, listDir, readText } from './support/client-run.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

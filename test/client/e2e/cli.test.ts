@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { runCanota, startCanota } from '../../support/canota-process.ts';
-import { startOtaServer } from '../support/ota-server.ts';
+import { startOtaServer } from '../../support/ota-server.ts';
 import { clientArgs, clientDirs, firmwareImage, jsonLines, listDir, readText } from '../support/client-run.ts';
 
 test('canota client: --quiet, SIGINT, and a loop that outlives failed cycles', async (t) => {

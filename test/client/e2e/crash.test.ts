@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { startCanota } from '../../support/canota-process.ts';
 import { parseProgress, parseDownloadedSha } from '../../../src/client/state-files.ts';
-import { startOtaServer } from '../support/ota-server.ts';
+import { startOtaServer } from '../../support/ota-server.ts';
 import { clientArgs, clientDirs, firmwareImage, listDir, readText, runClientOnce, type ClientDirs } from '../support/client-run.ts';
 
 const image = firmwareImage(3 * 1024 * 1024, 31);

@@ -7,7 +7,7 @@ import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { canotaBin, startCanota } from '../../support/canota-process.ts';
-import { startOtaServer } from '../support/ota-server.ts';
+import { startOtaServer } from '../../support/ota-server.ts';
 import { clientArgs, clientDirs, firmwareImage, listDir, readText, runClientOnce } from '../support/client-run.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFaultProxy, type ConnectionFault } from '../../support/fault-proxy.ts';
-import { startOtaServer, type OtaTestServer } from '../support/ota-server.ts';
+import { startOtaServer, type OtaTestServer } from '../../support/ota-server.ts';
 import { clientDirs, firmwareImage, listDir, readText, runClientOnce, type ClientDirs, type ClientRun } from '../support/client-run.ts';
 
 const image = firmwareImage(2 * 1024 * 1024, 21);

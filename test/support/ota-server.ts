@@ -1,9 +1,9 @@
 import { openAsBlob } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { Agent, FormData, request } from 'undici';
-import { CookieJar } from '../../../src/client/cookie-jar.ts';
-import { listeningPattern, runCanota, startCanota, type CanotaProcess } from '../../support/canota-process.ts';
-import { tempDir } from '../../support/temp-dir.ts';
+import { CookieJar } from '../../src/client/cookie-jar.ts';
+import { listeningPattern, runCanota, startCanota, type CanotaProcess } from './canota-process.ts';
+import { tempDir } from './temp-dir.ts';
 
 export interface ReleaseFields {
   ecu?: string;
