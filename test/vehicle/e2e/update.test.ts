@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseCandump } from '../../../src/can/log/index.ts';
+import { runCanota } from '../../support/canota-process.ts';
+import { startOtaServer } from '../../support/ota-server.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { firmware, logLines, pendingReports, sha256, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar } from './support.ts';
+
+const VIN = 'WCANTAE2E00000001';
+
+test('canota vehicle --approve auto: an upload for EDT is detected within one poll, offered, flashed into the inactive bank, activated and reported', async (t) => {
+  const server = await startOtaServer(t);
+  const stateDir = await tempDir(t, 'canota-vehicle-');
+  await writeCar(stateDir, VIN);
+  const logCan = join(stateDir, 'bus.log');
+  const vehicle = await startVehicle(t, server.url, stateDir, ['--approve', 'auto', '--log-can', logCan]);
+  assert.match(vehicle.output.join('\n'), /WARNING: driver approval policy "auto"/);
+  await waitForLog(vehicle, /^up to date$/);
+
+  const image = firmware(200_000);
+  const uploadedAt = performance.now();
+  await server.upload('edt-2.0.0.bin', image, { ecu: 'EDT', firmware_version: '2.0.0', notes: 'Smoother torque.' });
+
+  // Detected at the next poll (--interval 1, ±10 %), then downloaded, offered and approved by the policy.
+  const planned = await waitForLog(vehicle, /^new releases: campaign c-[0-9a-f]{16} \(EDT 1\.0\.0→2\.0\.0\)$/, 10_000);
+  assert.ok(performance.now() - uploadedAt < 1100 + 2000, `detected ${Math.round(performance.now() - uploadedAt)} ms after the upload`);
+  const campaign = planned.campaign as string;
+  const offer = await waitForLog(vehicle, /^cgw offer shown to the driver$/);
+  assert.equal(offer.campaign, campaign);
+  assert.deepEqual(offer.ecus, ['EDT 1.0.0→2.0.0']);
+  await waitForLog(vehicle, /^cgw firewall open$/);
+  const done = await waitForLog(vehicle, new RegExp(`^campaign ${campaign} reported: success$`), 30_000);
+  assert.equal(done.outcome, 'success');
+
+  // EDT: the new image in bank B, byte for byte, and running.
+  assert.deepEqual(await readFile(join(stateDir, 'ecus', 'EDT', 'bank-B.img')), image);
+  const status = await vehicleStatus(stateDir);
+  assert.equal(status.vin, VIN);
+  const edt = status.ecus.EDT!;
+  assert.deepEqual([edt.version, edt.active_bank, edt.sha256, edt.state], ['2.0.0', 'B', sha256(image), 'ok']);
+  assert.equal(status.ecus.CGW!.version, '1.0.0');
+  assert.equal(status.ecus.TMU!.version, '1.0.0');
+  // The firewall closed again at the end (the TMU's stop).
+  await waitForLog(vehicle, /^cgw firewall closed$/);
+
+  // The HMI heard the progress; the TMU logged each step of the flash.
+  const phases = new Set(logLines(vehicle, /^flashing$/).filter((line) => line.ecu === 'EDT').map((line) => line.phase));
+  assert.deepEqual([...phases], ['erasing', 'programming', 'checking', 'resetting']);
+
+  // The report: kept for the server until it has the reports route (this one answers 404), never lost.
+  const [report] = await pendingReports(stateDir);
+  assert.ok(report, 'a report waits in tmu/reports/');
+  assert.equal(report.campaign_id, campaign);
+  assert.equal(report.outcome, 'success');
+  assert.deepEqual(report.ecus.EDT, { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'Running' });
+  assert.deepEqual(report.updates, [{ ecu: 'EDT', from: '1.0.0', to: '2.0.0', release_id: '1', result: 'installed' }]);
+  assert.equal((await tmuState(stateDir)).phase, 'idle');
+
+  await t.test('up to date afterwards; an older release is refused as a downgrade and nothing is offered', async () => {
+    await waitForLog(vehicle, /^up to date$/);
+    await server.upload('edt-1.5.0.bin', firmware(50_000), { ecu: 'EDT', firmware_version: '1.5.0' });
+    const refused = await waitForLog(vehicle, /^refusing downgrade of EDT from 2\.0\.0 to 1\.5\.0 \(possible rollback attack\)$/, 10_000);
+    assert.equal(refused.level, 40);
+    // Another poll later: still nothing planned.
+    const polls = vehicle.output.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(vehicle.output.slice(polls).filter((line) => /new releases|offer shown/.test(line)).length, 0);
+    assert.equal((await vehicleStatus(stateDir)).ecus.EDT!.version, '2.0.0');
+  });
+
+  await t.test('SIGTERM stops the car cleanly; the candump log holds the update\'s traffic on both segments', async () => {
+    assert.equal(await vehicle.stop(), 0);
+    await waitForLog(vehicle, new RegExp(`^vehicle ${VIN} stopped$`));
+    assert.ok((await stat(logCan)).size > 0);
+    const frames = parseCandump(await readFile(logCan, 'utf8'));
+    const seen = (channel: string, id: number) => frames.some((frame) => frame.channel === channel && frame.id === id);
+    assert.ok(seen('cant', 0x710) && seen('cant', 0x718), 'TMU ↔ CGW approval on CAN-T');
+    assert.ok(seen('cant', 0x730) && seen('canb', 0x730) && seen('canb', 0x738) && seen('cant', 0x738), 'EDT flashed through the gateway');
+    assert.ok(seen('canb', 0x530) && seen('cant', 0x530), 'EDT_Status forwarded to CAN-T');
+  });
+});
+
+test('canota vehicle usage errors exit 2; vehicle status keeps its own options', async (t) => {
+  const stateDir = await tempDir(t, 'canota-vehicle-');
+  const missing = await runCanota(['vehicle', '--state-dir', stateDir]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /needs --server/);
+  const approve = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--approve', 'maybe', '--state-dir', stateDir]);
+  assert.equal(approve.code, 2);
+  assert.match(approve.stderr, /unknown --approve "maybe"/);
+  const external = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--external', 'EDT', '--state-dir', stateDir]);
+  assert.equal(external.code, 2);
+  assert.match(external.stderr, /--bus udp-multicast/);
+  const interval = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--interval', 'soon']);
+  assert.equal(interval.code, 2);
+  const downgrade = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--allow-downgrade', '--state-dir', stateDir]);
+  assert.equal(downgrade.code, 2);
+  assert.match(downgrade.stderr, /do not apply to canota vehicle/);
+  // `status --state-dir` is status's own option, not the car's.
+  await writeCar(stateDir, VIN);
+  const status = await runCanota(['vehicle', 'status', '--state-dir', stateDir, '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal((JSON.parse(status.stdout) as { vin: string }).vin, VIN);
+});
