@@ -130,7 +130,7 @@ export async function install(steps: readonly InstallStep[], options: Installati
       targets[step.target.ecu] = { result: 'installed' };
       await status(step.target.ecu, 'installed');
     }
-    return { outcome: 'success', targets, message: `installed ${steps.map((s) => `${s.target.ecu} ${s.to}`).join(', ')}` };
+    return { outcome: 'success', targets, message: `Installed ${steps.map((s) => `${s.target.ecu} ${s.to}`).join(', ')}.` };
   }
 
   // An ECU that did not answer after its reset may still have switched: roll it back too if it did.
