@@ -25,8 +25,8 @@ test('audit log: /audit page with filters, JSON lines, verify, and tampering det
     assert.equal((await boss.fetch('/audit?event=bogus')).status, 400);
   });
 
-  await t.test('each entry is also a JSON log line with its hash chain', () => {
-    const lines = server.auditLines();
+  await t.test('each entry is also a JSON log line with its hash chain', async () => {
+    const lines = (await server.auditLines());
     assert.ok(lines.length >= 5);
     for (let i = 1; i < lines.length; i++) assert.equal(lines[i]!.prev_hash, lines[i - 1]!.hash);
   });

@@ -18,7 +18,7 @@ test('IP allowlist: loopback only by default; any route from elsewhere is 403 an
   const post = await stranger.fetch('/login', { form: { username: 'a', password: 'b' } });
   assert.equal(post.status, 403);
   assert.equal((await server.client().fetch('/latest_version')).status, 200, '127.0.0.1 is allowed');
-  const blocks = server.auditLines().filter((a) => a.event === 'ip.block');
+  const blocks = (await server.auditLines()).filter((a) => a.event === 'ip.block');
   assert.equal(blocks.length, 9);
   assert.ok(blocks.every((a) => a.ip === '127.0.0.2' && a.outcome === 'denied'));
   assert.ok(blocks.some((a) => a.subject === 'GET /get_nonce'));
@@ -42,7 +42,7 @@ test('X-Forwarded-For counts only from a --trust-proxy address', async (t) => {
   const untrusted = server.client(outsider);
   assert.equal((await untrusted.fetch('/latest_version', { headers: { 'x-forwarded-for': '10.1.2.3' } })).status, 403,
     'an untrusted peer cannot claim an allowed address');
-  assert.ok(server.auditLines().some((a) => a.event === 'ip.block' && a.ip === '192.0.2.1'));
+  assert.ok((await server.auditLines()).some((a) => a.event === 'ip.block' && a.ip === '192.0.2.1'));
 });
 
 test('a bad --allow-ip is a usage error', async (t) => {

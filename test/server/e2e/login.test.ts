@@ -88,7 +88,7 @@ test('login, sessions and logout', async (t) => {
     assert.equal(again.headers.location, '/login');
     const api = await replay.fetch('/api/v1/releases');
     assert.equal(api.status, 401);
-    assert.ok(server.auditLines().some((a) => a.event === 'logout' && a.actor === admin.username));
+    assert.ok((await server.auditLines()).some((a) => a.event === 'logout' && a.actor === admin.username));
   });
 
   await t.test('GET /logout asks for confirmation without a token, and logs out with ?csrf_token', async () => {
@@ -102,8 +102,8 @@ test('login, sessions and logout', async (t) => {
     assert.equal((await client.fetch('/')).status, 302, 'logged out');
   });
 
-  await t.test('logins are audited, ok and failed', () => {
-    const lines = server.auditLines();
+  await t.test('logins are audited, ok and failed', async () => {
+    const lines = (await server.auditLines());
     assert.ok(lines.some((a) => a.event === 'login' && a.outcome === 'ok' && a.actor === admin.username && a.ip === '127.0.0.1'));
     assert.ok(lines.some((a) => a.event === 'login' && a.outcome === 'failed' && a.actor === 'nobody-here'));
   });
@@ -139,7 +139,7 @@ test('CSRF: a state-changing request without the right token is 403 and audited'
   assert.equal(viaHeader.status, 200, 'the X-CSRF-Token header works too');
   assert.equal((await session.fetch('/users', { form: { username: 'mallory', role: 'admin', password: 'mallory-password' } })).status, 403);
 
-  const csrfAudits = server.auditLines().filter((a) => a.event === 'csrf' && a.outcome === 'denied');
+  const csrfAudits = (await server.auditLines()).filter((a) => a.event === 'csrf' && a.outcome === 'denied');
   assert.ok(csrfAudits.length >= 7, `audited ${csrfAudits.length}`);
   assert.ok(csrfAudits.some((a) => a.subject === 'POST /upload' && a.actor === admin.username));
 });
@@ -158,7 +158,7 @@ test('failed logins lock the address and the username out, visibly in the audit 
   assert.equal(locked.status, 429, 'even the right password is refused while locked');
   assert.match(locked.text, /Too many failed login attempts/);
   assert.ok(Number(locked.headers['retry-after']) >= 1);
-  const audits = server.auditLines().filter((a) => a.event === 'login');
+  const audits = (await server.auditLines()).filter((a) => a.event === 'login');
   assert.ok(audits.some((a) => a.outcome === 'failed' && typeof (a.details as { locked_until?: string }).locked_until === 'string'));
   assert.ok(audits.some((a) => a.outcome === 'denied' && (a.details as { reason: string }).reason === 'locked out'));
 

@@ -136,7 +136,7 @@ test('OTA routes: latest_version, nonce, download, Range, reuse, traversal', asy
   });
 
   await t.test('nonce use and downloads are audited with their outcome', async () => {
-    const lines = server.auditLines();
+    const lines = (await server.auditLines());
     assert.ok(lines.some((a) => a.event === 'nonce.use' && a.outcome === 'ok'));
     assert.ok(lines.some((a) => a.event === 'nonce.use' && a.outcome === 'failed' && (a.details as { reason: string }).reason === 'used'));
     assert.ok(lines.some((a) => a.event === 'nonce.use' && a.outcome === 'failed' && (a.details as { reason: string }).reason === 'missing'));

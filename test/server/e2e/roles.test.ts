@@ -34,7 +34,7 @@ test('roles: admin changes, employee only looks, anonymous API calls get 401', a
     const releases = (await worker.fetch('/api/v1/releases')).json<{ releases: unknown[] }>().releases;
     assert.equal(releases.length, 1, 'the refused upload stored nothing');
 
-    const denied = server.auditLines().filter((a) => a.outcome === 'denied' && a.actor === employee.username);
+    const denied = (await server.auditLines()).filter((a) => a.outcome === 'denied' && a.actor === employee.username);
     assert.deepEqual(new Set(denied.map((a) => a.event)), new Set(['upload', 'checkout', 'access', 'user.add']));
   });
 
@@ -43,7 +43,7 @@ test('roles: admin changes, employee only looks, anonymous API calls get 401', a
     const upload = await anonymous.upload('x.bin', 'x', {}, { csrf: 'none' });
     assert.equal(upload.status, 401);
     assert.deepEqual(upload.json(), { error: 'login required' });
-    assert.ok(server.auditLines().some((a) => a.event === 'upload' && a.outcome === 'denied' && a.actor === null &&
+    assert.ok((await server.auditLines()).some((a) => a.event === 'upload' && a.outcome === 'denied' && a.actor === null &&
       (a.details as { reason: string }).reason === 'not logged in'), 'an anonymous upload attempt is audited');
     const api = await anonymous.fetch('/api/v1/releases');
     assert.equal(api.status, 401);
@@ -69,7 +69,7 @@ test('roles: admin changes, employee only looks, anonymous API calls get 401', a
     assert.equal((await frank.fetch('/')).status, 200);
     assert.equal((await boss.fetch('/users/remove', { form: { username: 'frank', csrf_token: token } })).status, 303);
     assert.equal((await server.client().login('frank', 'frank-password-12')).status, 401);
-    const events = server.auditLines().filter((a) => a.subject === 'frank').map((a) => a.event);
+    const events = (await server.auditLines()).filter((a) => a.subject === 'frank').map((a) => a.event);
     assert.deepEqual(events, ['user.add', 'user.remove']);
   });
 });

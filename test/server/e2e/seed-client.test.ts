@@ -45,10 +45,10 @@ test('the seed\'s own download_file.py polls, takes a nonce and downloads from c
   const second = await runSeedClient(server.url, state);
   assert.equal(second.code, 0, second.output);
   assert.match(second.output, /already up to date/);
-  const downloads = () => server.auditLines().filter((a) => a.event === 'download' && a.outcome === 'ok').length;
+  const downloads = async () => (await server.auditLines()).filter((a) => a.event === 'download' && a.outcome === 'ok').length;
   // A download's audit entry is written just after its last byte left: allow it a moment.
   const downloadsSettled = async (expected: number) => {
-    for (let i = 0; i < 100 && downloads() < expected; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 20 && await downloads() < expected; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     return downloads();
   };
   assert.equal(await downloadsSettled(1), 1, 'no second download when up to date');
@@ -60,7 +60,7 @@ test('the seed\'s own download_file.py polls, takes a nonce and downloads from c
   assert.deepEqual(await readFile(join(state, 'downloads', 'edt-1.2.4.bin')), newer);
   assert.equal(await readFile(join(state, 'downloaded_sha.txt'), 'utf8'), createHash('sha256').update(newer).digest('hex'));
   assert.equal(await downloadsSettled(2), 2);
-  const nonceUses = server.auditLines().filter((a) => a.event === 'nonce.use' && a.outcome === 'ok');
+  const nonceUses = (await server.auditLines()).filter((a) => a.event === 'nonce.use' && a.outcome === 'ok');
   assert.equal(nonceUses.length, 2, 'each download spent its own nonce');
 });
 

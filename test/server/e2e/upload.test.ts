@@ -30,7 +30,7 @@ test('uploads: size limit, filenames, atomic storage, escaping', async (t) => {
     assert.deepEqual(await storedBlobs(server), []);
     const exact = await boss.upload('exact.bin', Buffer.alloc(64 * 1024, 2));
     assert.equal(exact.status, 200, 'exactly the limit is fine');
-    assert.ok(server.auditLines().some((a) => a.event === 'upload' && a.outcome === 'failed' && (a.details as { reason: string }).reason === 'too large'));
+    assert.ok((await server.auditLines()).some((a) => a.event === 'upload' && a.outcome === 'failed' && (a.details as { reason: string }).reason === 'too large'));
   });
 
   await t.test('bad filenames are refused with 400', async () => {
@@ -64,7 +64,7 @@ test('uploads: size limit, filenames, atomic storage, escaping', async (t) => {
     assert.deepEqual(await storedBlobs(server), before, 'no blob, and nothing left in incoming/');
     const releases = (await boss.fetch('/api/v1/releases')).json<{ releases: Array<{ filename: string }> }>().releases;
     assert.ok(!releases.some((r) => r.filename === 'cut.bin'));
-    assert.ok(server.auditLines().some((a) => a.event === 'upload' && a.outcome === 'failed'));
+    assert.ok((await server.auditLines()).some((a) => a.event === 'upload' && a.outcome === 'failed'));
   });
 
   await t.test('identical content is stored once, addressed by its SHA-256', async () => {

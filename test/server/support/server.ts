@@ -24,8 +24,11 @@ export interface TestServer {
   process: CanotaProcess;
   /** A fresh client (own cookies); closed when the test ends. */
   client(options?: { localAddress?: string }): WebClient;
-  /** Parsed `audit` JSON log lines the server printed so far. */
-  auditLines(): Array<Record<string, unknown>>;
+  /**
+   * Parsed `audit` JSON log lines the server printed, once its output has been quiet for a moment: the
+   * server writes a line before it answers, but this process may read the answer before the line.
+   */
+  auditLines(): Promise<Array<Record<string, unknown>>>;
 }
 
 /** Adds users straight into a data dir's database, as `canota user add` would. */
@@ -58,8 +61,21 @@ export async function startTestServer(t: TestContext, options: { args?: string[]
       clients.push(client);
       return client;
     },
-    auditLines: () => process.output.filter((line) => line.includes('"audit"')).map((line) => (JSON.parse(line) as { audit: Record<string, unknown> }).audit),
+    auditLines: async () => {
+      await outputSettled(process);
+      return process.output.filter((line) => line.includes('"audit"')).map((line) => (JSON.parse(line) as { audit: Record<string, unknown> }).audit);
+    },
   };
+}
+
+/** Waits until no new output line has arrived for 100 ms (at most 3 s). */
+async function outputSettled(process: CanotaProcess): Promise<void> {
+  const deadline = Date.now() + 3000;
+  let seen = -1;
+  while (seen !== process.output.length && Date.now() < deadline) {
+    seen = process.output.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** A client already logged in as `user`. */
