@@ -218,8 +218,8 @@ async function main(): Promise<void> {
     for (const clients of [1, 16]) {
       const threads = Math.min(2, clients);
       const nonceFile = join(dir, `nonces-${clients}.txt`);
-      // Generous: far more than even a fast run can spend.
-      await writeFile(nonceFile, await fetchNonces(canota, clients === 1 ? 600 : 1500));
+      // Generous: far more than even a fast run can spend (a run that ran out would fail loudly with 403s).
+      await writeFile(nonceFile, await fetchNonces(canota, Math.ceil(seconds * (clients === 1 ? 100 : 150))));
       const args = [nonceFile, String(threads), '/ota_download/fw.bin?nonce='];
       const c = await wrk(`${canota}/ota_download/fw.bin`, { threads, connections: clients, script: nonceLua, args });
       const n = await wrk(`${nginx.url}/fw.bin`, { threads, connections: clients, script: nonceLua, args: [nonceFile, String(threads), '/fw.bin?nonce='] });
