@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCanota } from '../../support/canota-process.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { startTestServer } from '../support/server.ts';
 
 // 127.0.0.2 is loopback too (the whole 127/8), so it plays a client from a network that is not allowed.
@@ -46,10 +48,18 @@ test('X-Forwarded-For counts only from a --trust-proxy address', async (t) => {
 });
 
 test('a bad --allow-ip is a usage error', async (t) => {
-  const { runCanota } = await import('../../support/canota-process.ts');
-  const { tempDir } = await import('../../support/temp-dir.ts');
   const dir = await tempDir(t);
   const result = await runCanota(['server', '--port', '0', '--data-dir', dir, '--allow-ip', '10.0.0.0/33']);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /bad prefix length/);
+});
+
+test('IPv6: ::1 is allowed by default, and refused when the list leaves it out', async (t) => {
+  const allowed = await startTestServer(t, { users: [], args: ['--host', '::1'] });
+  assert.match(allowed.url, /^http:\/\/\[::1\]:\d+$/);
+  assert.equal((await allowed.client().fetch('/latest_version')).status, 200);
+
+  const refused = await startTestServer(t, { users: [], args: ['--host', '::1', '--allow-ip', '127.0.0.1/32,fd00::/8'] });
+  assert.equal((await refused.client().fetch('/latest_version')).status, 403);
+  assert.ok((await refused.auditLines()).some((a) => a.event === 'ip.block' && a.ip === '::1'));
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { admin, loggedIn, startTestServer } from '../support/server.ts';
@@ -71,7 +71,6 @@ test('the seed client fails after its 3 retries when downloads are refused, and 
   const content = 'will vanish';
   assert.equal((await boss.upload('gone.bin', content)).status, 200);
   const sha = createHash('sha256').update(content).digest('hex');
-  const { rm } = await import('node:fs/promises');
   await rm(join(server.dataDir, 'blobs', sha.slice(0, 2), sha));
 
   const state = await tempDir(t, 'canota-seed-client-');
