@@ -564,8 +564,8 @@ export class Tmu extends EventEmitter<TmuEvents> {
       }
       await this.#link(this.config.gateway.ecu).client.diagnosticSessionControl(DiagnosticSessionType.Default).catch(() => undefined);
     }
-    this.#logger?.info({ campaign: campaign.id, outcome }, `campaign ${campaign.id} reported: ${outcome}`);
     await this.#save({ phase: 'idle', campaign: null });
+    this.#logger?.info({ campaign: campaign.id, outcome }, `campaign ${campaign.id} reported: ${outcome}`);
   }
 
   /** Every ECU as it runs now: its boot state over UDS where it answers, else its status frame. */

@@ -4,19 +4,18 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startOtaServer } from '../../support/ota-server.ts';
-import { tempDir } from '../../support/temp-dir.ts';
-import { firmware, pendingReports, sha256, startVehicle, vehicleStatus, waitForLog, writeCar } from './support.ts';
+import { carDir, firmware, pendingReports, sha256, startVehicle, vehicleStatus, waitForLog, writeCar } from './support.ts';
 
 const VIN = 'WCANTAHM100000001';
 
 test('approval in the HMI page (Chromium): the offer appears, Approve installs, progress and the result show live', async (t) => {
   const server = await startOtaServer(t);
-  const stateDir = await tempDir(t, 'canota-vehicle-');
+  const stateDir = await carDir(t);
   // Flash slow enough (500 kB/s) that the page has progress to show.
   await writeCar(stateDir, VIN, (config) => {
     config.ecus.find((ecu) => ecu.name === 'EDT')!.flash = { eraseBytesPerSecond: 0, programBytesPerSecond: 500_000 };
   });
-  const vehicle = await startVehicle(t, server.url, stateDir, ['--approve', 'hmi', '--hmi-port', '0']);
+  const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'hmi', '--hmi-port', '0']);
   const hmiUrl = vehicle.url!;
   assert.match(hmiUrl, /^http:\/\/127\.0\.0\.1:\d+\/$/);
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { standardVehicleConfig, type VehicleConfig } from '../../../src/vehicle/config.ts';
@@ -27,12 +28,38 @@ export async function writeCar(stateDir: string, vin: string, change: (config: V
   return config;
 }
 
-/** A running `canota vehicle`, stopped (SIGTERM) after the test. */
-export async function startVehicle(t: Pick<TestContext, 'after'>, server: string, stateDir: string, args: string[] = [],
+/** The vehicles started on each state dir, stopped before the dir is removed. */
+const running = new Map<string, CanotaProcess[]>();
+
+/**
+ * A fresh vehicle state dir, removed after the test once every vehicle started on it has stopped (a
+ * running TMU keeps writing into it).
+ */
+export async function carDir(t: Pick<TestContext, 'after'>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'canota-vehicle-'));
+  running.set(dir, []);
+  t.after(async () => {
+    for (const vehicle of running.get(dir) ?? []) {
+      vehicle.child.stdin.end();
+      await vehicle.stop();
+    }
+    running.delete(dir);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** A running `canota vehicle` on `stateDir` (from carDir), stopped (SIGTERM) after the test. */
+export async function startVehicle(server: string, stateDir: string, args: string[] = [],
   options: Omit<StartOptions, 'ready'> = {}): Promise<CanotaProcess> {
   const vehicle = await startCanota(['vehicle', '--server', server, '--state-dir', stateDir, '--interval', '1', '--retry-backoff', '0.05', ...args],
     { ready: vehicleReady, timeoutMs: 30_000, ...options });
-  t.after(() => vehicle.stop());
+  const list = running.get(stateDir);
+  if (!list) {
+    vehicle.child.kill('SIGKILL');
+    throw new Error(`${stateDir} is not a carDir(t): nothing would stop the vehicle`);
+  }
+  list.push(vehicle);
   return vehicle;
 }
 

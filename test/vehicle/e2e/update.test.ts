@@ -5,17 +5,16 @@ import { join } from 'node:path';
 import { parseCandump } from '../../../src/can/log/index.ts';
 import { runCanota } from '../../support/canota-process.ts';
 import { startOtaServer } from '../../support/ota-server.ts';
-import { tempDir } from '../../support/temp-dir.ts';
-import { firmware, logLines, pendingReports, sha256, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar } from './support.ts';
+import { carDir, firmware, logLines, pendingReports, sha256, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar } from './support.ts';
 
 const VIN = 'WCANTAE2E00000001';
 
 test('canota vehicle --approve auto: an upload for EDT is detected within one poll, offered, flashed into the inactive bank, activated and reported', async (t) => {
   const server = await startOtaServer(t);
-  const stateDir = await tempDir(t, 'canota-vehicle-');
+  const stateDir = await carDir(t);
   await writeCar(stateDir, VIN);
   const logCan = join(stateDir, 'bus.log');
-  const vehicle = await startVehicle(t, server.url, stateDir, ['--approve', 'auto', '--log-can', logCan]);
+  const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'auto', '--log-can', logCan]);
   assert.match(vehicle.output.join('\n'), /WARNING: driver approval policy "auto"/);
   await waitForLog(vehicle, /^up to date$/);
 
@@ -83,7 +82,7 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
 });
 
 test('canota vehicle usage errors exit 2; vehicle status keeps its own options', async (t) => {
-  const stateDir = await tempDir(t, 'canota-vehicle-');
+  const stateDir = await carDir(t);
   const missing = await runCanota(['vehicle', '--state-dir', stateDir]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /needs --server/);
