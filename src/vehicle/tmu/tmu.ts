@@ -305,7 +305,10 @@ export class Tmu extends EventEmitter<TmuEvents> {
         target.status = 'failed';
         target.error = (error as Error).message;
         this.#logger?.error({ campaign: campaign.id, ecu: target.ecu }, `campaign ${campaign.id}: refusing the release: ${target.error}`);
-        await this.#save({ phase: 'reporting', campaign: { ...campaign, outcome: 'failed', message: target.error } });
+        await this.#save({
+          phase: 'reporting', deferred: this.#deferral(campaign.id, 'failed'),
+          campaign: { ...campaign, outcome: 'failed', message: target.error },
+        });
         return;
       }
     }
@@ -369,17 +372,17 @@ export class Tmu extends EventEmitter<TmuEvents> {
   }
 
   async #decided(campaign: Campaign, decision: ApprovalDecision): Promise<void> {
-    const reoffer = this.#options.reofferAfterSeconds ?? 86_400;
     switch (decision.state) {
       case 'approved':
         this.#logger?.info({ campaign: campaign.id }, `campaign ${campaign.id}: approved by the driver`);
         await this.#save({ phase: 'updating' });
         return;
       case 'declined': {
-        const until = new Date(Date.now() + reoffer * 1000).toISOString();
+        const deferred = this.#deferral(campaign.id, 'declined');
+        const until = deferred[campaign.id]!.until;
         this.#logger?.info({ campaign: campaign.id, until }, `campaign ${campaign.id}: declined by the driver; not offered again before ${until} unless newer releases come`);
         await this.#save({
-          phase: 'reporting', deferred: { ...this.#state.deferred, [campaign.id]: { reason: 'declined', until } },
+          phase: 'reporting', deferred,
           campaign: { ...campaign, outcome: 'declined', message: 'the driver declined the update' },
         });
         return;
@@ -470,10 +473,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
     const level = result.outcome === 'success' ? 'info' : 'error';
     this.#logger?.[level]({ campaign: campaign.id, outcome: result.outcome, targets: result.targets },
       `campaign ${campaign.id}: ${result.outcome}: ${result.message}`);
-    const deferred = result.outcome === 'success' ? this.#state.deferred : {
-      ...this.#state.deferred,
-      [campaign.id]: { reason: 'failed' as const, until: new Date(Date.now() + (this.#options.reofferAfterSeconds ?? 86_400) * 1000).toISOString() },
-    };
+    const deferred = result.outcome === 'success' ? this.#state.deferred : this.#deferral(campaign.id, 'failed');
     await this.#save({ phase: 'reporting', deferred, campaign: { ...campaign, outcome: result.outcome, message: result.message } });
   }
 
@@ -595,6 +595,12 @@ export class Tmu extends EventEmitter<TmuEvents> {
   }
 
   // ---- state --------------------------------------------------------------------------------------
+
+  /** The deferrals with `id` added: not offered again for `--reoffer-after` seconds (unless newer releases make another campaign). */
+  #deferral(id: string, reason: 'declined' | 'failed'): TmuState['deferred'] {
+    const until = new Date(Date.now() + (this.#options.reofferAfterSeconds ?? 86_400) * 1000).toISOString();
+    return { ...this.#state.deferred, [id]: { reason, until } };
+  }
 
   #campaign(): Campaign {
     const campaign = this.#state.campaign;
