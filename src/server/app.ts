@@ -5,6 +5,7 @@ import type { ServerContext } from './context.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { ipAllowlistPlugin } from './plugins/ip-allowlist.ts';
 import { requestMetricsPlugin } from './plugins/request-metrics.ts';
+import { requestLogPlugin } from './plugins/request-log.ts';
 import { openApiPlugin } from './plugins/openapi.ts';
 import { uiScope } from './plugins/ui.ts';
 import { otaRoutes } from './routes/ota.ts';
@@ -21,6 +22,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     trustProxy: config.trustProxies.length > 0 ? config.trustProxies : false,
     ...(config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {}),
     bodyLimit: 64 * 1024,
+    // Our own request log line (plugins/request-log.ts) keeps nonces out of the logs.
+    disableRequestLogging: true,
     // On close: idle keep-alive connections end at once, running downloads may finish.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -30,6 +33,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   installErrorHandling(app);
   await app.register(ipAllowlistPlugin, { ctx });
   await app.register(requestMetricsPlugin, { ctx });
+  await app.register(requestLogPlugin);
   await app.register(openApiPlugin);
 
   await app.register(otaRoutes, { ctx });

@@ -30,7 +30,8 @@ export type ServerOptions = Partial<ServerConfig> & Pick<ServerConfig, 'dataDir'
 
 /** Everything the server and the `user`/`audit` commands share: the data dir's database and audit log. */
 export async function openServerData(dataDir: string, databaseUrl: string | undefined, logger: Logger): Promise<{ storage: Storage; audit: AuditLog }> {
-  await mkdir(dataDir, { recursive: true });
+  // Owner only: the database holds password hashes and the session secret lives here.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const storage = await openStorage(databaseUrl ?? defaultDatabaseUrl(dataDir));
   return { storage, audit: new AuditLog(storage.audit, logger.child({ component: 'audit' })) };
 }

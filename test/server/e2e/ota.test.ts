@@ -189,3 +189,13 @@ function rawGet(baseUrl: string, path: string, cookies: Map<string, string>): Pr
     req.on('error', reject).end();
   });
 }
+
+test('nonces never reach the log', async (t) => {
+  const server = await startTestServer(t, { users: [] });
+  const vehicle = server.client();
+  const { nonce } = (await vehicle.fetch('/get_nonce')).json<{ nonce: string }>();
+  await vehicle.fetch(`/ota_download/none.bin?nonce=${nonce}`);
+  await server.auditLines();
+  assert.ok(server.process.output.some((line) => line.includes('/ota_download/none.bin?nonce=[redacted]')), 'the request is logged');
+  assert.ok(!server.process.output.some((line) => line.includes(nonce)), 'without its nonce');
+});
