@@ -20,7 +20,7 @@ test('images the vehicle must not install: a corrupted download is refused by ED
     // While the driver reads the offer, the verified download rots on the TMU's storage.
     const path = join(stateDir, 'tmu', 'downloads', 'EDT', 'files', 'edt-2.0.0.bin');
     const rotten = Buffer.from(await readFile(path));
-    rotten[40_000] ^= 0x01;
+    rotten.writeUInt8(rotten.readUInt8(40_000) ^ 0x01, 40_000);
     await writeFile(path, rotten);
     vehicle.child.stdin.write('y\n');
 

@@ -1,0 +1,180 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VirtualBus, VirtualNetwork } from '../../../src/can/bus/virtual.ts';
+import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
+import { UdsClient } from '../../../src/can/uds/index.ts';
+import type { SignedManifest } from '../../../src/crypto/manifest.ts';
+import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
+import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
+import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
+import { install, type InstallStep } from '../../../src/vehicle/tmu/installation.ts';
+import { LocalTarget } from '../../../src/vehicle/tmu/local-target.ts';
+import type { TargetStatus } from '../../../src/vehicle/tmu/tmu-state.ts';
+import { RemoteTarget } from '../../../src/vehicle/tmu/update-target.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { manifestFor, sha256, testCar } from '../ecu/support.ts';
+
+/**
+ * EDT and CGW as real ECUs (bootloader, banks, UDS over ISO-TP) on a private virtual network, the TMU's own
+ * banks as a LocalTarget, and a tester node on each segment: what `install()` composes, with nothing
+ * simulated but the flash chips.
+ */
+async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ecu.start>[0]> } = {}) {
+  const { config, key } = testCar({ signed: true });
+  const stateDir = await tempDir(t);
+  const network = new VirtualNetwork();
+  const ecus = new Map<string, Ecu>();
+  const start = async (name: string) => {
+    const ecu = await Ecu.start({ config, name, stateDir, virtualNetwork: network, rebootMs: 20, statusIntervalMs: 0, ...(name === 'EDT' ? options.edt : {}) });
+    ecus.set(name, ecu);
+    return ecu;
+  };
+  await start('EDT');
+  await start('CGW');
+  const local = await LocalTarget.open({ config, stateDir });
+  const testers: { client: UdsClient; channel: IsoTpChannel; bus: VirtualBus }[] = [];
+  const statuses: [string, TargetStatus][] = [];
+  const remote = (name: string) => {
+    const ecu = ecuByName(config, name);
+    const bus = new VirtualBus({ channel: ecu.bus, network });
+    const channel = new IsoTpChannel(bus, { txId: ecu.requestId, rxId: ecu.responseId, ...isoTpFrameOptions(config.buses[ecu.bus]!) });
+    const client = new UdsClient(channel, { p2Ms: 300 });
+    testers.push({ client, channel, bus });
+    return new RemoteTarget(new FlashSession({ client, ecu, rebootTimeoutMs: 3000, pollIntervalMs: 10 }));
+  };
+  const edt = remote('EDT');
+  const cgw = remote('CGW');
+  t.after(async () => {
+    for (const { client, channel, bus } of testers) {
+      client.close();
+      channel.close();
+      await bus.close();
+    }
+    for (const ecu of ecus.values()) await ecu.close();
+  });
+  const step = (target: RemoteTarget | LocalTarget, version: string, fields: { hardware_id?: string } = {}) => {
+    const image = randomBytes(5000 + Math.floor(Math.random() * 20_000));
+    const path = join(stateDir, `${target.ecu}-${version}.bin`);
+    writeFileSync(path, image);
+    const manifest: SignedManifest = manifestFor(image, key, { ecu: target.ecu, firmware_version: version, ...fields });
+    return { target, image: { path }, manifest, to: version, sha256: sha256(image), bytes: image } satisfies InstallStep & { bytes: Buffer };
+  };
+  const running = async () => Object.fromEntries(await Promise.all([edt, cgw, local].map(async (target) => {
+    const state = await target.bootState();
+    return [target.ecu, `${state.version}@${state.active}`];
+  })));
+  return { config, stateDir, ecus, local, edt, cgw, step, statuses, running, start, onStatus: (ecu: string, status: TargetStatus) => { statuses.push([ecu, status]); } };
+}
+
+test('all checked, then all activated: EDT, CGW and the TMU itself end on the new versions', async (t) => {
+  const car = await rig(t);
+  const steps = [car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.1.0'), car.step(car.local, '3.0.0')];
+  const result = await install(steps, { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'success', result.message);
+  assert.deepEqual(result.targets, { EDT: { result: 'installed' }, CGW: { result: 'installed' }, TMU: { result: 'installed' } });
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '2.1.0@B', TMU: '3.0.0@B' });
+  // Every ECU was checked before the first one was activated.
+  const order = car.statuses.map(([ecu, status]) => `${ecu}:${status}`);
+  assert.deepEqual(order.slice(0, 6), ['EDT:programmed', 'CGW:programmed', 'TMU:programmed', 'EDT:activated', 'CGW:activated', 'TMU:activated']);
+  assert.deepEqual(await readFile(join(car.stateDir, 'ecus', 'TMU', 'bank-B.img')), steps[2]!.bytes);
+});
+
+test('an image refused at its check (hardware_id for other hardware): nothing is activated, all stay on their old versions', async (t) => {
+  const car = await rig(t);
+  const steps = [car.step(car.edt, '2.0.0', { hardware_id: 'EDT-HW-Z9' }), car.step(car.cgw, '2.0.0')];
+  // CGW first this time, so a checked CGW is left waiting when EDT is refused.
+  const result = await install([steps[1]!, steps[0]!], { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'failed');
+  assert.deepEqual(result.targets.CGW, { result: 'not-attempted' });
+  assert.equal(result.targets.EDT!.result, 'failed');
+  assert.equal(result.targets.EDT!.refused, true);
+  assert.match(result.targets.EDT!.error!, /release is for hardware EDT-HW-Z9, this ECU is EDT-HW-A1/);
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+  assert.ok(!car.statuses.some(([, status]) => status === 'activated'));
+});
+
+test('an image that fails its boot check after EDT switched: EDT is rolled back, both end on their old versions', async (t) => {
+  const car = await rig(t);
+  const steps = [car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.0.0')];
+  const onStatus = (ecu: string, status: TargetStatus) => {
+    car.onStatus(ecu, status);
+    // Flash that rots between the check and the boot: CGW's new bank no longer hashes right.
+    if (ecu === 'CGW' && status === 'programmed') writeFileSync(join(car.stateDir, 'ecus', 'CGW', 'bank-B.img'), randomBytes(100));
+  };
+  const result = await install(steps, { onStatus });
+  assert.equal(result.outcome, 'rolled-back', result.message);
+  assert.deepEqual(result.targets.EDT, { result: 'rolled-back' });
+  assert.equal(result.targets.CGW!.result, 'failed');
+  assert.match(result.targets.CGW!.error!, /booted 1\.0\.0 on bank A \(rolled-back: bank B: image bytes no longer match their SHA-256\) instead of 2\.0\.0/);
+  assert.match(result.message, /^CGW failed: .*; rolled back 1 ECU\(s\) to their old versions$/);
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`),
+    ['EDT:programmed', 'CGW:programmed', 'EDT:activated', 'CGW:failed', 'EDT:rolled-back']);
+});
+
+test('the TMU\'s own image failing at the end rolls back EDT and CGW too', async (t) => {
+  const car = await rig(t);
+  const steps = [car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.0.0'), car.step(car.local, '2.0.0')];
+  const onStatus = (ecu: string, status: TargetStatus) => {
+    if (ecu === 'TMU' && status === 'programmed') writeFileSync(join(car.stateDir, 'ecus', 'TMU', 'bank-B.img'), 'rotten');
+  };
+  const result = await install(steps, { onStatus });
+  assert.equal(result.outcome, 'rolled-back');
+  assert.deepEqual(Object.fromEntries(Object.entries(result.targets).map(([ecu, outcome]) => [ecu, outcome.result])),
+    { EDT: 'rolled-back', CGW: 'rolled-back', TMU: 'failed' });
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+});
+
+test('a transfer cut by an ECU restart is tried again from the erase, and the update completes', async (t) => {
+  const car = await rig(t, { edt: { flashTiming: { programBytesPerSecond: 100_000 } } });
+  const edtStep = car.step(car.edt, '2.0.0');
+  let cuts = 0;
+  // The first download is cut 80 ms in: EDT loses power and comes back on the same banks.
+  const target = {
+    ecu: 'EDT',
+    bootState: () => car.edt.bootState(),
+    activate: () => car.edt.activate(),
+    rollback: () => car.edt.rollback(),
+    program: async (image: { path: string }, manifest: SignedManifest) => {
+      const cut = cuts++ > 0 ? Promise.resolve() : (async () => {
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        await car.ecus.get('EDT')!.close();
+        await car.start('EDT');
+      })();
+      try {
+        await car.edt.program(image, manifest);
+      } finally {
+        await cut;
+      }
+    },
+  };
+  const warnings: string[] = [];
+  const logger = { info: () => {}, error: () => {}, warn: (_fields: object, message: string) => warnings.push(message) };
+  const result = await install([{ ...edtStep, target }], { logger: logger as never });
+  assert.equal(result.outcome, 'success', result.message);
+  assert.deepEqual(warnings, ['EDT: try 1 of 3 failed; starting again from the erase']);
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+});
+
+test('a transfer that keeps failing is tried 3 times, then nothing is activated', async (t) => {
+  // A bank too small for the image: every 0x34 is refused.
+  const car = await rig(t, { edt: { bankSize: 4096 } });
+  const erased: number[] = [];
+  const steps = [car.step(car.cgw, '2.0.0'), car.step(car.edt, '2.0.0')];
+  const statusFile = join(car.stateDir, 'ecus', 'EDT', 'boot-record.json');
+  const before = JSON.parse(await readFile(statusFile, 'utf8')) as { bootCount: number };
+  const result = await install(steps, {
+    onStatus: car.onStatus,
+    logger: { info: () => {}, error: () => {}, warn: (fields: { attempt: number }) => erased.push(fields.attempt) } as never,
+  });
+  assert.equal(result.outcome, 'failed');
+  assert.deepEqual(erased, [1, 2]);
+  assert.match(result.targets.EDT!.error!, /^EDT: download failed: .*requestOutOfRange/);
+  assert.deepEqual(result.targets.CGW, { result: 'not-attempted' });
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+  assert.equal((JSON.parse(await readFile(statusFile, 'utf8')) as { bootCount: number }).bootCount, before.bootCount);
+});
