@@ -24,6 +24,9 @@ interface ServerCommandOptions {
   nonceRateLimit: number;
   sessionSecret?: string;
   shutdownGrace: number;
+  sessionIdle: number;
+  loginMaxFailures: number;
+  loginLock: number;
 }
 
 function cidrList(value: string, previous: string[] | undefined): string[] {
@@ -60,6 +63,9 @@ export function registerServerCommand(program: Command): void {
     .option('--nonce-ttl <seconds>', 'how long a download nonce stays valid', parseInteger(1, 86_400), defaultServerConfig.nonceTtlSeconds)
     .option('--nonce-rate-limit <count>', 'nonces one client address may get per minute', parseInteger(1, 1_000_000), defaultServerConfig.nonceRateLimit)
     .option('--session-secret <secret>', 'key for session cookies, >= 32 characters (default: generated once into the data dir)')
+    .option('--session-idle <seconds>', 'a login session ends after this long without a request', parseInteger(1, 86_400), defaultServerConfig.sessionIdleSeconds)
+    .option('--login-max-failures <count>', 'failed logins (per address and per username) before a lockout', parseInteger(1, 1000), defaultServerConfig.loginMaxFailures)
+    .option('--login-lock <seconds>', 'how long a lockout lasts', parseInteger(1, 86_400), defaultServerConfig.loginLockSeconds)
     .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running downloads may take to finish', parseInteger(0, 3600), defaultServerConfig.shutdownGraceSeconds)
     .action(async (options: ServerCommandOptions) => {
       if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
@@ -76,6 +82,9 @@ export function registerServerCommand(program: Command): void {
         nonceRateLimit: options.nonceRateLimit,
         sessionSecret: options.sessionSecret,
         shutdownGraceSeconds: options.shutdownGrace,
+        sessionIdleSeconds: options.sessionIdle,
+        loginMaxFailures: options.loginMaxFailures,
+        loginLockSeconds: options.loginLock,
       });
       await untilSignal(server.ctx.logger, server.close);
     });
