@@ -2,12 +2,15 @@ import type { LoginFailureStore } from '../storage/login-failures.ts';
 
 export interface LoginThrottleOptions {
   maxFailures: number;
+  /** How long a lock lasts. */
   lockMs: number;
+  /** How far back failures count (default 15 minutes). */
+  windowMs?: number;
 }
 
 /**
  * Counts failed logins per client address and per username (whether the user exists or not, so the
- * lockout itself reveals nothing). After `maxFailures` failures within `lockMs`, that key is locked for
+ * lockout itself reveals nothing). After `maxFailures` failures within `windowMs`, that key is locked for
  * `lockMs`. The state lives in the database, so every server instance enforces the same lock.
  */
 export class LoginThrottle {
@@ -34,7 +37,7 @@ export class LoginThrottle {
     let lockedUntil: number | undefined;
     for (const key of keys(ip, username)) {
       const record = await this.store.get(key);
-      const fresh = !record || now - record.window_started_at > this.options.lockMs;
+      const fresh = !record || now - record.window_started_at > (this.options.windowMs ?? 15 * 60_000);
       const failures = fresh ? 1 : record.failures + 1;
       const locked = failures >= this.options.maxFailures ? now + this.options.lockMs : null;
       if (locked) lockedUntil = Math.max(lockedUntil ?? 0, locked);

@@ -6,7 +6,7 @@ import { testStorage } from '../support/storage.ts';
 test('five failures lock the address and the username for the lock time; success clears', async (t) => {
   const storage = await testStorage(t);
   let now = 0;
-  const throttle = new LoginThrottle(storage.loginFailures, { maxFailures: 5, lockMs: 60_000 }, () => now);
+  const throttle = new LoginThrottle(storage.loginFailures, { maxFailures: 5, lockMs: 60_000, windowMs: 60_000 }, () => now);
   for (let i = 0; i < 4; i++) assert.equal(await throttle.recordFailure('10.0.0.1', 'ghost'), undefined);
   assert.equal(await throttle.lockedUntil('10.0.0.1', 'ghost'), undefined);
   assert.equal(await throttle.recordFailure('10.0.0.1', 'ghost'), 60_000, 'the fifth failure locks');
