@@ -177,13 +177,13 @@ test('failed logins lock the address and the username out, visibly in the audit 
 });
 
 test('sessions end after the idle timeout (--session-idle)', async (t) => {
-  const server = await startTestServer(t, { args: ['--session-idle', '2'] });
+  const server = await startTestServer(t, { args: ['--session-idle', '3'] });
   const client = await loggedIn(server, admin);
-  await new Promise((resolve) => setTimeout(resolve, 1200));
+  await new Promise((resolve) => setTimeout(resolve, 1800));
   assert.equal((await client.fetch('/')).status, 200, 'activity within the timeout keeps it alive');
-  await new Promise((resolve) => setTimeout(resolve, 1200));
+  await new Promise((resolve) => setTimeout(resolve, 1800));
   assert.equal((await client.fetch('/')).status, 200, 'the timeout counts from the last request');
-  await new Promise((resolve) => setTimeout(resolve, 2300));
+  await new Promise((resolve) => setTimeout(resolve, 3300));
   const expired = await client.fetch('/');
   assert.equal(expired.status, 302);
   assert.equal(expired.headers.location, '/login');
