@@ -6,6 +6,8 @@ import { CentralGateway } from './cgw/central-gateway.ts';
 import type { DriverHmi } from './cgw/hmi/driver-hmi.ts';
 import { VehicleConfigError, type VehicleConfig } from './config.ts';
 import { Ecu, type EcuOptions } from './ecu/ecu.ts';
+import { StatusBroadcast } from './ecu/status-broadcast.ts';
+import { EcuState, versionTriple } from './ecu/status-frame.ts';
 import { connectToBus, ecuByName, type VehicleNetworkOptions } from './network.ts';
 import { LocalTarget } from './tmu/local-target.ts';
 import type { DownloadSettings } from './tmu/release-downloads.ts';
@@ -47,12 +49,13 @@ export class Car {
   readonly local: LocalTarget;
   readonly log: CandumpWriter | null;
   readonly #buses: Bus[];
+  readonly #tmuStatus: StatusBroadcast;
   readonly #logger: Logger | undefined;
   #closed = false;
 
   private constructor(parts: {
     config: VehicleConfig; cgw: CentralGateway; ecus: Map<string, Ecu>; tmu: Tmu; local: LocalTarget; log: CandumpWriter | null; buses: Bus[];
-    logger: Logger | undefined;
+    tmuStatus: StatusBroadcast; logger: Logger | undefined;
   }) {
     this.config = parts.config;
     this.cgw = parts.cgw;
@@ -61,6 +64,7 @@ export class Car {
     this.local = parts.local;
     this.log = parts.log;
     this.#buses = parts.buses;
+    this.#tmuStatus = parts.tmuStatus;
     this.#logger = parts.logger;
   }
 
@@ -96,13 +100,23 @@ export class Car {
         ...(options.ecu ? { ecu: options.ecu } : {}),
       });
       const local = await LocalTarget.open({ config, stateDir: options.stateDir });
-      const tmuBus = await connectToBus(config, ecuByName(config, config.tester).bus, network);
+      const tester = ecuByName(config, config.tester);
+      const tmuBus = await connectToBus(config, tester.bus, network);
       buses.push(tmuBus);
+      // TMU_Status (can/canota.dbc), like every ECU's: what the TMU itself runs.
+      const tmuStatus = new StatusBroadcast(tmuBus, tester.statusId, options.ecu?.statusIntervalMs ?? 100, () => {
+        const record = local.banks.record;
+        return {
+          version: versionTriple(local.version), state: EcuState.Running, activeBank: record.active, trialPending: record.trial !== null,
+          lastBootRolledBack: record.lastBoot !== null && record.lastBoot.outcome !== 'booted', bootCount: record.bootCount,
+        };
+      }, logger);
       tmu = await Tmu.start({
         ...options.tmu, config, stateDir: options.stateDir, bus: tmuBus, local, download: options.download,
         ...(logger ? { logger: logger.child({ component: 'tmu' }) } : {}),
       });
-      return new Car({ config, cgw, ecus, tmu, local, log, buses, logger });
+      tmuStatus.start();
+      return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, logger });
     } catch (error) {
       await tmu?.close();
       if (cgw) await cgw.close();
@@ -123,6 +137,7 @@ export class Car {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#tmuStatus.stop();
     await this.tmu.close();
     await this.cgw.close();
     await Promise.all([...this.ecus.values()].map((ecu) => ecu.close()));

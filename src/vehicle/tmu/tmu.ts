@@ -357,6 +357,8 @@ export class Tmu extends EventEmitter<TmuEvents> {
       if (!await pause(this.#options.approvalPollMs ?? 1000, signal)) signal.throwIfAborted();
       if (watchServer && performance.now() >= nextServerCheck) {
         nextServerCheck = performance.now() + interval;
+        // A driver may take hours: reports waiting meanwhile still go out.
+        await this.#flushReports(signal);
         const candidates = await this.#candidates(signal);
         if (candidates && candidates.length > 0) {
           const id = campaignId(candidates.map((c) => ({ ecu: c.announced.ecu, sha256: c.announced.release.sha256 })));

@@ -78,6 +78,7 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
     assert.ok(seen('cant', 0x710) && seen('cant', 0x718), 'TMU ↔ CGW approval on CAN-T');
     assert.ok(seen('cant', 0x730) && seen('canb', 0x730) && seen('canb', 0x738) && seen('cant', 0x738), 'EDT flashed through the gateway');
     assert.ok(seen('canb', 0x530) && seen('cant', 0x530), 'EDT_Status forwarded to CAN-T');
+    assert.ok(seen('cant', 0x510) && seen('cant', 0x520) && !seen('canb', 0x520), 'CGW_Status and TMU_Status on CAN-T, the TMU\'s not forwarded');
   });
 });
 
