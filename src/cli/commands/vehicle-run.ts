@@ -29,6 +29,8 @@ const APPROVE_MODES = ['hmi', 'prompt', 'auto', 'decline'];
 export function addVehicleRunOptions(command: Command): Command {
   addDownloadClientOptions(command, { directories: false });
   command.options.find((option) => option.long === '--server')?.makeOptionMandatory(false);
+  // The client's no-downgrade settings do not apply: the TMU compares with what each ECU runs (refused if given).
+  for (const option of command.options) if (option.long === '--installed-version' || option.long === '--allow-downgrade') option.hideHelp();
   return command
     .option('--vin <vin>', 'VIN of a new car (must match an existing one)')
     .option('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json, else a new standard car)')
