@@ -19,6 +19,11 @@ export interface UdsService<Request, Response> {
   encodeResponse(response: Response): Uint8Array;
   /** `request` (when known) lets the decoder check echoed parameters. */
   decodeResponse(message: Uint8Array, request?: Request): Response;
+  /**
+   * True for a positive response that answers an earlier request of this service, not `request`: a late
+   * answer to a request the client timed out on and repeated. The client skips it and keeps waiting.
+   */
+  isStaleResponse?(message: Uint8Array, request: Request): boolean;
 }
 
 /** Requests of services with a sub-function may ask the server not to answer positively. */

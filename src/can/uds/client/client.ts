@@ -74,7 +74,8 @@ export class UdsClient {
   async request<Request, Response>(service: UdsService<Request, Response>, request: Request, options: RequestOptions = {}): Promise<Response | null> {
     const suppress = service.hasSubFunction && (options.suppressPositiveResponse ?? false);
     const encoded = service.encodeRequest(suppress ? { ...request, suppressPositiveResponse: true } as Request & SuppressibleRequest : request);
-    const response = await this.exchange(encoded, suppress);
+    const isStale = service.isStaleResponse ? (message: Uint8Array) => service.isStaleResponse!(message, request) : undefined;
+    const response = await this.exchange(encoded, suppress, isStale);
     return response === null ? null : service.decodeResponse(response, request);
   }
 
@@ -82,8 +83,12 @@ export class UdsClient {
    * Sends raw request bytes and returns the raw positive response (null if suppressed and none came).
    * Throws NegativeResponseError, UdsTimeoutError (P2 / P2*), UdsResponseError, UdsTransportError.
    */
-  exchange(message: Uint8Array, suppressPositiveResponse = false): Promise<Uint8Array | null> {
-    const run = this.#queue.then(() => this.#exchange(message, suppressPositiveResponse));
+  exchange(
+    message: Uint8Array,
+    suppressPositiveResponse = false,
+    isStale?: (response: Uint8Array) => boolean,
+  ): Promise<Uint8Array | null> {
+    const run = this.#queue.then(() => this.#exchange(message, suppressPositiveResponse, isStale));
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -186,7 +191,7 @@ export class UdsClient {
     this.#keepAlive.stop();
   }
 
-  async #exchange(message: Uint8Array, suppress: boolean): Promise<Uint8Array | null> {
+  async #exchange(message: Uint8Array, suppress: boolean, isStale?: (response: Uint8Array) => boolean): Promise<Uint8Array | null> {
     const sid = message[0]!;
     const channel = this.channel;
     try {
@@ -227,6 +232,7 @@ export class UdsClient {
         if (response[0] !== sid + POSITIVE_RESPONSE_OFFSET) {
           throw new UdsResponseError(`${describeSid(sid)}: unexpected response SID 0x${response[0]!.toString(16)}`);
         }
+        if (isStale?.(response)) continue;
         return response;
       }
     } finally {

@@ -35,4 +35,8 @@ export const transferData: UdsService<TransferDataRequest, TransferDataResponse>
     checkEcho('TransferData', 'block sequence counter', request?.blockSequenceCounter, response[1]!);
     return { blockSequenceCounter: response[1]!, data: response.slice(2) };
   },
+  // A block repeated after a response timeout is acknowledged twice (§14.5.1: the server answers a
+  // repeated counter without writing again); the second acknowledgement can arrive after the next block.
+  isStaleResponse: (response, request) =>
+    response[0] === ServiceId.TransferData + 0x40 && response[1] === ((request.blockSequenceCounter - 1) & 0xff),
 };
