@@ -1,9 +1,9 @@
 import { Command, CommanderError } from 'commander';
-import { commands } from './commands/index.ts';
+import { commandsFor, type RegisterCommand } from './commands/index.ts';
 import { UsageError, exitCodes } from './exit-codes.ts';
 
-/** Builds the `canota` program; every subcommand lives in its own module under `commands/`. */
-export function buildProgram(): Command {
+/** Builds the `canota` program from `commands`, each in its own module under `commands/`. */
+export function buildProgram(commands: readonly RegisterCommand[]): Command {
   const program = new Command('canota')
     .description('Over-the-air firmware updates for a vehicle\'s ECUs, from a web server down the CAN bus')
     .version(process.env.npm_package_version ?? '0.1.0')
@@ -23,7 +23,7 @@ function exitOverrideEverywhere(command: Command): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(await commandsFor(argv));
   try {
     await program.parseAsync(argv);
   } catch (error) {
