@@ -44,7 +44,7 @@ export function planCampaign(config: VehicleConfig, candidates: readonly Candida
   });
   return {
     id: campaignId(targets.map((target) => ({ ecu: target.ecu, sha256: target.release.sha256 }))),
-    plannedAt: now.toISOString(), targets, offer: null, attempts: 0, outcome: null, message: null,
+    plannedAt: now.toISOString(), targets, offer: null, attempts: 0, outcome: null, message: null, reportFile: null,
   };
 }
 

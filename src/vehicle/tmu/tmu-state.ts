@@ -57,6 +57,8 @@ export interface Campaign {
   attempts: number;
   outcome: ReportOutcome | null;
   message: string | null;
+  /** The report's file in the outbox once written (a restart while reporting does not write it twice). */
+  reportFile?: string | null;
 }
 
 /** A campaign the TMU will not offer again before `until`: declined, postponed, or failed. */

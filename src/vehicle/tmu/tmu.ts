@@ -532,35 +532,27 @@ export class Tmu extends EventEmitter<TmuEvents> {
   // ---- reporting → idle ---------------------------------------------------------------------------
 
   async #report(signal: AbortSignal): Promise<void> {
-    const campaign = this.#campaign();
+    let campaign = this.#campaign();
     const outcome = campaign.outcome ?? 'failed';
-    const report: VehicleReport = {
-      campaign_id: campaign.id,
-      outcome,
-      ecus: await this.#describeEcus(),
-      updates: campaign.targets.map((target) => ({
-        ecu: target.ecu, from: target.from, to: target.to,
-        release_id: target.release.releaseId ?? target.manifest?.signed.release_id ?? '',
-        result: resultOf(target.status),
-        ...(target.error ? { error: target.error } : {}),
-      })),
-      message: campaign.message ?? '',
-      at: new Date().toISOString(),
-    };
-    await this.#outbox.add(report);
-    this.emit('report', report);
+    const ecus = await this.#describeEcus();
+    if (!campaign.reportFile) {
+      const report = reportOf(campaign, outcome, ecus);
+      campaign = { ...campaign, reportFile: await this.#outbox.add(report) };
+      await this.#save({ campaign });
+      this.emit('report', report);
+    }
     await this.#flushReports(signal);
     // The approval ends with the result (closing the firewall) only for an update that was approved.
     if (campaign.attempts > 0 && (outcome === 'success' || outcome === 'failed' || outcome === 'rolled-back')) {
-      const ecus: Record<string, { outcome: string; version?: string; message?: string }> = {};
+      const results: Record<string, { outcome: string; version?: string; message?: string }> = {};
       for (const target of campaign.targets) {
-        const version = report.ecus[target.ecu]?.version;
-        ecus[target.ecu] = {
+        const version = ecus[target.ecu]?.version;
+        results[target.ecu] = {
           outcome: resultOf(target.status), ...(version ? { version } : {}), ...(target.error ? { message: target.error.slice(0, 500) } : {}),
         };
       }
       try {
-        await this.#approval.finish({ outcome, ecus, message: (campaign.message ?? '').slice(0, 2000) });
+        await this.#approval.finish({ outcome, ecus: results, message: (campaign.message ?? '').slice(0, 2000) });
       } catch (error) {
         this.#logger?.warn({ err: error, campaign: campaign.id }, `campaign ${campaign.id}: could not tell the CGW the result`);
       }
@@ -640,6 +632,23 @@ export class Tmu extends EventEmitter<TmuEvents> {
 
 function announcedOf(target: CampaignTarget): AnnouncedRelease {
   return { ecu: target.ecu, firmwareVersion: target.to, notes: target.notes, release: target.release, manifest: target.manifest };
+}
+
+/** The report for the server (docs/vehicle-protocol.md): the outcome, every ECU as it runs now, each update's result. */
+function reportOf(campaign: Campaign, outcome: VehicleReport['outcome'], ecus: Record<string, ReportedEcu>): VehicleReport {
+  return {
+    campaign_id: campaign.id,
+    outcome,
+    ecus,
+    updates: campaign.targets.map((target) => ({
+      ecu: target.ecu, from: target.from, to: target.to,
+      release_id: target.release.releaseId ?? target.manifest?.signed.release_id ?? '',
+      result: resultOf(target.status),
+      ...(target.error ? { error: target.error } : {}),
+    })),
+    message: campaign.message ?? '',
+    at: new Date().toISOString(),
+  };
 }
 
 function resultOf(status: TargetStatus): UpdateResultKind {
