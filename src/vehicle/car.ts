@@ -1,6 +1,9 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Bus } from '../can/bus/bus.ts';
 import { VirtualNetwork } from '../can/bus/virtual.ts';
 import { CandumpWriter } from '../can/log/index.ts';
+import { StateLock } from '../client/state-lock.ts';
 import type { Logger } from '../logging/logger.ts';
 import { CentralGateway } from './cgw/central-gateway.ts';
 import type { DriverHmi } from './cgw/hmi/driver-hmi.ts';
@@ -10,6 +13,7 @@ import { StatusBroadcast } from './ecu/status-broadcast.ts';
 import { EcuState, versionTriple } from './ecu/status-frame.ts';
 import { connectToBus, ecuByName, type VehicleNetworkOptions } from './network.ts';
 import { LocalTarget } from './tmu/local-target.ts';
+import { TmuError } from './tmu/errors.ts';
 import type { DownloadSettings } from './tmu/release-downloads.ts';
 import { Tmu, type TmuOptions } from './tmu/tmu.ts';
 
@@ -50,12 +54,13 @@ export class Car {
   readonly log: CandumpWriter | null;
   readonly #buses: Bus[];
   readonly #tmuStatus: StatusBroadcast;
+  readonly #lock: StateLock;
   readonly #logger: Logger | undefined;
   #closed = false;
 
   private constructor(parts: {
     config: VehicleConfig; cgw: CentralGateway; ecus: Map<string, Ecu>; tmu: Tmu; local: LocalTarget; log: CandumpWriter | null; buses: Bus[];
-    tmuStatus: StatusBroadcast; logger: Logger | undefined;
+    tmuStatus: StatusBroadcast; lock: StateLock; logger: Logger | undefined;
   }) {
     this.config = parts.config;
     this.cgw = parts.cgw;
@@ -65,6 +70,7 @@ export class Car {
     this.log = parts.log;
     this.#buses = parts.buses;
     this.#tmuStatus = parts.tmuStatus;
+    this.#lock = parts.lock;
     this.#logger = parts.logger;
   }
 
@@ -73,6 +79,16 @@ export class Car {
     const external = new Set((options.external ?? []).map((name) => ecuByName(config, name).name));
     for (const name of [config.tester, config.gateway.ecu]) {
       if (external.has(name)) throw new VehicleConfigError(`${name} cannot run outside the vehicle process (it is the ${name === config.tester ? 'TMU' : 'gateway'})`);
+    }
+    // One car per state dir: a second one would boot the same banks and run a second TMU on the same state.
+    // (`canota ecu NAME` processes share the dir on purpose: they are the `external` ECUs.)
+    const lock = new StateLock(join(options.stateDir, 'tmu'));
+    await mkdir(join(options.stateDir, 'tmu'), { recursive: true });
+    try {
+      await lock.acquire();
+    } catch (error) {
+      await options.hmi.close();
+      throw new TmuError(`${options.stateDir} is in use by another canota vehicle: ${(error as Error).message}`, { cause: error });
     }
     const network: VehicleNetworkOptions = { virtualNetwork: options.virtualNetwork ?? new VirtualNetwork() };
     const buses: Bus[] = [];
@@ -116,7 +132,7 @@ export class Car {
         ...(logger ? { logger: logger.child({ component: 'tmu' }) } : {}),
       });
       tmuStatus.start();
-      return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, logger });
+      return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, lock, logger });
     } catch (error) {
       await tmu?.close();
       if (cgw) await cgw.close();
@@ -124,6 +140,7 @@ export class Car {
       await Promise.all([...ecus.values()].map((ecu) => ecu.close()));
       await Promise.all(buses.map((bus) => bus.close()));
       await log?.close().catch(() => undefined);
+      await lock.release();
       throw error;
     }
   }
@@ -149,5 +166,6 @@ export class Car {
         this.#logger?.error({ err: error }, `the CAN log ${this.log.path} is incomplete`);
       }
     }
+    await this.#lock.release();
   }
 }

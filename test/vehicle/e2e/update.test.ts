@@ -69,6 +69,13 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
     assert.equal((await vehicleStatus(stateDir)).ecus.EDT!.version, '2.0.0');
   });
 
+  await t.test('a second canota vehicle on the same state dir is refused (exit 1), the first runs on', async () => {
+    const second = await runCanota(['vehicle', '--server', server.url, '--state-dir', stateDir, '--approve', 'auto']);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /is in use by another canota vehicle: another client \(pid \d+\) is using the state dir/);
+    assert.equal(vehicle.child.exitCode, null);
+  });
+
   await t.test('SIGTERM stops the car cleanly; the candump log holds the update\'s traffic on both segments', async () => {
     assert.equal(await vehicle.stop(), 0);
     await waitForLog(vehicle, new RegExp(`^vehicle ${VIN} stopped$`));
