@@ -644,9 +644,10 @@ function reportOf(campaign: Campaign, outcome: VehicleReport['outcome'], ecus: R
       ecu: target.ecu, from: target.from, to: target.to,
       release_id: target.release.releaseId ?? target.manifest?.signed.release_id ?? '',
       result: resultOf(target.status),
-      ...(target.error ? { error: target.error } : {}),
+      // The server keeps up to 4000 characters of each text.
+      ...(target.error ? { error: target.error.slice(0, 4000) } : {}),
     })),
-    message: campaign.message ?? '',
+    message: (campaign.message ?? '').slice(0, 4000),
     at: new Date().toISOString(),
   };
 }
