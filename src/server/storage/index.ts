@@ -5,6 +5,8 @@ import { NonceStore } from './nonces.ts';
 import { SessionRecordStore } from './sessions.ts';
 import { LoginFailureStore } from './login-failures.ts';
 import { AuditEntryStore } from './audit-entries.ts';
+import { VehicleStore } from './vehicles.ts';
+import { VehicleReportStore } from './vehicle-reports.ts';
 
 /** Everything the server keeps in its database; the only place that knows SQL. */
 export interface Storage {
@@ -15,6 +17,8 @@ export interface Storage {
   sessions: SessionRecordStore;
   loginFailures: LoginFailureStore;
   audit: AuditEntryStore;
+  vehicles: VehicleStore;
+  vehicleReports: VehicleReportStore;
   close(): Promise<void>;
 }
 
@@ -29,6 +33,8 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     sessions: new SessionRecordStore(db),
     loginFailures: new LoginFailureStore(db),
     audit: new AuditEntryStore(db, database.dialect),
+    vehicles: new VehicleStore(db),
+    vehicleReports: new VehicleReportStore(db),
     close: () => database.close(),
   };
 }

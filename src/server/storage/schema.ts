@@ -11,6 +11,10 @@ export interface Schema {
   audit_log: AuditLogTable;
   sessions: SessionsTable;
   login_failures: LoginFailuresTable;
+  vehicles: VehiclesTable;
+  vehicle_ecus: VehicleEcusTable;
+  vehicle_reports: VehicleReportsTable;
+  vehicle_updates: VehicleUpdatesTable;
 }
 
 export type Role = 'admin' | 'employee';
@@ -35,6 +39,8 @@ export interface ReleasesTable {
   notes: string | null;
   uploaded_by: string;
   uploaded_at: number;
+  /** When set, the release's manifest names it and the ECU refuses the image on other hardware (migration 0003). */
+  hardware_id: Generated<string | null>;
 }
 
 export interface NoncesTable {
@@ -77,4 +83,57 @@ export interface LoginFailuresTable {
   failures: number;
   window_started_at: number;
   locked_until: number | null;
+}
+
+export interface VehiclesTable {
+  id: Generated<number>;
+  vin: string;
+  /** SHA-256 (hex) of the vehicle's bearer token: the token itself is shown once and never stored. */
+  token_hash: string;
+  created_at: number;
+  /** When the current token was issued (registration or the last rotation). */
+  token_issued_at: number;
+  last_seen_at: number | null;
+  last_seen_ip: string | null;
+}
+
+/** Each ECU of a vehicle as its newest report described it. */
+export interface VehicleEcusTable {
+  vehicle_id: number;
+  ecu: string;
+  version: string | null;
+  sha256: string | null;
+  active_bank: string | null;
+  state: string | null;
+  /** The `at` of the report this row comes from (the vehicle's clock): an older report never overwrites it. */
+  reported_at: number;
+  report_id: number;
+}
+
+export interface VehicleReportsTable {
+  id: Generated<number>;
+  vehicle_id: number;
+  /** Server time of arrival. */
+  received_at: number;
+  /** The report's own `at` (the vehicle's clock). */
+  reported_at: number;
+  campaign_id: string | null;
+  outcome: string;
+  message: string;
+  ip: string | null;
+  /** The whole report as received (canonical JSON), for the record. */
+  body: string;
+}
+
+/** One ECU's update inside a report: the update history and its failures. */
+export interface VehicleUpdatesTable {
+  id: Generated<number>;
+  report_id: number;
+  vehicle_id: number;
+  ecu: string;
+  from_version: string;
+  to_version: string;
+  release_id: string;
+  result: string;
+  error: string | null;
 }

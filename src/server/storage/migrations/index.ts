@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from './column-types.ts';
 import * as initial from './0001-initial.ts';
 import * as auditAppendOnly from './0002-audit-append-only.ts';
+import * as vehicles from './0003-vehicles.ts';
 
 /**
  * Every migration, in order. Names are numbered and never change once released; later issues append
@@ -10,6 +11,7 @@ import * as auditAppendOnly from './0002-audit-append-only.ts';
 const steps: Record<string, { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> }> = {
   '0001-initial': initial,
   '0002-audit-append-only': auditAppendOnly,
+  '0003-vehicles': vehicles,
 };
 
 export function migrationsFor(dialect: Dialect): MigrationProvider {
