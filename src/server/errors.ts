@@ -46,3 +46,14 @@ export class TooManyRequestsError extends HttpError {
     super(429, message, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
   }
 }
+
+/**
+ * 401 for vehicles (RFC 6750): no token where one is required, or a token the server does not know.
+ * Anonymous clients are fine unless the server requires tokens, but a wrong token is always an error.
+ */
+export class VehicleTokenError extends HttpError {
+  override name = 'VehicleTokenError';
+  constructor(message: string, invalid: boolean) {
+    super(401, message, { 'www-authenticate': invalid ? 'Bearer realm="canota", error="invalid_token"' : 'Bearer realm="canota"' });
+  }
+}

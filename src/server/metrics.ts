@@ -26,6 +26,14 @@ export class ServerMetrics {
     name: 'canota_uploads_total', help: 'Uploads, by outcome (ok, denied, failed)',
     labelNames: ['outcome'] as const, registers: [this.registry],
   });
+  readonly vehicleAuth = new Counter({
+    name: 'canota_vehicle_auth_total', help: 'Vehicle token checks, by outcome (ok, invalid, missing)',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
+  readonly vehicleReports = new Counter({
+    name: 'canota_vehicle_reports_total', help: 'Vehicle reports, by outcome (stored, refused)',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'canota_' });

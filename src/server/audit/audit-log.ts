@@ -6,6 +6,7 @@ import { canonicalJson, checkLink, genesisHash, seal, type ChainProblem } from '
 export const auditEvents = [
   'login', 'logout', 'upload', 'checkout', 'nonce.use', 'download', 'ip.block', 'csrf', 'access',
   'user.add', 'user.remove', 'user.passwd',
+  'vehicle.register', 'vehicle.rotate', 'vehicle.auth', 'vehicle.report',
 ] as const;
 export type AuditEventName = (typeof auditEvents)[number];
 export type AuditOutcome = 'ok' | 'failed' | 'denied';
