@@ -15,6 +15,7 @@ export const commandModules: Readonly<Record<string, () => Promise<RegisterComma
   can: async () => (await import('./can.ts')).registerCanCommand,
   ecu: async () => (await import('./ecu.ts')).registerEcuCommand,
   vehicle: async () => (await import('./vehicle.ts')).registerVehicleCommand,
+  keys: async () => (await import('./keys.ts')).registerKeysCommand,
 };
 
 /** The commands a command line needs: the one it names, or all of them (help, unknown command). */
