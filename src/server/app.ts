@@ -9,11 +9,12 @@ import { requestLogPlugin } from './plugins/request-log.ts';
 import { openApiPlugin } from './plugins/openapi.ts';
 import { uiScope } from './plugins/ui.ts';
 import { otaRoutes } from './routes/ota.ts';
+import { vehicleApiRoutes } from './routes/vehicle-api.ts';
 import { opsRoutes } from './routes/ops.ts';
 
 /**
- * The Fastify application: the IP allowlist and metrics for everything, then three scopes that share
- * nothing else: the vehicles' OTA routes, operations, and the session-based admin UI.
+ * The Fastify application: the IP allowlist and metrics for everything, then scopes that share nothing
+ * else: the vehicles' OTA routes and API (tokens, no sessions), operations, and the session-based admin UI.
  */
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   const { config } = ctx;
@@ -37,6 +38,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(openApiPlugin);
 
   await app.register(otaRoutes, { ctx });
+  await app.register(vehicleApiRoutes, { ctx });
   await app.register(opsRoutes, { ctx });
   await app.register(uiScope, { ctx });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });

@@ -29,6 +29,10 @@ export interface ServerConfig {
   loginLockSeconds: number;
   /** How long a running download may take to finish after SIGTERM before it is cut. */
   shutdownGraceSeconds: number;
+  /** The Ed25519 release signing key (PEM); default `<dataDir>/keys/release-signing.pem`, generated on first start. */
+  signingKeyFile?: string;
+  /** Refuse nonces, downloads and release queries from clients without a valid vehicle token (401). */
+  requireVehicleToken: boolean;
   logger?: Logger;
 }
 
@@ -44,6 +48,7 @@ export const defaultServerConfig: Omit<ServerConfig, 'dataDir'> = {
   loginMaxFailures: 5,
   loginLockSeconds: 900,
   shutdownGraceSeconds: 30,
+  requireVehicleToken: false,
 };
 
 /** Parses `512MiB`, `10M`, `1g`, `4096` into bytes. */

@@ -8,6 +8,9 @@ import type { ServerMetrics } from './metrics.ts';
 import type { NonceService } from './nonces/nonce-service.ts';
 import type { LatestRelease } from './releases/latest-release.ts';
 import type { LoginThrottle } from './auth/login-throttle.ts';
+import type { ManifestSigner } from './releases/manifest-signer.ts';
+import type { LatestReleasePerEcu } from './releases/latest-per-ecu.ts';
+import type { VehicleAuth } from './vehicles/vehicle-auth.ts';
 
 export interface SessionUser {
   username: string;
@@ -30,8 +33,9 @@ declare module 'fastify' {
 }
 
 /**
- * Who is downloading: null for an anonymous client (the seed's). Issue 5 plugs in vehicle tokens
- * (`Authorization: Bearer …`) here; a function that throws an HttpError refuses the request.
+ * Who is downloading: null for an anonymous client (the seed's), else the vehicle's VIN (its
+ * `Authorization: Bearer …` token, `vehicles/vehicle-auth.ts`); a function that throws an HttpError refuses
+ * the request.
  */
 export type DownloaderIdentity = (request: FastifyRequest) => Promise<string | null>;
 
@@ -46,6 +50,10 @@ export interface ServerContext {
   latest: LatestRelease;
   loginThrottle: LoginThrottle;
   identifyDownloader: DownloaderIdentity;
+  vehicleAuth: VehicleAuth;
+  /** Signs release manifests with the server's release key. */
+  signer: ManifestSigner;
+  latestPerEcu: LatestReleasePerEcu;
   logger: Logger;
   clock: () => number;
 }

@@ -13,6 +13,11 @@ import { LatestRelease } from './releases/latest-release.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { warmUpPasswordCheck } from './auth/passwords.ts';
 import { loadSessionSecret } from './session-secret.ts';
+import { loadReleaseSigningKey } from './releases/signing-key.ts';
+import { publicKeyToText } from '../crypto/ed25519.ts';
+import { ManifestSigner } from './releases/manifest-signer.ts';
+import { LatestReleasePerEcu } from './releases/latest-per-ecu.ts';
+import { VehicleAuth } from './vehicles/vehicle-auth.ts';
 import { buildApp } from './app.ts';
 
 export interface RunningServer {
@@ -52,15 +57,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
     const blobs = new BlobStore(join(dataDir, 'blobs'));
     await blobs.open();
+    const signingKey = await loadReleaseSigningKey(dataDir, config.signingKeyFile);
+    logger.info({ path: signingKey.path, key_id: signingKey.key.keyId, public_key: publicKeyToText(signingKey.key.publicKey), created: signingKey.created },
+      signingKey.created ? 'generated a new release signing key' : 'release signing key loaded');
+    if (signingKey.exposed) logger.warn({ path: signingKey.path }, 'the release signing key file is readable by others: chmod 600 it');
     await warmUpPasswordCheck();
     const clock = Date.now;
+    const metrics = new ServerMetrics();
+    const signer = new ManifestSigner(signingKey.key);
+    const vehicleAuth = new VehicleAuth(storage.vehicles, audit, metrics, { requireToken: config.requireVehicleToken, clock });
     const ctx: ServerContext = {
-      config, storage, blobs, audit, logger, clock,
-      metrics: new ServerMetrics(),
+      config, storage, blobs, audit, logger, clock, metrics, signer, vehicleAuth,
       nonces: new NonceService(storage.nonces, config.nonceTtlSeconds, clock),
       latest: new LatestRelease(storage.releases),
+      latestPerEcu: new LatestReleasePerEcu(storage.releases, signer),
       loginThrottle: new LoginThrottle(storage.loginFailures, { maxFailures: config.loginMaxFailures, lockMs: config.loginLockSeconds * 1000 }, clock),
-      identifyDownloader: options.identifyDownloader ?? (() => Promise.resolve(null)),
+      identifyDownloader: options.identifyDownloader ?? vehicleAuth.identify,
     };
     const app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });

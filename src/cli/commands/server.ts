@@ -27,6 +27,8 @@ interface ServerCommandOptions {
   sessionIdle: number;
   loginMaxFailures: number;
   loginLock: number;
+  signingKey?: string;
+  requireVehicleToken?: boolean;
 }
 
 function cidrList(value: string, previous: string[] | undefined): string[] {
@@ -67,6 +69,8 @@ export function registerServerCommand(program: Command): void {
     .option('--login-max-failures <count>', 'failed logins (per address and per username) before a lockout', parseInteger(1, 1000), defaultServerConfig.loginMaxFailures)
     .option('--login-lock <seconds>', 'how long a lockout lasts', parseInteger(1, 86_400), defaultServerConfig.loginLockSeconds)
     .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running downloads may take to finish', parseInteger(0, 3600), defaultServerConfig.shutdownGraceSeconds)
+    .option('--signing-key <file>', 'Ed25519 release signing key, PEM (default: <data-dir>/keys/release-signing.pem, generated on first start)')
+    .option('--require-vehicle-token', 'serve nonces, downloads and release queries only to registered vehicles (Authorization: Bearer <token>)')
     .action(async (options: ServerCommandOptions) => {
       if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
       const server = await startServer({
@@ -85,6 +89,8 @@ export function registerServerCommand(program: Command): void {
         sessionIdleSeconds: options.sessionIdle,
         loginMaxFailures: options.loginMaxFailures,
         loginLockSeconds: options.loginLock,
+        signingKeyFile: options.signingKey,
+        requireVehicleToken: options.requireVehicleToken,
       });
       await untilSignal(server.ctx.logger, server.close);
     });

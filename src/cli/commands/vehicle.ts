@@ -3,6 +3,7 @@ import { readVehicleStatus, type VehicleStatus } from '../../vehicle/status.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
 import { addVehicleRunOptions, runVehicle, type VehicleRunOptions } from './vehicle-run.ts';
+import { addVehicleRegisterCommand } from './vehicle-register.ts';
 
 interface StatusOptions {
   stateDir: string;
@@ -28,6 +29,7 @@ export function registerVehicleCommand(program: Command): void {
       });
       process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     });
+  addVehicleRegisterCommand(vehicle);
   readOptionsFromEnvironment(vehicle);
 }
 

@@ -30,11 +30,15 @@ export class NonceService {
     return { nonce, expiresIn: this.ttlSeconds };
   }
 
-  /** Spends `nonce` on `filename`; anything but `ok` means the download must be refused. */
-  async consume(nonce: string | undefined, filename: string, ip: string): Promise<{ outcome: NonceOutcome; issuedTo: string | null }> {
+  /**
+   * Spends `nonce` on `filename`; anything but `ok` means the download must be refused. `client` is who
+   * asks (a vehicle's VIN, or null for an anonymous client): a nonce works only for the client it was
+   * issued to, so a nonce a vehicle obtained with its token is useless to anyone who copies it.
+   */
+  async consume(nonce: string | undefined, filename: string, ip: string, client: string | null = null): Promise<{ outcome: NonceOutcome; issuedTo: string | null }> {
     if (!nonce) return { outcome: 'missing', issuedTo: null };
     if (!noncePattern.test(nonce)) return { outcome: 'malformed', issuedTo: null };
-    const use = await this.store.consume({ hash: hashNonce(nonce), now: this.clock(), ip, filename });
+    const use = await this.store.consume({ hash: hashNonce(nonce), now: this.clock(), ip, filename, client });
     return use.outcome === 'ok' ? use : { outcome: use.outcome, issuedTo: null };
   }
 

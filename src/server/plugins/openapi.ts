@@ -12,9 +12,15 @@ export const openApiPlugin = fp(async (app) => {
       },
       tags: [
         { name: 'ota', description: 'What vehicles use: seed-compatible' },
+        { name: 'vehicles', description: 'What the TMU uses besides the seed\'s routes: releases per ECU, signed manifests, reports (vehicle token)' },
         { name: 'admin', description: 'Admin UI and API (session login)' },
         { name: 'ops', description: 'Health and metrics' },
       ],
+      components: {
+        securitySchemes: {
+          vehicleToken: { type: 'http', scheme: 'bearer', description: 'A vehicle\'s token from `canota vehicle register VIN`' },
+        },
+      },
     },
   });
 }, { name: 'canota-openapi' });

@@ -15,6 +15,7 @@ import { releasesRoutes } from '../routes/releases.ts';
 import { uploadRoutes } from '../routes/upload.ts';
 import { auditRoutes } from '../routes/audit.ts';
 import { userRoutes } from '../routes/users.ts';
+import { vehicleRoutes } from '../routes/vehicles.ts';
 
 /**
  * Everything people use: sessions, CSRF, security headers, forms and uploads. It is a scope of its own,
@@ -63,4 +64,5 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
   await app.register(uploadRoutes, { ctx });
   await app.register(auditRoutes, { ctx });
   await app.register(userRoutes, { ctx });
+  await app.register(vehicleRoutes, { ctx });
 };

@@ -28,14 +28,28 @@ export function latestVersionOf(release: ReleaseRecord | undefined): LatestVersi
   };
 }
 
+/** The serialised `LatestVersion` and its entity tag. */
+export interface LatestAnswer {
+  json: string;
+  /**
+   * Weak (`W/"<release id>-<sha256>"`): it names the newest release, and the answer's bytes follow from
+   * it, but a server upgrade that adds a field changes them without a new release.
+   */
+  etag: string;
+}
+
+export function etagOf(latest: LatestVersion): string {
+  return latest.release_id === null ? 'W/"none"' : `W/"${latest.release_id}-${latest.sha256}"`;
+}
+
 /**
  * The newest release, cached with its JSON already serialised: vehicles poll `/latest_version` far more
  * often than anyone uploads. An upload through this process refreshes it at once; an upload through
  * another server sharing the database shows up within `maxAgeMs`.
  */
 export class LatestRelease {
-  private cached: { json: string; at: number } | undefined;
-  private loading: Promise<string> | undefined;
+  private cached: (LatestAnswer & { at: number }) | undefined;
+  private loading: Promise<LatestAnswer> | undefined;
   /** Bumped by every invalidation, so a query that started before an upload cannot cache the old answer. */
   private generation = 0;
 
@@ -47,8 +61,12 @@ export class LatestRelease {
 
   /** The serialised `LatestVersion`. */
   async json(): Promise<string> {
+    return (await this.answer()).json;
+  }
+
+  async answer(): Promise<LatestAnswer> {
     const cached = this.cached;
-    if (cached && this.clock() - cached.at < this.maxAgeMs) return cached.json;
+    if (cached && this.clock() - cached.at < this.maxAgeMs) return cached;
     // Concurrent pollers share one query instead of stampeding the database when the cache expires.
     if (!this.loading) {
       const loading = this.load().finally(() => { if (this.loading === loading) this.loading = undefined; });
@@ -63,11 +81,12 @@ export class LatestRelease {
     this.loading = undefined;
   }
 
-  private async load(): Promise<string> {
+  private async load(): Promise<LatestAnswer> {
     const at = this.clock();
     const generation = this.generation;
-    const json = JSON.stringify(latestVersionOf(await this.releases.latest()));
-    if (generation === this.generation) this.cached = { json, at };
-    return json;
+    const latest = latestVersionOf(await this.releases.latest());
+    const answer = { json: JSON.stringify(latest), etag: etagOf(latest) };
+    if (generation === this.generation) this.cached = { ...answer, at };
+    return answer;
   }
 }

@@ -5,7 +5,7 @@ import { clientIp } from '../client-ip.ts';
 import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { sendBlob } from '../downloads/send-blob.ts';
 import type { NonceOutcome } from '../nonces/nonce-service.ts';
-import { errorSchema, filenameParams, latestVersionSchema } from './schemas.ts';
+import { bearerHeader, errorSchema, filenameParams, latestVersionSchema } from './schemas.ts';
 
 const nonceRefusals: Record<Exclude<NonceOutcome, 'ok'>, string> = {
   missing: 'a nonce is required: get one from /get_nonce',
@@ -13,6 +13,7 @@ const nonceRefusals: Record<Exclude<NonceOutcome, 'ok'>, string> = {
   unknown: 'invalid nonce',
   used: 'nonce already used',
   expired: 'nonce expired',
+  foreign: 'this nonce was issued to another client',
 };
 
 /**
@@ -24,20 +25,31 @@ export const otaRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
 
   app.get('/latest_version', {
     logLevel: 'warn',
-    schema: { tags: ['ota'], summary: 'The newest release', response: { 200: latestVersionSchema } },
-  }, async (_request, reply) => {
+    schema: {
+      tags: ['ota'],
+      summary: 'The newest release (ETag; If-None-Match → 304)',
+      headers: { type: 'object', properties: { 'if-none-match': { type: 'string' }, authorization: bearerHeader } },
+      response: { 200: latestVersionSchema, 304: { type: 'null', description: 'Unchanged since the ETag sent in If-None-Match' }, 401: errorSchema },
+    },
+  }, async (request, reply) => {
+    await ctx.identifyDownloader(request);
+    const latest = await ctx.latest.answer();
+    // Pollers revalidate every time; an unchanged answer is a bodiless 304 (RFC 9110 §13.1.2).
+    reply.header('etag', latest.etag).header('cache-control', 'no-cache');
+    if (notModified(request.headers['if-none-match'], latest.etag)) return reply.code(304).send();
     // A ready-made JSON string: Fastify sends it as is, no serialisation per poll.
-    return reply.type('application/json; charset=utf-8').send(await ctx.latest.json());
+    return reply.type('application/json; charset=utf-8').send(latest.json);
   });
 
   app.get('/get_nonce', {
     config: { rateLimit: { max: ctx.config.nonceRateLimit, timeWindow: 60_000 } },
     schema: {
       tags: ['ota'],
-      summary: 'A single-use download nonce',
+      summary: 'A single-use download nonce (bound to the vehicle whose token came with the request)',
+      headers: { type: 'object', properties: { authorization: bearerHeader } },
       response: {
         200: { type: 'object', properties: { nonce: { type: 'string' }, expires_in: { type: 'integer' } }, required: ['nonce', 'expires_in'] },
-        429: errorSchema,
+        401: errorSchema, 429: errorSchema,
       },
     },
   }, async (request) => {
@@ -54,13 +66,14 @@ export const otaRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
       summary: 'Download a release\'s file with a nonce (Range supported)',
       params: filenameParams,
       querystring: { type: 'object', properties: { nonce: { type: 'string', maxLength: 128 } } },
-      response: { 403: errorSchema, 404: errorSchema, 416: errorSchema },
+      headers: { type: 'object', properties: { authorization: bearerHeader } },
+      response: { 401: errorSchema, 403: errorSchema, 404: errorSchema, 416: errorSchema },
     },
   }, async (request, reply) => {
     const { filename } = request.params;
     const ip = clientIp(request);
     const identity = await ctx.identifyDownloader(request);
-    const use = await ctx.nonces.consume(request.query.nonce, filename, ip);
+    const use = await ctx.nonces.consume(request.query.nonce, filename, ip, identity);
     ctx.metrics.nonces.inc({ outcome: use.outcome });
     const actor = identity ?? use.issuedTo;
     await ctx.audit.record({
@@ -100,3 +113,12 @@ export const otaRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
     return reply;
   });
 };
+
+/** If-None-Match with the weak comparison RFC 9110 §13.1.2 prescribes: `*`, or any listed tag naming ours. */
+function notModified(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  const ours = opaque(etag);
+  return header.split(',').some((tag) => opaque(tag) === ours);
+}

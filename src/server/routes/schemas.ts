@@ -33,9 +33,16 @@ export const releaseSchema = {
     ecu: nullableString,
     firmware_version: nullableString,
     notes: nullableString,
+    hardware_id: nullableString,
     uploaded_by: { type: 'string' },
     uploaded_at: { type: 'string', format: 'date-time' },
   },
+} as const;
+
+/** For the OpenAPI document: vehicles send their token (`canota vehicle register`) on every request. */
+export const bearerHeader = {
+  type: 'string',
+  description: '`Bearer <vehicle token>`: optional unless the server runs with --require-vehicle-token; a wrong token is always 401',
 } as const;
 
 export const filenameParams = {

@@ -16,7 +16,7 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
     config: { negotiate: true },
     schema: {
       tags: ['admin'],
-      summary: 'Upload a release: multipart `csrf_token` (or header X-CSRF-Token), `ecu`, `firmware_version`, `notes`, then `file`',
+      summary: 'Upload a release: multipart `csrf_token` (or header X-CSRF-Token), `ecu`, `firmware_version`, `hardware_id`, `notes`, then `file`',
       consumes: ['multipart/form-data'],
       response: {
         200: { type: 'object', properties: { message: { type: 'string' }, release: releaseSchema } },
@@ -62,18 +62,21 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const ecu = checkLabel('ecu', fields.ecu, 64);
       const firmwareVersion = checkLabel('firmware_version', fields.firmware_version, 64);
       const notes = checkLabel('notes', fields.notes, 1000);
+      // As a vehicle config names it (at most 32 characters); the signed manifest carries it to the ECU.
+      const hardwareId = checkLabel('hardware_id', fields.hardware_id, 32);
 
       await pending.commit();
       const release = await ctx.storage.releases.add({
         filename, sha256: pending.sha256, size: pending.size, ecu, firmware_version: firmwareVersion, notes,
-        uploaded_by: user.username, uploaded_at: ctx.clock(),
+        hardware_id: hardwareId, uploaded_by: user.username, uploaded_at: ctx.clock(),
       });
       pending = undefined;
       ctx.latest.invalidate();
+      ctx.latestPerEcu.invalidate();
       ctx.metrics.uploads.inc({ outcome: 'ok' });
       await ctx.audit.record({
         event: 'upload', outcome: 'ok', actor: user.username, ip, subject: filename,
-        details: { release_id: release.id, sha256: release.sha256, size: release.size, ecu, firmware_version: firmwareVersion },
+        details: { release_id: release.id, sha256: release.sha256, size: release.size, ecu, firmware_version: firmwareVersion, ...(hardwareId ? { hardware_id: hardwareId } : {}) },
       });
       const message = `uploaded ${filename} (${release.size} bytes, sha256 ${release.sha256})`;
       if (wantsHtml(request)) {

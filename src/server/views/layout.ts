@@ -6,7 +6,7 @@ export interface PageFrame {
   user?: SessionUser | undefined;
   csrfToken?: string | undefined;
   /** Which navigation entry is current. */
-  section?: 'releases' | 'audit' | 'users';
+  section?: 'releases' | 'vehicles' | 'audit' | 'users';
 }
 
 /** The shared page shell: header with navigation and logout, no inline script or style (the CSP forbids them). */
@@ -28,6 +28,7 @@ export function layout(frame: PageFrame, body: SafeHtml): SafeHtml {
   <span class="brand">canota</span>
   ${user ? html`<nav>
     ${link('/', 'Releases', 'releases')}
+    ${link('/vehicles', 'Vehicles', 'vehicles')}
     ${user.role === 'admin' ? [link('/audit', 'Audit log', 'audit'), link('/users', 'Users', 'users')] : ''}
   </nav>
   <form class="logout" method="post" action="/logout">

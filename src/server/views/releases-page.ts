@@ -26,7 +26,7 @@ ${admin ? uploadForm(view) : ''}
     <tbody>
     ${view.releases.map((r, i) => html`<tr${i === 0 ? html` class="latest"` : ''}>
       <td>${admin ? html`<a href="/upload/${encodeURIComponent(r.filename)}">${r.filename}</a>` : r.filename}${i === 0 ? html` <span class="badge">latest</span>` : ''}</td>
-      <td>${r.ecu ?? '—'}</td>
+      <td>${r.ecu ?? '—'}${r.hardware_id ? html`<br><small class="hardware" title="hardware id">${r.hardware_id}</small>` : ''}</td>
       <td>${r.firmware_version ?? '—'}</td>
       <td title="${r.size} bytes">${formatBytes(r.size)}</td>
       <td><code class="hash" title="${r.sha256}">${r.sha256}</code></td>
@@ -46,6 +46,7 @@ function uploadForm(view: ReleasesView): SafeHtml {
     <input type="hidden" name="csrf_token" value="${view.csrfToken}">
     <label>ECU <input name="ecu" maxlength="64" placeholder="EDT"></label>
     <label>Firmware version <input name="firmware_version" maxlength="64" placeholder="2.0.0"></label>
+    <label class="wide">Hardware id (optional: the ECU refuses the image on other hardware) <input name="hardware_id" maxlength="32" placeholder="EDT-HW-A1"></label>
     <label class="wide">Notes <input name="notes" maxlength="1000"></label>
     <label class="wide">File (at most ${formatBytes(view.maxUploadBytes)}) <input name="file" type="file" required></label>
     <button type="submit">Upload</button>

@@ -38,3 +38,13 @@ test('an upload during a slow refresh is not hidden by the older answer', async 
   await inFlight;
   assert.equal(JSON.parse(await latest.json()).version, 'new.bin');
 });
+
+test('the answer carries a weak ETag naming the newest release', async (t) => {
+  const storage = await testStorage(t);
+  const latest = new LatestRelease(storage.releases, 0);
+  assert.equal((await latest.answer()).etag, 'W/"none"');
+  const added = await storage.releases.add(release('a.bin', 1500));
+  assert.equal((await latest.answer()).etag, `W/"${added.id}-${'a'.repeat(64)}"`);
+  const newer = await storage.releases.add(release('a.bin', 1600));
+  assert.equal((await latest.answer()).etag, `W/"${newer.id}-${'a'.repeat(64)}"`, 'a re-upload of the same bytes is a new answer');
+});

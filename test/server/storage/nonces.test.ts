@@ -15,12 +15,17 @@ test('a nonce is spent once, bound to its file, and stored only as a hash', asyn
   assert.notEqual(row.nonce_hash, nonce);
   assert.ok(!JSON.stringify(row).includes(nonce), 'the nonce itself is nowhere in the database');
 
-  assert.deepEqual(await nonces.consume(nonce, 'a.bin', '10.0.0.2'), { outcome: 'ok', issuedTo: 'VIN123' });
+  assert.equal((await nonces.consume(nonce, 'a.bin', '10.0.0.2')).outcome, 'foreign', 'a vehicle\'s nonce is no use to an anonymous client');
+  assert.equal((await nonces.consume(nonce, 'a.bin', '10.0.0.2', 'VIN999')).outcome, 'foreign', 'nor to another vehicle');
+  assert.deepEqual(await nonces.consume(nonce, 'a.bin', '10.0.0.2', 'VIN123'), { outcome: 'ok', issuedTo: 'VIN123' });
   const used = await storage.database.db.selectFrom('nonces').selectAll().executeTakeFirstOrThrow();
   assert.equal(used.used_for, 'a.bin');
   assert.equal(used.used_by_ip, '10.0.0.2');
-  assert.equal((await nonces.consume(nonce, 'a.bin', '10.0.0.2')).outcome, 'used');
-  assert.equal((await nonces.consume(nonce, 'b.bin', '10.0.0.2')).outcome, 'used', 'not reusable for another file either');
+  assert.equal((await nonces.consume(nonce, 'a.bin', '10.0.0.2', 'VIN123')).outcome, 'used');
+  assert.equal((await nonces.consume(nonce, 'b.bin', '10.0.0.2', 'VIN123')).outcome, 'used', 'not reusable for another file either');
+  const anonymous = await nonces.issue('10.0.0.1', null);
+  assert.equal((await nonces.consume(anonymous.nonce, 'a.bin', '10.0.0.1', 'VIN123')).outcome, 'foreign', 'an anonymous nonce is bound to anonymous use');
+  assert.deepEqual(await nonces.consume(anonymous.nonce, 'a.bin', '10.0.0.1'), { outcome: 'ok', issuedTo: null });
 
   const late = await nonces.issue('10.0.0.1', null);
   now += 60_000;
@@ -30,7 +35,7 @@ test('a nonce is spent once, bound to its file, and stored only as a hash', asyn
   assert.equal((await nonces.consume('0'.repeat(64), 'a.bin', '10.0.0.1')).outcome, 'unknown');
 
   now += 3600_000 + 1;
-  assert.equal(await nonces.prune(), 2);
+  assert.equal(await nonces.prune(), 3);
 });
 
 test('many concurrent uses of one nonce: exactly one wins', async (t) => {
