@@ -34,19 +34,14 @@ export class LoginThrottle {
   /** Returns the lock end when this failure locked a key. */
   async recordFailure(ip: string, username: string): Promise<number | undefined> {
     const now = this.clock();
+    const windowStart = now - (this.options.windowMs ?? 15 * 60_000);
     let lockedUntil: number | undefined;
     for (const key of keys(ip, username)) {
-      const record = await this.store.get(key);
-      const fresh = !record || now - record.window_started_at > (this.options.windowMs ?? 15 * 60_000);
-      const failures = fresh ? 1 : record.failures + 1;
-      const locked = failures >= this.options.maxFailures ? now + this.options.lockMs : null;
-      if (locked) lockedUntil = Math.max(lockedUntil ?? 0, locked);
-      await this.store.put({
-        key,
-        failures: locked ? 0 : failures,
-        window_started_at: fresh || locked ? now : record.window_started_at,
-        locked_until: locked ?? record?.locked_until ?? null,
-      });
+      const failures = await this.store.countFailure(key, now, windowStart);
+      if (failures < this.options.maxFailures) continue;
+      const until = now + this.options.lockMs;
+      await this.store.lock(key, until, now);
+      lockedUntil = Math.max(lockedUntil ?? 0, until);
     }
     return lockedUntil;
   }
