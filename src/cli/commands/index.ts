@@ -15,6 +15,7 @@ export const commandModules: Readonly<Record<string, () => Promise<RegisterComma
   can: async () => (await import('./can.ts')).registerCanCommand,
   ecu: async () => (await import('./ecu.ts')).registerEcuCommand,
   vehicle: async () => (await import('./vehicle.ts')).registerVehicleCommand,
+  demo: async () => (await import('./demo.ts')).registerDemoCommand,
   keys: async () => (await import('./keys.ts')).registerKeysCommand,
 };
 
