@@ -8,6 +8,7 @@ import { tempDir } from './temp-dir.ts';
 export interface ReleaseFields {
   ecu?: string;
   firmware_version?: string;
+  hardware_id?: string;
   notes?: string;
 }
 
@@ -20,6 +21,8 @@ export interface OtaTestServer {
   process: CanotaProcess;
   /** Uploads like an admin with the upload form (login, CSRF token, multipart); `content` or a file path. */
   upload(filename: string, content: Buffer | { path: string }, fields?: ReleaseFields): Promise<Record<string, unknown>>;
+  /** GET as the logged-in admin, JSON (the admin API, e.g. `/api/v1/vehicles/<vin>`). */
+  adminJson<T = Record<string, unknown>>(path: string): Promise<T>;
 }
 
 export const adminName = 'ota-admin';
@@ -43,6 +46,7 @@ export async function startOtaServer(t: TestContext, options: { args?: string[] 
     dataDir,
     process,
     upload: (filename, content, fields) => uploader.upload(filename, content, fields),
+    adminJson: (path) => uploader.json(path),
   };
 }
 
@@ -64,6 +68,14 @@ export class Uploader {
     const answer = await this.#fetch('/upload', { method: 'POST', body: form, headers: { accept: 'application/json' } });
     if (answer.status !== 200) throw new Error(`upload of ${filename} failed: ${answer.status} ${answer.text}`);
     return JSON.parse(answer.text) as Record<string, unknown>;
+  }
+
+  /** GET `path` as the logged-in admin; the JSON answer (throws on a status other than 200). */
+  async json<T = Record<string, unknown>>(path: string): Promise<T> {
+    if (!this.#loggedIn) await this.#login();
+    const answer = await this.#fetch(path, { headers: { accept: 'application/json' } });
+    if (answer.status !== 200) throw new Error(`GET ${path} answered ${answer.status}: ${answer.text.slice(0, 300)}`);
+    return JSON.parse(answer.text) as T;
   }
 
   async close(): Promise<void> {

@@ -102,7 +102,7 @@ test('the car in one process against a real server', async (t) => {
       if (ecu === 'CGW' && status === 'programmed') writeFileSync(join(stateDir, 'ecus', 'CGW', 'bank-B.img'), randomBytes(64));
     });
     await server.upload('cgw-2.0.0.bin', randomBytes(20_000), { ecu: 'CGW', firmware_version: '2.0.0' });
-    // The seed's /latest_version now names only the CGW release; the TMU remembers EDT's and offers both.
+    // The newest release of each ECU now makes another campaign: the pending one is withdrawn, both are offered.
     await eventually(() => driver.offers.length === 2, 'the CGW + EDT offer', 10_000);
     assert.deepEqual(driver.offers[1]!.ecus.map((ecu) => `${ecu.name} ${ecu.from}→${ecu.to}`), ['EDT 1.0.0→2.0.0', 'CGW 1.0.0→2.0.0']);
     assert.equal(messages(logs, /: withdrawn, newer releases make campaign/).length, 1);
@@ -127,11 +127,12 @@ test('the car in one process against a real server', async (t) => {
 
   await t.test('postponed for a second: offered again once the second is up, then installed (the TMU updating itself too)', async (t) => {
     const driver = new ScriptedDriver((_offer, index) => (index === 0 ? { decision: 'postpone', seconds: 1 } : { decision: 'approve' }));
-    // Uploaded first: the newest release the server names is then the TMU's alone.
     const tmuImage = randomBytes(25_000);
     await server.upload('tmu-1.1.0.bin', tmuImage, { ecu: 'TMU', firmware_version: '1.1.0' });
     const { car, stateDir, reports, logs } = await startCar(t, server, driver);
     await eventually(() => driver.offers.length === 1, 'the offer', 10_000);
+    // A new car: the server's newest EDT and CGW releases (uploaded above) come along with the TMU's.
+    assert.deepEqual(driver.offers[0]!.ecus.map((ecu) => ecu.name), ['EDT', 'CGW', 'TMU']);
     await eventually(() => driver.offers.length === 2, 'the offer again', 10_000);
     const waited = Date.parse(driver.offers[1]!.receivedAt) - Date.parse(driver.offers[0]!.receivedAt);
     assert.ok(waited >= 1000, `asked again after ${waited} ms`);
@@ -141,6 +142,7 @@ test('the car in one process against a real server', async (t) => {
     await eventually(() => reports.some((report) => report.outcome === 'success'), 'the success report', 20_000);
     assert.deepEqual(reports.map((report) => report.outcome), ['postponed', 'success']);
     assert.equal(car.local.version, '1.1.0');
+    assert.deepEqual(reports[1]!.updates.map((update) => [update.ecu, update.result]), [['EDT', 'installed'], ['CGW', 'installed'], ['TMU', 'installed']]);
     const tmu = (await readVehicleStatus({ stateDir })).ecus.TMU!;
     assert.deepEqual([tmu.version, tmu.active_bank, tmu.sha256], ['1.1.0', 'B', sha256(tmuImage)]);
     assert.deepEqual(await readFile(join(stateDir, 'ecus', 'TMU', 'bank-B.img')), tmuImage);

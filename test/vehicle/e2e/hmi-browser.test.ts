@@ -36,6 +36,8 @@ test('approval in the HMI page (Chromium): the offer appears, Approve installs, 
   // The open page learns about the offer by itself.
   await page.locator('button.approve').waitFor({ timeout: 15_000 });
   assert.match(await page.locator('table.offer tbody').innerText(), /EDT\s+1\.0\.0\s+2\.1\.0\s+390\.6 KiB\s+about \d+ s/);
+  // The release notes came with the release (/api/v1/releases/latest) and reach the driver.
+  assert.equal(await page.locator('#notes').innerText(), 'Quieter inverter at low speed.');
   // Nothing is flashed before the driver says yes.
   assert.equal((await vehicleStatus(stateDir)).ecus.EDT!.banks!.B.state, 'empty');
 

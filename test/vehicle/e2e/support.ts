@@ -11,6 +11,19 @@ import { runCanota, startCanota, type CanotaProcess, type StartOptions } from '.
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/** The server's release signing key as a vehicle config's `trustedKeys` takes it (`canota keys show`). */
+export async function serverKey(dataDir: string): Promise<string> {
+  const shown = await runCanota(['keys', 'show', '--data-dir', dataDir]);
+  if (shown.code !== 0) throw new Error(`canota keys show failed (${shown.code}): ${shown.stderr}`);
+  return shown.stdout.trim().split('\n').at(-1)!;
+}
+
+/** What the admin API (`GET /api/v1/vehicles/<vin>`) says about a vehicle. */
+export interface VehicleHistory {
+  vehicle: { vin: string; ecus: Record<string, { version: string | null; sha256: string | null; active_bank: string | null; state: string }> };
+  reports: Array<{ campaign_id: string | null; outcome: string; message: string; updates: Array<Record<string, unknown>> }>;
+}
+
 /** `vehicle VIN ready` (group 1: the HMI URL when there is one). */
 export const vehicleReady = /vehicle [A-HJ-NPR-Z0-9]{17} ready(?:; HMI at (http:\/\/[^\s"]+))?/;
 

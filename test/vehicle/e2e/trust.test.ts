@@ -4,18 +4,20 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSigningKey, publicKeyToText } from '../../../src/crypto/ed25519.ts';
+import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { startOtaServer } from '../../support/ota-server.ts';
-import { carDir, firmware, logLines, pendingReports, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar } from './support.ts';
+import { carDir, firmware, logLines, pendingReports, serverKey, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar } from './support.ts';
 
-test('images the vehicle must not install: a corrupted download is refused by EDT itself; an unsigned release by a vehicle that trusts keys', async (t) => {
+test('images the vehicle must not install, with trusted keys configured: refused by EDT\'s own check, or by the TMU before it downloads', async (t) => {
   const server = await startOtaServer(t);
-  const image = firmware(80_000);
-  await server.upload('edt-2.0.0.bin', image, { ecu: 'EDT', firmware_version: '2.0.0' });
+  const trustedKey = await serverKey(server.dataDir);
+  await server.upload('edt-2.0.0.bin', firmware(80_000), { ecu: 'EDT', firmware_version: '2.0.0' });
 
   await t.test('bytes corrupted on the TMU after the download: EDT\'s check refuses them, nothing is activated, the download is thrown away', async (t) => {
     const stateDir = await carDir(t);
-    await writeCar(stateDir, 'WCANTAC0RRVPT0001');
+    await writeCar(stateDir, 'WCANTAC0RRVPT0001', (config) => { config.trustedKeys = [trustedKey]; });
     const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'prompt']);
+    assert.doesNotMatch(vehicle.output.join('\n'), /trusts no release signing key/);
     await vehicle.waitFor(/^ {2}EDT: 1\.0\.0 -> 2\.0\.0 \(/, 15_000);
     // While the driver reads the offer, the verified download rots on the TMU's storage.
     const path = join(stateDir, 'tmu', 'downloads', 'EDT', 'files', 'edt-2.0.0.bin');
@@ -43,15 +45,12 @@ test('images the vehicle must not install: a corrupted download is refused by ED
     assert.equal(logLines(vehicle, /^cgw offer shown to the driver$/).length, 1);
   });
 
-  await t.test('a vehicle with trusted keys refuses a release without a signed manifest before downloading or offering it', async (t) => {
+  await t.test('a release signed by a key the vehicle does not trust is refused before it is downloaded or offered', async (t) => {
     const stateDir = await carDir(t);
-    await writeCar(stateDir, 'WCANTAKEYS0000001', (config) => {
-      config.trustedKeys = [publicKeyToText(generateSigningKey().publicKey)];
-    });
+    await writeCar(stateDir, 'WCANTAKEYS0000001', (config) => { config.trustedKeys = [publicKeyToText(generateSigningKey().publicKey)]; });
     const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'auto']);
-    assert.doesNotMatch(vehicle.output.join('\n'), /trusts no release signing key/);
     const refused = await waitForLog(vehicle, /^campaign c-[0-9a-f]{16}: refusing the release: /);
-    assert.match(refused.msg as string, /EDT: edt-2\.0\.0\.bin comes without a signed manifest, and this vehicle installs only releases signed by a trusted key$/);
+    assert.match(refused.msg as string, /EDT: edt-2\.0\.0\.bin: release manifest has no valid signature by a trusted key \(signed by: [0-9a-f]{12}\)$/);
     await waitForLog(vehicle, /^campaign c-[0-9a-f]{16} reported: failed$/);
     assert.deepEqual(logLines(vehicle, /^new release: downloading$|^cgw offer shown to the driver$/), []);
     assert.equal((await vehicleStatus(stateDir)).ecus.EDT!.version, '1.0.0');
@@ -60,5 +59,34 @@ test('images the vehicle must not install: a corrupted download is refused by ED
     // Deferred: the next polls do not refuse (and report) it again.
     await sleep(1500);
     assert.equal((await pendingReports(stateDir)).length, 1);
+  });
+
+  await t.test('a server without the vehicle API (only the seed\'s routes): no manifest, so a vehicle that trusts keys installs nothing', async (t) => {
+    // The same server behind a proxy that answers 404 for /api/v1/…: what a server of the seed's generation says.
+    const seedOnly = await startFaultProxy({ host: server.host, port: server.port }, () => ({
+      intercept: (line) => (/ \/api\/v1\//.test(line)
+        ? { status: 404, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"error":"not found"}') }
+        : undefined),
+    }));
+    t.after(() => seedOnly.close());
+    const stateDir = await carDir(t);
+    await writeCar(stateDir, 'WCANTANVMAN1FEST1', (config) => { config.trustedKeys = [trustedKey]; });
+    const vehicle = await startVehicle(seedOnly.url, stateDir, ['--approve', 'auto']);
+    const refused = await waitForLog(vehicle, /^campaign c-[0-9a-f]{16}: refusing the release: /);
+    assert.match(refused.msg as string, /EDT: edt-2\.0\.0\.bin comes without a signed manifest, and this vehicle installs only releases signed by a trusted key$/);
+    assert.ok(seedOnly.requests.some((line) => line.startsWith('GET /latest_version ')), 'it fell back to /latest_version');
+    assert.ok(!seedOnly.requests.some((line) => line.startsWith('GET /get_nonce')), 'nothing was downloaded');
+    assert.equal((await vehicleStatus(stateDir)).ecus.EDT!.version, '1.0.0');
+  });
+
+  await t.test('a signed release for other hardware (hardware_id) reaches EDT, whose check refuses it', async (t) => {
+    await server.upload('edt-2.1.0.bin', firmware(30_000), { ecu: 'EDT', firmware_version: '2.1.0', hardware_id: 'EDT-HW-Z9' });
+    const stateDir = await carDir(t);
+    await writeCar(stateDir, 'WCANTAHARDWARE001', (config) => { config.trustedKeys = [trustedKey]; });
+    const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'auto']);
+    const refused = await waitForLog(vehicle, /^image refused$/, 20_000);
+    assert.equal(refused.reason, 'release is for hardware EDT-HW-Z9, this ECU is EDT-HW-A1');
+    await waitForLog(vehicle, /^campaign c-[0-9a-f]{16} reported: failed$/);
+    assert.equal((await vehicleStatus(stateDir)).ecus.EDT!.version, '1.0.0');
   });
 });

@@ -5,16 +5,20 @@ import { join } from 'node:path';
 import { parseCandump } from '../../../src/can/log/index.ts';
 import { runCanota } from '../../support/canota-process.ts';
 import { startOtaServer } from '../../support/ota-server.ts';
-import { carDir, firmware, logLines, pendingReports, sha256, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar } from './support.ts';
+import { registerVehicle } from '../../server/support/vehicles.ts';
+import {
+  carDir, firmware, logLines, pendingReports, sha256, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar, type VehicleHistory,
+} from './support.ts';
 
 const VIN = 'WCANTAE2E00000001';
 
 test('canota vehicle --approve auto: an upload for EDT is detected within one poll, offered, flashed into the inactive bank, activated and reported', async (t) => {
   const server = await startOtaServer(t);
+  const token = await registerVehicle(server.dataDir, VIN);
   const stateDir = await carDir(t);
   await writeCar(stateDir, VIN);
   const logCan = join(stateDir, 'bus.log');
-  const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'auto', '--log-can', logCan]);
+  const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'auto', '--log-can', logCan, '--token', token]);
   assert.match(vehicle.output.join('\n'), /WARNING: driver approval policy "auto"/);
   await waitForLog(vehicle, /^up to date$/);
 
@@ -48,13 +52,18 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
   const phases = new Set(logLines(vehicle, /^flashing$/).filter((line) => line.ecu === 'EDT').map((line) => line.phase));
   assert.deepEqual([...phases], ['erasing', 'programming', 'checking', 'resetting']);
 
-  // The report: kept for the server until it has the reports route (this one answers 404), never lost.
-  const [report] = await pendingReports(stateDir);
-  assert.ok(report, 'a report waits in tmu/reports/');
-  assert.equal(report.campaign_id, campaign);
-  assert.equal(report.outcome, 'success');
-  assert.deepEqual(report.ecus.EDT, { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'Running' });
-  assert.deepEqual(report.updates, [{ ecu: 'EDT', from: '1.0.0', to: '2.0.0', release_id: '1', result: 'installed' }]);
+  // The report reached the server under the vehicle's token: nothing waits in tmu/reports/.
+  assert.equal(logLines(vehicle, /^report sent to the server$/).length, 1);
+  assert.deepEqual(await pendingReports(stateDir), []);
+  const history = await server.adminJson<VehicleHistory>(`/api/v1/vehicles/${VIN}`);
+  const [report] = history.reports;
+  assert.equal(report?.campaign_id, campaign);
+  assert.equal(report?.outcome, 'success');
+  assert.deepEqual(report?.updates, [{ ecu: 'EDT', from: '1.0.0', to: '2.0.0', release_id: '1', result: 'installed', error: null }]);
+  assert.deepEqual(history.vehicle.ecus.EDT && { ...history.vehicle.ecus.EDT, reported_at: undefined },
+    { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'Running', reported_at: undefined });
+  assert.equal(history.vehicle.ecus.CGW?.version, '1.0.0');
+  assert.equal(history.vehicle.ecus.TMU?.version, '1.0.0');
   assert.equal((await tmuState(stateDir)).phase, 'idle');
 
   await t.test('up to date afterwards; an older release is refused as a downgrade and nothing is offered', async () => {

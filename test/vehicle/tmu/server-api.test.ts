@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { ServerApiError } from '../../../src/vehicle/tmu/errors.ts';
 import { ReportOutbox } from '../../../src/vehicle/tmu/report-outbox.ts';
 import { ServerApi, type VehicleReport } from '../../../src/vehicle/tmu/server-api.ts';
+import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { startOtaServer } from '../../support/ota-server.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { registerVehicle } from '../../server/support/vehicles.ts';
 
 const VIN = 'WCANTAAP100000001';
 
@@ -26,50 +28,70 @@ const report = (outcome: VehicleReport['outcome'], n: number): VehicleReport => 
   updates: [], message: `report ${n}`, at: new Date(0).toISOString(),
 });
 
-test('the TMU\'s server calls against a server with only the seed\'s routes', async (t) => {
+test('the TMU\'s server calls and its report outbox, against the real server', async (t) => {
   const server = await startOtaServer(t);
-  const api = new ServerApi({ server: server.url, timeoutMs: 5000 });
-  t.after(() => api.close());
+  const token = await registerVehicle(server.dataDir, VIN);
+  // The same server as one of the seed's generation sees it: no /api/v1/ routes (a proxy answers 404).
+  const seedOnly = await startFaultProxy({ host: server.host, port: server.port }, () => ({
+    intercept: (line) => (/ \/api\/v1\//.test(line) ? { status: 404, body: Buffer.from('{"error":"not found"}') } : undefined),
+  }));
+  t.after(() => seedOnly.close());
+  const api = new ServerApi({ server: server.url, token, timeoutMs: 5000 });
+  const legacy = new ServerApi({ server: seedOnly.url, token, timeoutMs: 5000 });
+  t.after(() => Promise.all([api.close(), legacy.close()]));
 
-  await t.test('nothing uploaded: no release, from /latest_version', async () => {
-    assert.deepEqual(await api.latestReleases(), { source: 'latest_version', releases: [], skipped: [] });
+  await t.test('nothing uploaded: no release, either way', async () => {
+    assert.deepEqual(await api.latestReleases(), { source: 'api', releases: [], skipped: [] });
+    assert.deepEqual(await legacy.latestReleases(), { source: 'latest_version', releases: [], skipped: [] });
   });
 
-  await t.test('a release without a target ECU is skipped with the reason; one with ecu and firmware_version is announced', async () => {
+  await t.test('the vehicle API names each ECU\'s newest release with its manifest; /latest_version only the newest upload', async () => {
     await server.upload('mystery.bin', randomBytes(100));
-    const skipped = await api.latestReleases();
-    assert.deepEqual(skipped.releases, []);
-    assert.deepEqual(skipped.skipped, [{ filename: 'mystery.bin', reason: 'it names no ecu' }]);
+    assert.deepEqual((await legacy.latestReleases()).skipped, [{ filename: 'mystery.bin', reason: 'it names no ecu' }]);
+    const edt = randomBytes(3000);
+    await server.upload('edt-2.0.0.bin', edt, { ecu: 'edt', firmware_version: '2.0.0', notes: 'n' });
+    await server.upload('cgw-1.1.0.bin', randomBytes(2000), { ecu: 'CGW', firmware_version: '1.1.0' });
 
-    const image = randomBytes(3000);
-    await server.upload('edt-2.0.0.bin', image, { ecu: 'edt', firmware_version: '2.0.0', notes: 'n' });
     const latest = await api.latestReleases();
-    assert.equal(latest.source, 'latest_version');
-    assert.equal(latest.releases.length, 1);
-    const [release] = latest.releases;
-    assert.equal(release!.ecu, 'EDT');
-    assert.equal(release!.firmwareVersion, '2.0.0');
-    assert.equal(release!.manifest, null);
-    assert.equal(release!.release.filename, 'edt-2.0.0.bin');
-    assert.equal(release!.release.sha256, createHash('sha256').update(image).digest('hex'));
-    assert.equal(release!.release.size, 3000);
-    assert.equal(release!.release.ecu, 'EDT');
+    assert.equal(latest.source, 'api');
+    const byEcu = Object.fromEntries(latest.releases.map((release) => [release.ecu, release]));
+    assert.deepEqual(Object.keys(byEcu).sort(), ['CGW', 'EDT']);
+    assert.equal(byEcu.EDT!.release.sha256, createHash('sha256').update(edt).digest('hex'));
+    assert.equal(byEcu.EDT!.release.size, 3000);
+    assert.equal(byEcu.EDT!.notes, 'n');
+    assert.equal(byEcu.EDT!.manifest?.signed.sha256, byEcu.EDT!.release.sha256);
+    assert.equal(byEcu.EDT!.manifest?.signatures.length, 1);
+
+    const old = await legacy.latestReleases();
+    assert.equal(old.source, 'latest_version');
+    assert.deepEqual(old.releases.map((release) => [release.ecu, release.firmwareVersion, release.manifest]), [['CGW', '1.1.0', null]]);
   });
 
-  await t.test('reports wait in the outbox while the server has no reports route, in order, and survive a restart', async (t) => {
-    const directory = join(await tempDir(t), 'reports');
-    const outbox = new ReportOutbox(directory);
+  await t.test('reports: stored (201) and deleted from the outbox; kept while the route is missing or the token is refused', async (t) => {
+    const outbox = new ReportOutbox(join(await tempDir(t), 'reports'));
     await outbox.add(report('declined', 1));
     await outbox.add(report('success', 2));
-    assert.deepEqual(await outbox.flush(api, VIN), { sent: 0, pending: 2 });
-    const again = new ReportOutbox(directory);
-    const names = await again.pending();
-    assert.equal(names.length, 2);
-    assert.ok(names[0]! < names[1]!, 'oldest first');
-    // A report file that cannot be read any more does not block the others: it is moved aside, kept.
-    await writeFile(join(directory, names[0]!), '{"half');
-    assert.deepEqual(await again.flush(api, VIN), { sent: 0, pending: 1 });
-    assert.deepEqual(await readdir(join(directory, 'rejected')), [names[0]]);
+    // No reports route: both wait, in order, for a later poll.
+    assert.deepEqual(await outbox.flush(legacy, VIN), { sent: 0, pending: 2 });
+    // No token: 401, they still wait.
+    const anonymous = new ServerApi({ server: server.url, timeoutMs: 5000 });
+    t.after(() => anonymous.close());
+    assert.deepEqual(await outbox.flush(anonymous, VIN), { sent: 0, pending: 2 });
+    // The vehicle's own token: both go, oldest first.
+    assert.deepEqual(await outbox.flush(api, VIN), { sent: 2, pending: 0 });
+    const history = await server.adminJson<{ reports: Array<{ outcome: string; message: string }> }>(`/api/v1/vehicles/${VIN}`);
+    assert.deepEqual(history.reports.map((r) => r.message), ['report 2', 'report 1']);
+  });
+
+  await t.test('a report the server refuses as malformed (400), or one that cannot be read, is moved aside, kept, and does not block', async (t) => {
+    const directory = join(await tempDir(t), 'reports');
+    const outbox = new ReportOutbox(directory);
+    await outbox.add({ ...report('success', 3), updates: [{ ecu: 'EDT', from: '1', to: '2', release_id: '1', result: 'exploded' as 'installed' }] });
+    const unreadable = await outbox.add(report('success', 4));
+    await writeFile(join(directory, unreadable), '{"half');
+    await outbox.add(report('success', 5));
+    assert.deepEqual(await outbox.flush(api, VIN), { sent: 1, pending: 0 });
+    assert.equal((await readdir(join(directory, 'rejected'))).length, 2);
   });
 
   await t.test('a server that is down: unreachable (retryable), and reports stay', async (t) => {
@@ -78,7 +100,7 @@ test('the TMU\'s server calls against a server with only the seed\'s routes', as
     await assert.rejects(down.latestReleases(), (error: unknown) =>
       error instanceof ServerApiError && error.failure === 'unreachable' && error.retryable);
     const outbox = new ReportOutbox(join(await tempDir(t), 'reports'));
-    await outbox.add(report('failed', 3));
+    await outbox.add(report('failed', 6));
     assert.deepEqual(await outbox.flush(down, VIN), { sent: 0, pending: 1 });
   });
 });
