@@ -38,6 +38,20 @@ test('the driver declines or postpones: nothing is installed, the campaign is no
     await vehicle.waitFor(new RegExp(`"campaign":"${again.campaign as string}".*"msg":"cgw offer shown to the driver"`));
   });
 
+  await t.test('--reoffer-after: a declined campaign is offered again once that time has passed', async (t) => {
+    const stateDir = await carDir(t);
+    await writeCar(stateDir, 'WCANTADEC00000002');
+    const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'decline', '--reoffer-after', '2']);
+    await waitForLog(vehicle, /^campaign c-[0-9a-f]{16}: declined by the driver/);
+    const offered = () => logLines(vehicle, /^cgw offer shown to the driver$/);
+    await sleep(1000);
+    assert.equal(offered().length, 1, 'not within the two seconds');
+    const deadline = Date.now() + 8000;
+    while (offered().length < 2 && Date.now() < deadline) await sleep(100);
+    assert.equal(offered().length, 2, 'offered again after the two seconds');
+    assert.equal(offered()[1]!.campaign, offered()[0]!.campaign);
+  });
+
   await t.test('postponed at the terminal prompt: nothing installed, offered again only after the delay the driver chose', async (t) => {
     const stateDir = await carDir(t);
     await writeCar(stateDir, 'WCANTAP0STP0NE001');

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { startOtaServer } from '../../support/ota-server.ts';
 import { carDir, firmware, logLines, pendingReports, sha256, startVehicle, tmuState, vehicleStatus, waitForLog, writeCar } from './support.ts';
 
@@ -48,4 +50,35 @@ test('power loss (kill -9 of canota vehicle) while EDT is flashed: the old image
   const reports = await pendingReports(stateDir);
   assert.deepEqual(reports.map((report) => [report.campaign_id, report.outcome]), [[campaign, 'success']]);
   assert.equal(logLines(second, /^new release: downloading$/).length, 0);
+});
+
+test('power loss while the TMU downloads: after the restart the download resumes where it stopped, and the update completes', async (t) => {
+  const server = await startOtaServer(t);
+  // A slow link (300 kB/s) so the kill lands in the middle of the 900 kB download.
+  const link = await startFaultProxy({ host: server.host, port: server.port }, () => ({ bytesPerSecond: 300_000 }));
+  t.after(() => link.close());
+  const stateDir = await carDir(t);
+  await writeCar(stateDir, 'WCANTARESVME00001');
+  const image = firmware(900_000);
+  await server.upload('edt-2.2.0.bin', image, { ecu: 'EDT', firmware_version: '2.2.0' });
+
+  const first = await startVehicle(link.url, stateDir, ['--approve', 'auto']);
+  const progressFile = join(stateDir, 'tmu', 'downloads', 'EDT', 'state', 'progress.txt');
+  for (;;) {
+    const percent = Number(await readFile(progressFile, 'utf8').catch(() => '0'));
+    if (percent >= 30) break;
+    await sleep(20);
+  }
+  first.child.kill('SIGKILL');
+  assert.equal(await first.exited, 'SIGKILL');
+  assert.equal((await tmuState(stateDir)).phase, 'downloading');
+
+  const second = await startVehicle(link.url, stateDir, ['--approve', 'auto']);
+  const resumed = await waitForLog(second, /^resuming at byte \d+$/, 15_000);
+  assert.ok((resumed.offset as number) >= 270_000 && (resumed.offset as number) < 900_000, `resumed at ${resumed.offset as number}`);
+  const downloaded = await waitForLog(second, /^downloaded and verified$/, 15_000);
+  assert.equal(downloaded.resumedFrom, resumed.offset);
+  await waitForLog(second, /^campaign c-[0-9a-f]{16} reported: success$/, 30_000);
+  const edt = (await vehicleStatus(stateDir)).ecus.EDT!;
+  assert.deepEqual([edt.version, edt.sha256], ['2.2.0', sha256(image)]);
 });
