@@ -2,34 +2,31 @@ import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Bus } from '../../can/bus/bus.ts';
-import { IsoTpChannel } from '../../can/isotp/index.ts';
-import {
-  DiagnosticSessionType, NegativeResponseCode as Nrc, NegativeResponseError, UdsClient, type UdsClientOptions,
-} from '../../can/uds/index.ts';
+import type { UdsClientOptions } from '../../can/uds/index.ts';
 import { compareFirmwareVersions } from '../../client/index.ts';
 import { pause, pollDelayMs } from '../../client/schedule.ts';
 import { parsePublicKey } from '../../crypto/ed25519.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { ApprovalClient, type ApprovalDecision } from '../cgw/approval-client.ts';
-import type { UpdateProgress } from '../cgw/approval-protocol.ts';
+import type { ApprovalDecision } from '../cgw/approval-client.ts';
+import type { ApprovalOfferInput, UpdateProgress } from '../cgw/approval-protocol.ts';
 import type { VehicleConfig } from '../config.ts';
-import { BootloaderDid, decodeBootState, securitySecretBytes } from '../ecu/protocol.ts';
-import { ecuByName, isoTpFrameOptions } from '../network.ts';
+import { securitySecretBytes } from '../ecu/protocol.ts';
+import { ecuByName } from '../network.ts';
 import { campaignId, describeCampaign, isKnownEcu, offerFor, planCampaign, type Candidate } from './campaign.ts';
+import { DriverApproval } from './driver-approval.ts';
 import { DownloadFailedError, ReleaseRejectedError, ServerApiError } from './errors.ts';
 import type { FlashPhase } from './flash-errors.ts';
 import { FlashSession, type FlashProgress } from './flash-session.ts';
 import { InstalledVersions } from './installed-versions.ts';
 import { install, type InstallStep } from './installation.ts';
 import type { LocalTarget } from './local-target.ts';
-import { ProgressRelay } from './progress-relay.ts';
 import { ReleaseDownloads, type DownloadSettings } from './release-downloads.ts';
 import { ReportOutbox } from './report-outbox.ts';
-import {
-  ServerApi, type AnnouncedRelease, type ReportedEcu, type UpdateResultKind, type VehicleReport,
-} from './server-api.ts';
+import { ServerApi, type AnnouncedRelease, type ReportedEcu, type VehicleReport } from './server-api.ts';
+import { TesterLinks } from './tester-links.ts';
 import { TmuStateFile, type Campaign, type CampaignTarget, type TargetStatus, type TmuPhase, type TmuState } from './tmu-state.ts';
 import { RemoteTarget, reportedEcu, type UpdateTarget } from './update-target.ts';
+import { reportOf, resultOf } from './vehicle-report.ts';
 
 export interface TmuOptions {
   config: VehicleConfig;
@@ -71,11 +68,6 @@ const STATUS_PHASES: Partial<Record<TargetStatus, string>> = {
   programmed: 'waiting', activated: 'done', installed: 'done', failed: 'failed', 'rolled-back': 'rolled-back',
 };
 
-interface Link {
-  channel: IsoTpChannel;
-  client: UdsClient;
-}
-
 /**
  * The telematics unit: the vehicle's update master. Each poll it asks the server for the newest release
  * of each ECU, compares them with what the ECUs run, downloads what is newer (the download agent: nonce,
@@ -93,9 +85,8 @@ export class Tmu extends EventEmitter<TmuEvents> {
   readonly #stateFile: TmuStateFile;
   readonly #downloads: ReleaseDownloads;
   readonly #outbox: ReportOutbox;
-  readonly #links = new Map<string, Link>();
-  readonly #approval: ApprovalClient;
-  readonly #relay: ProgressRelay;
+  readonly #links: TesterLinks;
+  readonly #approval: DriverApproval;
   readonly #versions: InstalledVersions;
   readonly #trustedKeys: readonly KeyObject[];
   #state: TmuState;
@@ -119,19 +110,11 @@ export class Tmu extends EventEmitter<TmuEvents> {
       directory: join(this.directory, 'downloads'), settings: download, trustedKeys: this.#trustedKeys, logger: options.logger,
     });
     this.#outbox = new ReportOutbox(join(this.directory, 'reports'), options.logger);
-    const tester = ecuByName(options.config, options.config.tester);
-    for (const ecu of options.config.ecus) {
-      if (ecu.name === tester.name) continue;
-      const channel = new IsoTpChannel(options.bus, { txId: ecu.requestId, rxId: ecu.responseId, ...isoTpFrameOptions(options.config.buses[ecu.bus]!) });
-      // P2 with room for a loaded machine and a multicast hop: it only bounds how long silence takes to notice.
-      this.#links.set(ecu.name, { channel, client: new UdsClient(channel, { p2Ms: 500, ...options.udsClient }) });
-    }
+    this.#links = new TesterLinks(options.config, options.bus, options.udsClient);
     const gateway = ecuByName(options.config, options.config.gateway.ecu);
-    // One UdsClient for the CGW, shared by the approval and by flashing the CGW: one channel may receive on its id.
-    this.#approval = new ApprovalClient(this.#link(gateway.name).client, { secret: securitySecretBytes(gateway.securitySecret) });
-    this.#relay = new ProgressRelay(this.#approval, options.logger);
+    this.#approval = new DriverApproval(this.#links.client(gateway.name), securitySecretBytes(gateway.securitySecret), options.logger);
     this.#versions = new InstalledVersions({
-      config: options.config, bus: options.bus, clientFor: (ecu) => this.#link(ecu).client,
+      config: options.config, bus: options.bus, clientFor: (ecu) => this.#links.client(ecu),
       localVersion: () => options.local.version, ...(options.logger ? { logger: options.logger } : {}),
     });
   }
@@ -199,12 +182,8 @@ export class Tmu extends EventEmitter<TmuEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#versions.close();
-    await this.#relay.settle();
     await this.#approval.close();
-    for (const { client, channel } of this.#links.values()) {
-      client.close();
-      channel.close();
-    }
+    this.#links.close();
     await this.#downloads.close();
     await this.server.close();
   }
@@ -321,56 +300,35 @@ export class Tmu extends EventEmitter<TmuEvents> {
 
   async #offer(): Promise<void> {
     const campaign = this.#campaign();
-    await this.#present(campaign);
+    await this.#approval.present(this.#offerOf(campaign));
     this.#logger?.info({ campaign: campaign.id, offer: campaign.offer }, `campaign ${campaign.id}: offered to the driver (${describeCampaign(campaign)})`);
     await this.#save({ phase: 'awaiting-approval' });
   }
 
+  /**
+   * Waits for the driver. Meanwhile, every poll interval, reports still go out (a driver may take hours)
+   * and the server is asked again: newer releases that make another campaign withdraw this offer.
+   */
   async #awaitDecision(signal: AbortSignal): Promise<void> {
     const campaign = this.#campaign();
-    const decision = await this.#decision(campaign, signal, true);
+    const decision = await this.#approval.decision(this.#offerOf(campaign), {
+      signal, pollMs: this.#options.approvalPollMs,
+      keepWaiting: { everyMs: (this.#options.download.intervalSeconds ?? 10) * 1000, check: () => this.#stillCurrent(campaign, signal) },
+    });
     if (decision) await this.#decided(campaign, decision);
   }
 
-  /**
-   * Polls the CGW every second until the driver decided. With `watchServer`, it also looks for newer
-   * releases every poll interval and withdraws the offer when they make a different campaign (null).
-   */
-  async #decision(campaign: Campaign, signal: AbortSignal, watchServer: boolean): Promise<ApprovalDecision | null> {
-    if (this.#approval.currentOffer?.campaign_id !== campaign.id) await this.#present(campaign);
-    const interval = (this.#options.download.intervalSeconds ?? 10) * 1000;
-    let nextServerCheck = performance.now() + interval;
-    for (;;) {
-      signal.throwIfAborted();
-      let status;
-      try {
-        status = await this.#approval.poll();
-      } catch (error) {
-        // 0x22: the approval lapsed (the firewall closed for inactivity); 0x24: the CGW has no offer (it restarted).
-        if (!(error instanceof NegativeResponseError) || (error.nrc !== Nrc.ConditionsNotCorrect && error.nrc !== Nrc.RequestSequenceError)) throw error;
-        this.#logger?.warn({ campaign: campaign.id, nrc: error.nrc }, `campaign ${campaign.id}: the CGW lost the offer (${error.message}); offering again`);
-        await this.#withdraw('the TMU offers the update again').catch(() => undefined);
-        await this.#present(campaign);
-        continue;
-      }
-      if (status.state !== 'pending') return status;
-      if (!await pause(this.#options.approvalPollMs ?? 1000, signal)) signal.throwIfAborted();
-      if (watchServer && performance.now() >= nextServerCheck) {
-        nextServerCheck = performance.now() + interval;
-        // A driver may take hours: reports waiting meanwhile still go out.
-        await this.#flushReports(signal);
-        const candidates = await this.#candidates(signal);
-        if (candidates && candidates.length > 0) {
-          const id = campaignId(candidates.map((c) => ({ ecu: c.announced.ecu, sha256: c.announced.release.sha256 })));
-          if (id !== campaign.id) {
-            this.#logger?.info({ campaign: campaign.id, replacement: id }, `campaign ${campaign.id}: withdrawn, newer releases make campaign ${id}`);
-            await this.#withdraw(`withdrawn: campaign ${id} replaces it`);
-            await this.#save({ phase: 'idle', campaign: null });
-            return null;
-          }
-        }
-      }
-    }
+  /** False (after withdrawing the offer) when newer releases make another campaign. */
+  async #stillCurrent(campaign: Campaign, signal: AbortSignal): Promise<boolean> {
+    await this.#flushReports(signal);
+    const candidates = await this.#candidates(signal);
+    if (!candidates || candidates.length === 0) return true;
+    const id = campaignId(candidates.map((c) => ({ ecu: c.announced.ecu, sha256: c.announced.release.sha256 })));
+    if (id === campaign.id) return true;
+    this.#logger?.info({ campaign: campaign.id, replacement: id }, `campaign ${campaign.id}: withdrawn, newer releases make campaign ${id}`);
+    await this.#approval.withdraw(`withdrawn: campaign ${id} replaces it`);
+    await this.#save({ phase: 'idle', campaign: null });
+    return false;
   }
 
   async #decided(campaign: Campaign, decision: ApprovalDecision): Promise<void> {
@@ -402,20 +360,10 @@ export class Tmu extends EventEmitter<TmuEvents> {
     }
   }
 
-  async #present(campaign: Campaign): Promise<void> {
+  /** The campaign's offer, made once and kept: offering again after a restart sends the very same bytes. */
+  #offerOf(campaign: Campaign): ApprovalOfferInput {
     campaign.offer ??= offerFor(this.config, campaign);
-    try {
-      await this.#approval.offer(campaign.offer);
-    } catch (error) {
-      // 0x22: the CGW holds another offer (one this TMU made before a restart): replace it.
-      if (!(error instanceof NegativeResponseError) || error.nrc !== Nrc.ConditionsNotCorrect) throw error;
-      await this.#withdraw('withdrawn: the TMU offers another update');
-      await this.#approval.offer(campaign.offer);
-    }
-  }
-
-  async #withdraw(message: string): Promise<void> {
-    await this.#approval.finish({ outcome: 'failed', ecus: {}, message });
+    return campaign.offer;
   }
 
   // ---- updating → reporting -----------------------------------------------------------------------
@@ -431,9 +379,9 @@ export class Tmu extends EventEmitter<TmuEvents> {
       await this.#save({ phase: 'reporting', campaign: { ...campaign, outcome: 'failed', message } });
       return;
     }
-    if (campaign.attempts > 1 || this.#approval.currentOffer?.campaign_id !== campaign.id) {
+    if (campaign.attempts > 1 || this.#approval.offered !== campaign.id) {
       // Resumed after a restart: the CGW (maybe restarted too) must approve again before the firewall opens.
-      const decision = await this.#decision(campaign, signal, false);
+      const decision = await this.#approval.decision(this.#offerOf(campaign), { signal, pollMs: this.#options.approvalPollMs });
       if (!decision) return;
       if (decision.state !== 'approved') {
         await this.#decided(campaign, decision);
@@ -441,7 +389,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
       }
     }
     this.#logger?.info({ campaign: campaign.id, attempt: campaign.attempts }, `campaign ${campaign.id}: updating ${describeCampaign(campaign)}`);
-    this.#relay.reset();
+    this.#approval.relay.reset();
     const steps = campaign.targets.map((target): InstallStep => ({
       target: this.#targetFor(target.ecu, signal),
       image: { path: target.path! },
@@ -461,7 +409,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
         else delete target.error;
         this.emit('target-status', ecu, status);
         const phase = STATUS_PHASES[status];
-        if (phase) this.#relay.report({ ecu, phase, percent: 100, ...(error ? { message: error.slice(0, 500) } : {}) });
+        if (phase) this.#approval.relay.report({ ecu, phase, percent: 100, ...(error ? { message: error.slice(0, 500) } : {}) });
         await this.#save({ campaign });
       },
     });
@@ -471,7 +419,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
       const target = campaign.targets.find((t) => t.ecu === ecu)!;
       if (outcome.refused) await this.#downloads.discard(ecu, target.path);
     }
-    await this.#relay.settle();
+    await this.#approval.relay.settle();
     const level = result.outcome === 'success' ? 'info' : 'error';
     this.#logger?.[level]({ campaign: campaign.id, outcome: result.outcome, targets: result.targets },
       `campaign ${campaign.id}: ${result.outcome}: ${result.message}`);
@@ -486,13 +434,13 @@ export class Tmu extends EventEmitter<TmuEvents> {
       return this.#options.local;
     }
     const session = new FlashSession({
-      client: this.#link(ecu).client, ecu: ecuByName(this.config, ecu), onProgress, signal,
+      client: this.#links.client(ecu), ecu: ecuByName(this.config, ecu), onProgress, signal,
       ...(this.#options.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: this.#options.rebootTimeoutMs } : {}),
     });
     const target = new RemoteTarget(session);
     if (ecu !== this.config.gateway.ecu) return target;
     // Flashing or resetting the gateway: its approval routines are away meanwhile (see ProgressRelay).
-    const relay = this.#relay;
+    const relay = this.#approval.relay;
     const paused = async <T>(action: () => Promise<T>): Promise<T> => {
       relay.pause();
       try {
@@ -521,7 +469,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
     if (!phase) return;
     const update: UpdateProgress = { ecu: progress.ecu, phase, percent: progress.percent };
     this.emit('progress', update);
-    this.#relay.report(update);
+    this.#approval.relay.report(update);
     // A log line per phase and per 10 % of a download.
     const key = `${phase}:${Math.floor(progress.percent / 10)}`;
     if (this.#lastProgress.get(progress.ecu) === key) return;
@@ -556,7 +504,6 @@ export class Tmu extends EventEmitter<TmuEvents> {
       } catch (error) {
         this.#logger?.warn({ err: error, campaign: campaign.id }, `campaign ${campaign.id}: could not tell the CGW the result`);
       }
-      await this.#link(this.config.gateway.ecu).client.diagnosticSessionControl(DiagnosticSessionType.Default).catch(() => undefined);
     }
     await this.#save({ phase: 'idle', campaign: null });
     this.#logger?.info({ campaign: campaign.id, outcome }, `campaign ${campaign.id} reported: ${outcome}`);
@@ -571,7 +518,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
         continue;
       }
       try {
-        ecus[ecu.name] = reportedEcu(decodeBootState(await this.#link(ecu.name).client.readDataByIdentifier(BootloaderDid.BootState)));
+        ecus[ecu.name] = reportedEcu(await this.#links.bootState(ecu.name));
       } catch {
         const heard = this.#versions.lastHeard(ecu.name);
         ecus[ecu.name] = { version: heard?.version ?? null, sha256: null, active_bank: heard?.activeBank ?? null, state: heard ? 'Running' : 'unknown' };
@@ -615,12 +562,6 @@ export class Tmu extends EventEmitter<TmuEvents> {
     }
   }
 
-  #link(ecu: string): Link {
-    const link = this.#links.get(ecu);
-    if (!link) throw new Error(`no UDS link to ${ecu}`);
-    return link;
-  }
-
   /** Repeated conditions (every poll) log once; a change logs again. */
   #logOnce(key: string, level: 'info' | 'warn', fields: object, message: string): void {
     const kind = key.split(':')[0]!;
@@ -634,29 +575,3 @@ function announcedOf(target: CampaignTarget): AnnouncedRelease {
   return { ecu: target.ecu, firmwareVersion: target.to, notes: target.notes, release: target.release, manifest: target.manifest };
 }
 
-/** The report for the server (docs/vehicle-protocol.md): the outcome, every ECU as it runs now, each update's result. */
-function reportOf(campaign: Campaign, outcome: VehicleReport['outcome'], ecus: Record<string, ReportedEcu>): VehicleReport {
-  return {
-    campaign_id: campaign.id,
-    outcome,
-    ecus,
-    updates: campaign.targets.map((target) => ({
-      ecu: target.ecu, from: target.from, to: target.to,
-      release_id: target.release.releaseId ?? target.manifest?.signed.release_id ?? '',
-      result: resultOf(target.status),
-      // The server keeps up to 4000 characters of each text.
-      ...(target.error ? { error: target.error.slice(0, 4000) } : {}),
-    })),
-    message: (campaign.message ?? '').slice(0, 4000),
-    at: new Date().toISOString(),
-  };
-}
-
-function resultOf(status: TargetStatus): UpdateResultKind {
-  switch (status) {
-    case 'installed': return 'installed';
-    case 'failed': return 'failed';
-    case 'rolled-back': return 'rolled-back';
-    default: return 'not-attempted';
-  }
-}
