@@ -32,10 +32,18 @@ export async function connectToBus(
   });
 }
 
-/** ISO-TP settings every node on `bus` uses: CAN FD with 64-byte frames and BRS, or classic 8-byte frames. */
-export function isoTpFrameOptions(bus: BusConfig): Pick<IsoTpChannelOptions, 'fd' | 'dataLength' | 'bitrateSwitch'> {
-  return bus.fd ? { fd: true, dataLength: 64, bitrateSwitch: true } : { fd: false, dataLength: 8 };
+/**
+ * ISO-TP settings every node on `bus` uses: CAN FD with 64-byte frames and BRS, or classic 8-byte frames.
+ * On udp-multicast a receiver also announces a block size: a UDP socket drops datagrams once its receive
+ * buffer is full (a CAN controller would arbitrate instead), and a 64 KiB message is ~1,000 frames sent
+ * back to back; a flow control every 32 frames keeps the burst inside the buffer.
+ */
+export function isoTpFrameOptions(bus: BusConfig): Pick<IsoTpChannelOptions, 'fd' | 'dataLength' | 'bitrateSwitch' | 'blockSize'> {
+  const frames = bus.fd ? { fd: true, dataLength: 64, bitrateSwitch: true } : { fd: false, dataLength: 8 };
+  return bus.driver === 'udp-multicast' ? { ...frames, blockSize: UDP_MULTICAST_BLOCK_SIZE } : frames;
 }
+
+export const UDP_MULTICAST_BLOCK_SIZE = 32;
 
 export function ecuByName(config: VehicleConfig, name: string): EcuConfig {
   const ecu = config.ecus.find((candidate) => candidate.name === name.toUpperCase());

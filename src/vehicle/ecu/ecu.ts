@@ -33,7 +33,7 @@ export interface EcuOptions extends BootloaderExtensions {
   statusIntervalMs?: number;
   /** UDS server timing (P2, P2*, S3, 0x78 interval). */
   serverTiming?: ServerTiming;
-  /** maxNumberOfBlockLength for downloads. Default 4095. */
+  /** maxNumberOfBlockLength for downloads. Default 64 KiB + 2 (DEFAULT_MAX_BLOCK_LENGTH). */
   maxBlockLength?: number;
   /** Overrides the config's simulated flash speed. */
   flashTiming?: FlashTiming;

@@ -73,7 +73,8 @@ export async function ecuBench(
   const { config, key } = testCar(options);
   const stateDir = options.stateDir ?? await tempDir(t);
   const network = new VirtualNetwork();
-  const start = () => Ecu.start({ config, name: 'EDT', stateDir, virtualNetwork: network, rebootMs: 20, ...options.ecu });
+  // 4095-byte blocks (the classic ISO-TP size) so the tests' small images still span many TransferData blocks.
+  const start = () => Ecu.start({ config, name: 'EDT', stateDir, virtualNetwork: network, rebootMs: 20, maxBlockLength: 4095, ...options.ecu });
   let ecu = await start();
   const edt = ecuByName(config, 'EDT');
   const testerBus = new VirtualBus({ channel: 'canb', network });
