@@ -105,7 +105,7 @@ export interface VehicleEcusTable {
   sha256: string | null;
   active_bank: string | null;
   state: string | null;
-  /** The `at` of the report this row comes from (the vehicle's clock): an older report never overwrites it. */
+  /** The `at` of the report this row comes from (the vehicle's clock). */
   reported_at: number;
   report_id: number;
 }

@@ -22,9 +22,10 @@ export class VehicleReportStore {
   constructor(private readonly db: Kysely<Schema>) {}
 
   /**
-   * Stores a report in one transaction: the report, its updates, the vehicle's ECUs (unless a report the
-   * vehicle made later already described them: reports may arrive late, never out of the vehicle's
-   * order, but a retried old one must not turn versions back) and the vehicle's last-seen time.
+   * Stores a report in one transaction: the report, its updates, the vehicle's ECUs and its last-seen
+   * time. The newest report to arrive describes the ECUs: the TMU sends its reports one at a time, oldest
+   * first, so arrival order is the vehicle's order, and unlike the report's own `at` it does not depend
+   * on the vehicle's clock being right (one report from 2099 would otherwise freeze the versions).
    */
   async add(report: NewVehicleReport): Promise<VehicleReportRecord> {
     return this.db.transaction().execute(async (trx) => {
@@ -45,8 +46,7 @@ export class VehicleReportStore {
               version: eb.ref('excluded.version'), sha256: eb.ref('excluded.sha256'),
               active_bank: eb.ref('excluded.active_bank'), state: eb.ref('excluded.state'),
               reported_at: eb.ref('excluded.reported_at'), report_id: eb.ref('excluded.report_id'),
-            }))
-            .where('vehicle_ecus.reported_at', '<=', report.reportedAt))
+            })))
           .execute();
       }
       await trx.updateTable('vehicles').set({ last_seen_at: report.receivedAt, ...(report.ip ? { last_seen_ip: report.ip } : {}) })
