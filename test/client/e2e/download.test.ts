@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { canotaBin, startCanota } from '../../support/canota-process.ts';
 import { startOtaServer } from '../../support/ota-server.ts';
+import { registerVehicle } from '../../server/support/vehicles.ts';
 import { clientArgs, clientDirs, firmwareImage, listDir, readText, runClientOnce } from '../support/client-run.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -65,23 +66,31 @@ test('canota client against canota server: download, skip, detect, downgrade, to
   });
 
   await t.test('--token / CANOTA_TOKEN: Authorization: Bearer on every request', async (t) => {
+    // Real vehicle tokens: the server refuses a token it does not know (401), even on its anonymous routes.
+    const token = await registerVehicle(server.dataDir, 'WVWZZZ1JZXW000011');
+    const otherToken = await registerVehicle(server.dataDir, 'WVWZZZ1JZXW000012');
     const tokenDirs = await clientDirs(t);
     const before = proxy.requestHeads.length;
-    const run = await runClientOnce(proxy.url, tokenDirs, ['--token', 'vehicle-token-1']);
+    const run = await runClientOnce(proxy.url, tokenDirs, ['--token', token]);
     assert.equal(run.code, 0, run.stderr);
     const heads = proxy.requestHeads.slice(before);
     assert.deepEqual(heads.map((head) => head.split(' ')[1]!.split('?')[0]), ['/latest_version', '/get_nonce', '/ota_download/edt-1.0.0.bin']);
-    for (const head of heads) assert.match(head, /\r\nauthorization: Bearer vehicle-token-1(\r\n|$)/i);
+    for (const head of heads) assert.ok(head.toLowerCase().includes(`\r\nauthorization: bearer ${token.toLowerCase()}`), head);
 
     const envDirs = await clientDirs(t);
     const fromEnv = proxy.requestHeads.length;
-    const envRun = await runClientOnce(proxy.url, envDirs, [], { CANOTA_TOKEN: 'vehicle-token-2' });
+    const envRun = await runClientOnce(proxy.url, envDirs, [], { CANOTA_TOKEN: otherToken });
     assert.equal(envRun.code, 0, envRun.stderr);
-    for (const head of proxy.requestHeads.slice(fromEnv)) assert.match(head, /\r\nauthorization: Bearer vehicle-token-2(\r\n|$)/i);
+    for (const head of proxy.requestHeads.slice(fromEnv)) assert.ok(head.toLowerCase().includes(`\r\nauthorization: bearer ${otherToken.toLowerCase()}`), head);
     // Without a token, none is sent.
     const plain = proxy.requestHeads.length;
     await runClientOnce(proxy.url, dirs);
     for (const head of proxy.requestHeads.slice(plain)) assert.doesNotMatch(head, /authorization:/i);
+    // A token the server does not know fails the cycle (exit 1) and installs nothing.
+    const badDirs = await clientDirs(t);
+    const bad = await runClientOnce(server.url, badDirs, ['--token', 'cvt_not-a-real-token', '--max-retry', '1']);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.deepEqual(await listDir(badDirs.downloadDir), []);
   });
 
   await t.test('on a terminal: a progress bar with percent, speed and ETA instead of progress log lines', async (t) => {
