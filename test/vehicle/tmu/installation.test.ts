@@ -178,3 +178,19 @@ test('a transfer that keeps failing is tried 3 times, then nothing is activated'
   assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
   assert.equal((JSON.parse(await readFile(statusFile, 'utf8')) as { bootCount: number }).bootCount, before.bootCount);
 });
+
+test('resumed after a restart: an ECU that already runs the new image is not flashed again, but rolled back if the rest fails', async (t) => {
+  const car = await rig(t);
+  const edtStep = car.step(car.edt, '2.0.0');
+  // An earlier attempt got as far as activating EDT before the power went.
+  await car.edt.program(edtStep.image, edtStep.manifest);
+  assert.equal((await car.edt.activate()).version, '2.0.0');
+  const bootsBefore = (await car.edt.bootState()).bootCount;
+
+  const result = await install([edtStep, car.step(car.cgw, '2.0.0', { hardware_id: 'CGW-HW-Z9' })], { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'rolled-back');
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['EDT:activated', 'CGW:failed', 'EDT:rolled-back']);
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+  // EDT was never erased or programmed again: its only boot since is the rollback.
+  assert.equal((await car.edt.bootState()).bootCount, bootsBefore + 1);
+});
