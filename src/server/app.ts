@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ServerContext } from './context.ts';
 import { installErrorHandling } from './error-handler.ts';
@@ -24,7 +24,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     ...(config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {}),
     bodyLimit: 64 * 1024,
     // Our own request log line (plugins/request-log.ts) keeps nonces out of the logs.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // On close: idle keep-alive connections end at once, running downloads may finish.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
