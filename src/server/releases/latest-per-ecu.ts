@@ -1,5 +1,6 @@
 import type { ReleaseRecord, ReleaseStore } from '../storage/releases.ts';
 import type { ManifestSigner } from './manifest-signer.ts';
+import { PolledAnswerCache } from './polled-answer-cache.ts';
 
 /** One entry of `GET /api/v1/releases/latest` (docs/vehicle-protocol.md). */
 export function vehicleReleaseOf(release: ReleaseRecord, signer: ManifestSigner) {
@@ -20,43 +21,23 @@ export function vehicleReleaseOf(release: ReleaseRecord, signer: ManifestSigner)
 
 /**
  * `{"releases": [...]}`: the newest release of each ECU with its signed manifest, serialised once and
- * cached like `/latest_version` (every vehicle polls it): refreshed at once by a local upload, within
- * `maxAgeMs` after an upload through another server sharing the database.
+ * cached like `/latest_version` (every vehicle polls it).
  */
 export class LatestReleasePerEcu {
-  private cached: { json: string; at: number } | undefined;
-  private loading: Promise<string> | undefined;
-  private generation = 0;
+  readonly #cache: PolledAnswerCache<string>;
 
-  constructor(
-    private readonly releases: ReleaseStore,
-    private readonly signer: ManifestSigner,
-    private readonly maxAgeMs = 1000,
-    private readonly clock: () => number = Date.now,
-  ) {}
+  constructor(releases: ReleaseStore, signer: ManifestSigner, maxAgeMs = 1000, clock: () => number = Date.now) {
+    this.#cache = new PolledAnswerCache(async () => {
+      const newest = await releases.newestPerEcu();
+      return JSON.stringify({ releases: newest.map((release) => vehicleReleaseOf(release, signer)) });
+    }, maxAgeMs, clock);
+  }
 
-  async json(): Promise<string> {
-    const cached = this.cached;
-    if (cached && this.clock() - cached.at < this.maxAgeMs) return cached.json;
-    if (!this.loading) {
-      const loading = this.load().finally(() => { if (this.loading === loading) this.loading = undefined; });
-      this.loading = loading;
-    }
-    return this.loading;
+  json(): Promise<string> {
+    return this.#cache.get();
   }
 
   invalidate(): void {
-    this.generation++;
-    this.cached = undefined;
-    this.loading = undefined;
-  }
-
-  private async load(): Promise<string> {
-    const at = this.clock();
-    const generation = this.generation;
-    const releases = await this.releases.newestPerEcu();
-    const json = JSON.stringify({ releases: releases.map((release) => vehicleReleaseOf(release, this.signer)) });
-    if (generation === this.generation) this.cached = { json, at };
-    return json;
+    this.#cache.invalidate();
   }
 }

@@ -1,4 +1,5 @@
 import type { ReleaseRecord, ReleaseStore } from '../storage/releases.ts';
+import { PolledAnswerCache } from './polled-answer-cache.ts';
 
 /** The `/latest_version` answer: the seed's three fields first, then ours. */
 export interface LatestVersion {
@@ -44,49 +45,28 @@ export function etagOf(latest: LatestVersion): string {
 
 /**
  * The newest release, cached with its JSON already serialised: vehicles poll `/latest_version` far more
- * often than anyone uploads. An upload through this process refreshes it at once; an upload through
- * another server sharing the database shows up within `maxAgeMs`.
+ * often than anyone uploads.
  */
 export class LatestRelease {
-  private cached: (LatestAnswer & { at: number }) | undefined;
-  private loading: Promise<LatestAnswer> | undefined;
-  /** Bumped by every invalidation, so a query that started before an upload cannot cache the old answer. */
-  private generation = 0;
+  readonly #cache: PolledAnswerCache<LatestAnswer>;
 
-  constructor(
-    private readonly releases: ReleaseStore,
-    private readonly maxAgeMs = 1000,
-    private readonly clock: () => number = Date.now,
-  ) {}
+  constructor(releases: ReleaseStore, maxAgeMs = 1000, clock: () => number = Date.now) {
+    this.#cache = new PolledAnswerCache(async () => {
+      const latest = latestVersionOf(await releases.latest());
+      return { json: JSON.stringify(latest), etag: etagOf(latest) };
+    }, maxAgeMs, clock);
+  }
 
   /** The serialised `LatestVersion`. */
   async json(): Promise<string> {
     return (await this.answer()).json;
   }
 
-  async answer(): Promise<LatestAnswer> {
-    const cached = this.cached;
-    if (cached && this.clock() - cached.at < this.maxAgeMs) return cached;
-    // Concurrent pollers share one query instead of stampeding the database when the cache expires.
-    if (!this.loading) {
-      const loading = this.load().finally(() => { if (this.loading === loading) this.loading = undefined; });
-      this.loading = loading;
-    }
-    return this.loading;
+  answer(): Promise<LatestAnswer> {
+    return this.#cache.get();
   }
 
   invalidate(): void {
-    this.generation++;
-    this.cached = undefined;
-    this.loading = undefined;
-  }
-
-  private async load(): Promise<LatestAnswer> {
-    const at = this.clock();
-    const generation = this.generation;
-    const latest = latestVersionOf(await this.releases.latest());
-    const answer = { json: JSON.stringify(latest), etag: etagOf(latest) };
-    if (generation === this.generation) this.cached = { ...answer, at };
-    return answer;
+    this.#cache.invalidate();
   }
 }
