@@ -1,5 +1,6 @@
 import { Agent, errors, request, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
+import { AnswerTooLargeError, errorMessageOf, readBodyText } from './http-body.ts';
 import { ClientError, type FailureReason } from './errors.ts';
 import { CookieJar } from './cookie-jar.ts';
 import { parseLatestVersion, type Release } from './release.ts';
@@ -117,7 +118,7 @@ export class ServerSession {
     });
     const { statusCode: status } = response;
     if (status === 200 || status === 206 || status === 416) return { status, headers: response.headers, body: response.body };
-    const message = await errorMessage(response);
+    const message = await errorMessageOf(response);
     if (status === 403) throw new ClientError('nonce-rejected', `download refused (403): ${message}`, { status });
     if (status === 404) throw new ClientError('not-found', `${filename} is not on the server (404): ${message}`, { status });
     throw statusError(status, `/ota_download/${filename}`, message);
@@ -152,7 +153,7 @@ export class ServerSession {
   }
 
   async #json(response: Dispatcher.ResponseData, what: string): Promise<unknown> {
-    if (response.statusCode !== 200) throw statusError(response.statusCode, what, await errorMessage(response));
+    if (response.statusCode !== 200) throw statusError(response.statusCode, what, await errorMessageOf(response));
     const text = await readLimited(response.body, jsonLimitBytes, what);
     try {
       return JSON.parse(text);
@@ -170,39 +171,13 @@ function statusError(status: number, what: string, message: string): ClientError
   return new ClientError(reason, `${what} answered ${status}: ${message}`, { status });
 }
 
-/** The `{error}` of a JSON error answer, or the start of whatever else came. */
-async function errorMessage(response: Dispatcher.ResponseData): Promise<string> {
-  let text: string;
-  try {
-    text = await readLimited(response.body, 4096, 'error answer');
-  } catch {
-    return '(no readable body)';
-  }
-  try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body?.error === 'string') return body.error;
-  } catch {
-    // not JSON: fall through to the raw text
-  }
-  return text.trim().slice(0, 200) || '(empty body)';
-}
-
 async function readLimited(body: Readable, limit: number, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      length += chunk.length;
-      if (length > limit) {
-        body.destroy();
-        throw new ClientError('bad-response', `${what}: answer larger than ${limit} bytes`);
-      }
-      chunks.push(chunk);
-    }
+    return await readBodyText(body, limit);
   } catch (error) {
+    if (error instanceof AnswerTooLargeError) throw new ClientError('bad-response', `${what}: ${error.message}`);
     throw toClientError(error, what);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

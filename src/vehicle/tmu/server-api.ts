@@ -1,6 +1,7 @@
 import { Agent, errors, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { parseLatestVersion, safeFilename, type Release } from '../../client/release.ts';
+import { AnswerTooLargeError, errorMessageOf, readBodyText } from '../../client/http-body.ts';
 import { assertManifestShape, type SignedManifest } from '../../crypto/manifest.ts';
 import { ServerApiError } from './errors.ts';
 
@@ -151,7 +152,7 @@ export class ServerApi {
     const path = `api/v1/vehicles/${encodeURIComponent(vin)}/reports`;
     const response = await this.#send('POST', path, { signal, body: JSON.stringify(report) });
     if (response.statusCode !== 201 && response.statusCode !== 200) {
-      const message = await errorMessage(response);
+      const message = await errorMessageOf(response);
       throw statusError(response.statusCode, `POST /${path}`, message);
     }
     const body = await this.#json(response, `POST /${path}`, response.statusCode);
@@ -197,7 +198,7 @@ export class ServerApi {
   }
 
   async #json(response: Dispatcher.ResponseData, what: string, expected = 200): Promise<unknown> {
-    if (response.statusCode !== expected) throw statusError(response.statusCode, what, await errorMessage(response));
+    if (response.statusCode !== expected) throw statusError(response.statusCode, what, await errorMessageOf(response));
     const text = await readLimited(response, what);
     try {
       return JSON.parse(text);
@@ -230,37 +231,11 @@ function badResponse(what: string, error: z.ZodError): ServerApiError {
   return new ServerApiError('bad-response', `unexpected ${what} answer: ${z.prettifyError(error)}`);
 }
 
-async function errorMessage(response: Dispatcher.ResponseData): Promise<string> {
-  let text: string;
-  try {
-    text = await readLimited(response, 'error answer', 4096);
-  } catch {
-    return '(no readable body)';
-  }
-  try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body?.error === 'string') return body.error;
-  } catch {
-    // not JSON: the raw text below
-  }
-  return text.trim().slice(0, 200) || '(empty body)';
-}
-
 async function readLimited(response: Dispatcher.ResponseData, what: string, limit = JSON_LIMIT_BYTES): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
   try {
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      length += chunk.length;
-      if (length > limit) {
-        response.body.destroy();
-        throw new ServerApiError('bad-response', `${what}: answer larger than ${limit} bytes`);
-      }
-      chunks.push(chunk);
-    }
+    return await readBodyText(response.body, limit);
   } catch (error) {
-    if (error instanceof ServerApiError) throw error;
+    if (error instanceof AnswerTooLargeError) throw new ServerApiError('bad-response', `${what}: ${error.message}`);
     throw new ServerApiError('unreachable', `${what}: ${(error as Error).message}`, { cause: error });
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
