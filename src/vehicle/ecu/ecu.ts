@@ -3,14 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bus } from '../../can/bus/bus.ts';
 import type { VirtualNetwork } from '../../can/bus/virtual.ts';
 import type { ServerTiming } from '../../can/uds/index.ts';
-import { parsePublicKey } from '../../crypto/ed25519.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { VehicleConfigError, type EcuConfig, type VehicleConfig } from '../config.ts';
+import type { EcuConfig, VehicleConfig } from '../config.ts';
 import { connectToBus, ecuByName, isoTpFrameOptions } from '../network.ts';
 import type { BootEvent, BootRecord } from './boot-record.ts';
 import { Bootloader, type BootloaderExtensions } from './bootloader.ts';
-import { factoryImage } from './factory-image.ts';
-import { FlashBanks, type FlashTiming } from './flash-banks.ts';
+import { openEcuFlash, trustedKeysOf } from './ecu-flash.ts';
+import type { FlashBanks, FlashTiming } from './flash-banks.ts';
 import { securitySecretBytes, type BootState } from './protocol.ts';
 import { ecuStateDir } from './state-dir.ts';
 import { StatusBroadcast } from './status-broadcast.ts';
@@ -84,12 +83,9 @@ export class Ecu {
     const config = ecuByName(options.config, options.name);
     // Keys are parsed before anything starts: a bad key must stop the ECU, not silently disable checks.
     trustedKeysOf(options.config);
-    const banks = await FlashBanks.open({
-      directory: ecuStateDir(options.stateDir, config.name),
-      ecu: config.name,
-      factory: { version: config.factoryVersion, image: factoryImage(config.name, config.factoryVersion) },
-      bankSize: options.bankSize ?? config.flash.bankSize,
-      timing: options.flashTiming ?? config.flash,
+    const banks = await openEcuFlash(config, options.stateDir, {
+      ...(options.bankSize !== undefined ? { bankSize: options.bankSize } : {}),
+      ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),
     });
     const bus = options.bus ?? await connectToBus(options.config, config.bus, options.virtualNetwork ? { virtualNetwork: options.virtualNetwork } : {});
     const ecu = new Ecu(options, config, bus, options.bus === undefined, banks);
@@ -211,12 +207,3 @@ export class Ecu {
   }
 }
 
-function trustedKeysOf(config: VehicleConfig): KeyObject[] {
-  return config.trustedKeys.map((text, index) => {
-    try {
-      return parsePublicKey(text);
-    } catch (error) {
-      throw new VehicleConfigError(`trustedKeys[${index}]: ${(error as Error).message}`);
-    }
-  });
-}

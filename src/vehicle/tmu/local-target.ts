@@ -1,15 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { parsePublicKey } from '../../crypto/ed25519.ts';
 import { encodeManifest, type SignedManifest } from '../../crypto/manifest.ts';
 import type { EcuConfig, VehicleConfig } from '../config.ts';
 import type { BankName } from '../ecu/boot-record.ts';
-import { factoryImage } from '../ecu/factory-image.ts';
-import { FlashBanks, FlashError, type FlashTiming } from '../ecu/flash-banks.ts';
+import { FlashError, type FlashBanks, type FlashTiming } from '../ecu/flash-banks.ts';
 import type { BootState } from '../ecu/protocol.ts';
 import { ReleaseRefusedError, checkRelease } from '../ecu/release-check.ts';
-import { ecuStateDir } from '../ecu/state-dir.ts';
+import { openEcuFlash, trustedKeysOf } from '../ecu/ecu-flash.ts';
 import { ecuByName } from '../network.ts';
 import { FlashSessionError, FlashStepError, ImageRefusedError, type FlashPhase } from './flash-errors.ts';
 import type { BootReport, FlashProgress } from './flash-session.ts';
@@ -46,14 +44,11 @@ export class LocalTarget implements UpdateTarget {
   /** Opens (and boots) the TMU's banks, writing its factory image on first start. */
   static async open(options: LocalTargetOptions): Promise<LocalTarget> {
     const config = ecuByName(options.config, options.config.tester);
-    const banks = await FlashBanks.open({
-      directory: ecuStateDir(options.stateDir, config.name),
-      ecu: config.name,
-      factory: { version: config.factoryVersion, image: factoryImage(config.name, config.factoryVersion) },
-      bankSize: options.bankSize ?? config.flash.bankSize,
-      timing: options.flashTiming ?? config.flash,
+    const banks = await openEcuFlash(config, options.stateDir, {
+      ...(options.bankSize !== undefined ? { bankSize: options.bankSize } : {}),
+      ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),
     });
-    return new LocalTarget(config, banks, options.config.trustedKeys.map((key) => parsePublicKey(key)));
+    return new LocalTarget(config, banks, trustedKeysOf(options.config));
   }
 
   get version(): string | null {
