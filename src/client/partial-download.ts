@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import type { Release } from './release.ts';
-import { readOptional } from './state-files.ts';
+import { readOptional } from '../files/read-optional.ts';
 
 /** What the partial file is a prefix of; written (atomically) before the first byte of the part. */
 interface PartialRecord {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readOptional } from '../files/read-optional.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../files/atomic-write.ts';
@@ -115,14 +115,5 @@ export class StateFiles {
     };
     await writeFileAtomic(this.path('downloadedRelease'), `${JSON.stringify(record, null, 2)}\n`);
     return record;
-  }
-}
-
-export async function readOptional(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
   }
 }

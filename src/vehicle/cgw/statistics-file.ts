@@ -1,6 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
+import { readOptional } from '../../files/read-optional.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { GatewayStatistics } from './gateway.ts';
 
@@ -11,14 +12,8 @@ export function firewallStatisticsPath(stateDir: string, gatewayName = 'CGW'): s
 
 /** The last statistics the gateway wrote, or null when it never ran. */
 export async function readFirewallStatistics(path: string): Promise<GatewayStatistics | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  return JSON.parse(text) as GatewayStatistics;
+  const text = await readOptional(path);
+  return text === null ? null : JSON.parse(text) as GatewayStatistics;
 }
 
 export const DEFAULT_STATISTICS_INTERVAL_MS = 2000;

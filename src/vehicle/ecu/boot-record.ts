@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readOptional } from '../../files/read-optional.ts';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import { EcuError } from './errors.ts';
@@ -57,13 +57,8 @@ export class BootRecordError extends EcuError {
 }
 
 export async function readBootRecord(path: string): Promise<BootRecord | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+  const text = await readOptional(path);
+  if (text === null) return null;
   try {
     const record = JSON.parse(text) as BootRecord;
     if ((record.active !== 'A' && record.active !== 'B') || !record.banks?.A || !record.banks?.B) {
