@@ -206,31 +206,26 @@ export class IsoTpSender {
   /** Hands a frame to the bus, first awaiting the oldest one if `framesInFlight` are outstanding. */
   async #pipeline(data: Uint8Array, transfer: Transfer): Promise<void> {
     const ring = this.#inFlight;
-    if (this.#inFlightCount === ring.length) {
-      const oldest = ring[this.#inFlightHead]!;
-      ring[this.#inFlightHead] = undefined;
-      this.#inFlightHead = (this.#inFlightHead + 1) % ring.length;
-      this.#inFlightCount -= 1;
-      await oldest;
-      this.#check(transfer);
-      this.#asDeadline.arm(this.#options.timeouts.nAs);
-    }
+    if (this.#inFlightCount === ring.length) await this.#awaitOldest(transfer);
     ring[(this.#inFlightHead + this.#inFlightCount) % ring.length] = this.#port.transmit(data);
     this.#inFlightCount += 1;
   }
 
   async #drain(transfer: Transfer): Promise<void> {
-    const ring = this.#inFlight;
-    while (this.#inFlightCount > 0) {
-      const oldest = ring[this.#inFlightHead]!;
-      ring[this.#inFlightHead] = undefined;
-      this.#inFlightHead = (this.#inFlightHead + 1) % ring.length;
-      this.#inFlightCount -= 1;
-      await oldest;
-      this.#check(transfer);
-      this.#asDeadline.arm(this.#options.timeouts.nAs);
-    }
+    while (this.#inFlightCount > 0) await this.#awaitOldest(transfer);
     this.#inFlightHead = 0;
+  }
+
+  /** Waits until the oldest frame in flight is on the wire (N_As restarts for the next one). */
+  async #awaitOldest(transfer: Transfer): Promise<void> {
+    const ring = this.#inFlight;
+    const oldest = ring[this.#inFlightHead]!;
+    ring[this.#inFlightHead] = undefined;
+    this.#inFlightHead = (this.#inFlightHead + 1) % ring.length;
+    this.#inFlightCount -= 1;
+    await oldest;
+    this.#check(transfer);
+    this.#asDeadline.arm(this.#options.timeouts.nAs);
   }
 
   /** Waits (N_Bs) for FC.CTS, accepting up to N_WFTmax FC.WAIT in a row. */
