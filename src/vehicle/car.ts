@@ -16,6 +16,8 @@ import { LocalTarget } from './tmu/local-target.ts';
 import { TmuError } from './tmu/errors.ts';
 import type { DownloadSettings } from './tmu/release-downloads.ts';
 import { Tmu, type TmuOptions } from './tmu/tmu.ts';
+import { startTmuDiagnostics } from './tmu/tmu-diagnostics.ts';
+import type { UdsServer } from '../can/uds/index.ts';
 
 export interface CarOptions {
   config: VehicleConfig;
@@ -54,13 +56,14 @@ export class Car {
   readonly log: CandumpWriter | null;
   readonly #buses: Bus[];
   readonly #tmuStatus: StatusBroadcast;
+  readonly #tmuDiagnostics: UdsServer;
   readonly #lock: StateLock;
   readonly #logger: Logger | undefined;
   #closed = false;
 
   private constructor(parts: {
     config: VehicleConfig; cgw: CentralGateway; ecus: Map<string, Ecu>; tmu: Tmu; local: LocalTarget; log: CandumpWriter | null; buses: Bus[];
-    tmuStatus: StatusBroadcast; lock: StateLock; logger: Logger | undefined;
+    tmuStatus: StatusBroadcast; tmuDiagnostics: UdsServer; lock: StateLock; logger: Logger | undefined;
   }) {
     this.config = parts.config;
     this.cgw = parts.cgw;
@@ -70,6 +73,7 @@ export class Car {
     this.log = parts.log;
     this.#buses = parts.buses;
     this.#tmuStatus = parts.tmuStatus;
+    this.#tmuDiagnostics = parts.tmuDiagnostics;
     this.#lock = parts.lock;
     this.#logger = parts.logger;
   }
@@ -132,7 +136,8 @@ export class Car {
         ...(logger ? { logger: logger.child({ component: 'tmu' }) } : {}),
       });
       tmuStatus.start();
-      return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, lock, logger });
+      const tmuDiagnostics = startTmuDiagnostics({ config, bus: tmuBus, local, ...(logger ? { logger } : {}) });
+      return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, tmuDiagnostics, lock, logger });
     } catch (error) {
       await tmu?.close();
       if (cgw) await cgw.close();
@@ -155,6 +160,7 @@ export class Car {
     if (this.#closed) return;
     this.#closed = true;
     this.#tmuStatus.stop();
+    await this.#tmuDiagnostics.close();
     await this.tmu.close();
     await this.cgw.close();
     await Promise.all([...this.ecus.values()].map((ecu) => ecu.close()));

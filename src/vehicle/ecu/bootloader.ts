@@ -7,19 +7,16 @@ import {
 import { EcuError } from './errors.ts';
 import { FlashError, type BankWriter, type FlashBanks } from './flash-banks.ts';
 import {
-  BootloaderDid, BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus,
-  asciiBytes, encodeBootState, encodeCheckResult, type BootState, type CheckResult,
+  BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus,
+  encodeCheckResult, type BootState, type CheckResult,
 } from './protocol.ts';
 import { ReleaseRefusedError, checkRelease } from './release-check.ts';
 import { EcuState } from './status-frame.ts';
+import { bootStateOf, identificationDids, type EcuIdentity } from './identification.ts';
 
 /** 64 KiB of image data per TransferData, plus its SID and block sequence counter. */
 export const DEFAULT_MAX_BLOCK_LENGTH = 0x10000 + 2;
-export interface EcuIdentity {
-  name: string;
-  hardwareId: string;
-  vin: string;
-}
+export type { EcuIdentity };
 
 type IdTable<T> = Readonly<Record<number, T>> | ReadonlyMap<number, T>;
 
@@ -100,24 +97,9 @@ export class Bootloader {
   }
 
   bootState(): BootState {
-    const record = this.#banks.record;
-    const summary = (bank: 'A' | 'B') => {
-      const { state, version, sha256, size, reason } = record.banks[bank];
-      return { state, version, sha256, size, ...(reason ? { reason } : {}) };
-    };
-    const active = record.banks[record.active];
-    return {
-      ecu: this.#options.identity.name,
-      active: record.active,
-      version: active.version,
-      sha256: active.sha256,
-      state: EcuState[this.state],
-      lastBoot: record.lastBoot,
-      bootCount: record.bootCount,
-      trialPending: record.trial !== null,
-      banks: { A: summary('A'), B: summary('B') },
-    };
+    return bootStateOf(this.#banks, this.#options.identity, this.state);
   }
+
 
   /** Takes the bootloader off the bus (power off): the server stops, an unfinished download is dropped. */
   async shutdown(): Promise<void> {
@@ -130,14 +112,7 @@ export class Bootloader {
     const { identity, timing } = this.#options;
     const banks = this.#banks;
     const programming = { sessions: PROGRAMMING_ONLY, security: PROGRAMMING_SECURITY_LEVEL };
-    const dids = new Map<number, DataIdentifierDefinition>([
-      [BootloaderDid.SoftwareVersion, { read: () => asciiBytes(banks.activeBank.version ?? '') }],
-      [BootloaderDid.Vin, { read: () => asciiBytes(identity.vin) }],
-      [BootloaderDid.HardwareId, { read: () => asciiBytes(identity.hardwareId) }],
-      [BootloaderDid.EcuName, { read: () => asciiBytes(identity.name) }],
-      [BootloaderDid.BootState, { read: () => encodeBootState(this.bootState()) }],
-      [BootloaderDid.ImageSha256, { read: () => new Uint8Array(Buffer.from(banks.activeBank.sha256 ?? '', 'hex')) }],
-    ]);
+    const dids = identificationDids(banks, identity, () => this.state);
     const routines = new Map<number, RoutineDefinition>([
       [BootloaderRoutine.EraseMemory, { ...programming, start: () => this.#erase() }],
       [BootloaderRoutine.CheckProgrammingDependencies, { ...programming, start: (manifest) => this.#check(manifest) }],
