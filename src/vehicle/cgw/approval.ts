@@ -9,6 +9,7 @@ import {
   ApprovalConflictError, ApprovalLapsedError, ApprovalSequenceError, InvalidApprovalMessageError,
 } from './errors.ts';
 import { estimateEcuSeconds } from './estimate.ts';
+import type { ApprovalMemory, RememberedApproval } from './approval-memory.ts';
 import { MAX_POSTPONE_SECONDS, type DriverDecision, type DriverHmi, type PresentedOffer } from './hmi/driver-hmi.ts';
 
 /**
@@ -41,6 +42,8 @@ export interface ApprovalEvents {
 export interface UpdateApprovalOptions {
   config: VehicleConfig;
   hmi: DriverHmi;
+  /** Keeps an approval across restarts until the update ends; `remembered` is what it held at start. */
+  memory?: { store: ApprovalMemory; remembered: RememberedApproval | null };
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
   logger?: Logger;
@@ -54,7 +57,9 @@ export type OfferOutcome =
    * The same offer as the current one (a TMU that restarted or re-opened its session): nothing changes,
    * the driver is not asked twice, and a postponement still runs.
    */
-  | 'unchanged';
+  | 'unchanged'
+  /** The offer the driver approved before the CGW restarted (a power loss mid-update): approved again, not asked. */
+  | 'resumed';
 
 /**
  * The driver approval on the CGW: one offer at a time, shown on the HMI, decided by the driver, then
@@ -75,6 +80,8 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
   #offerKey = '';
   #presentation: AbortController | null = null;
   #postponedUntil = 0;
+  readonly #memory: ApprovalMemory | undefined;
+  #remembered: RememberedApproval | null;
 
   constructor(options: UpdateApprovalOptions) {
     super();
@@ -82,6 +89,8 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
     this.#hmi = options.hmi;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger;
+    this.#memory = options.memory?.store;
+    this.#remembered = options.memory?.remembered ?? null;
   }
 
   get phase(): ApprovalPhase {
@@ -110,6 +119,14 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
     const presented = this.#present(offer);
     this.#offerKey = key;
     this.#postponedUntil = 0;
+    if (this.#remembered?.offerKey === key) {
+      this.#update({ ...emptySnapshot(), phase: 'approved', offer: presented, decidedAt: this.#remembered.decidedAt });
+      this.#logger?.info({ campaign: offer.campaign_id, approvedAt: this.#remembered.decidedAt },
+        'cgw resumes the update the driver approved before the restart');
+      this.#safely('resumed update', () => this.#hmi.resumed?.(presented, this.#remembered!.decidedAt));
+      this.emit('approved', structuredClone(presented));
+      return 'resumed';
+    }
     this.#update({ ...emptySnapshot(), phase: 'pending', offer: presented });
     this.#logger?.info({ campaign: offer.campaign_id, ecus: offer.ecus.map((ecu) => `${ecu.name} ${ecu.from}→${ecu.to}`), hmi: this.#hmi.kind },
       'cgw offer shown to the driver');
@@ -149,6 +166,7 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
     const { phase } = this.#state;
     if (phase === 'idle' || phase === 'finished') throw new ApprovalSequenceError('there is no offer to stop');
     this.#withdraw();
+    this.#forget();
     this.#update({ ...this.#state, phase: 'finished', result });
     this.#logger?.info({ campaign: this.#state.offer!.campaignId, outcome: result.outcome, after: phase }, 'cgw update finished');
     this.#safely('result', () => this.#hmi.result(result));
@@ -215,6 +233,8 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
     switch (decision.decision) {
       case 'approve':
         this.#update({ ...this.#state, phase: 'approved', decidedAt });
+        this.#remembered = { offerKey: this.#offerKey, campaignId: campaign, decidedAt };
+        this.#memory?.remember(this.#remembered);
         this.#logger?.info({ campaign }, 'cgw driver approved the update');
         this.emit('approved', structuredClone(this.#state.offer!));
         return;
@@ -231,6 +251,13 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
         return;
       }
     }
+  }
+
+  /** The approved update ended: a restart must not resume it. */
+  #forget(): void {
+    if (this.#remembered === null) return;
+    this.#remembered = null;
+    this.#memory?.forget();
   }
 
   #withdraw(): void {

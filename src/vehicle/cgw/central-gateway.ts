@@ -1,8 +1,9 @@
 import type { Bus } from '../../can/bus/bus.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { VehicleConfig } from '../config.ts';
-import { Ecu, type EcuOptions } from '../ecu/ecu.ts';
+import { Ecu, ecuStateDir, type EcuOptions } from '../ecu/ecu.ts';
 import { connectToBus, ecuByName, type VehicleNetworkOptions } from '../network.ts';
+import { ApprovalMemory } from './approval-memory.ts';
 import { approvalRoutines } from './approval-routines.ts';
 import { UpdateApproval } from './approval.ts';
 import { Gateway, type GatewayStatistics } from './gateway.ts';
@@ -53,10 +54,12 @@ export class CentralGateway {
   readonly ecu: Ecu;
   readonly statisticsFile: StatisticsFile;
   readonly #ownedBuses: Bus[];
+  readonly #memory: ApprovalMemory;
   #closed = false;
 
   private constructor(parts: {
-    config: VehicleConfig; hmi: DriverHmi; gateway: Gateway; approval: UpdateApproval; ecu: Ecu; statisticsFile: StatisticsFile; ownedBuses: Bus[];
+    config: VehicleConfig; hmi: DriverHmi; gateway: Gateway; approval: UpdateApproval; memory: ApprovalMemory; ecu: Ecu;
+    statisticsFile: StatisticsFile; ownedBuses: Bus[];
   }) {
     this.config = parts.config;
     this.hmi = parts.hmi;
@@ -65,6 +68,7 @@ export class CentralGateway {
     this.ecu = parts.ecu;
     this.statisticsFile = parts.statisticsFile;
     this.#ownedBuses = parts.ownedBuses;
+    this.#memory = parts.memory;
   }
 
   static async start(options: CentralGatewayOptions): Promise<CentralGateway> {
@@ -88,7 +92,10 @@ export class CentralGateway {
         config, buses, ...now, ...(logger ? { logger } : {}),
         ...(options.inactivityMs !== undefined ? { inactivityMs: options.inactivityMs } : {}),
       });
-      const approval = new UpdateApproval({ config, hmi, ...now, ...(logger ? { logger } : {}) });
+      const memory = new ApprovalMemory(ecuStateDir(options.stateDir, self.name), logger);
+      const approval = new UpdateApproval({
+        config, hmi, ...now, ...(logger ? { logger } : {}), memory: { store: memory, remembered: await memory.load() },
+      });
       const ecu = await Ecu.start({
         ...options.ecu,
         config, name: self.name, stateDir: options.stateDir, bus: buses.get(self.bus)!,
@@ -98,7 +105,7 @@ export class CentralGateway {
       const statisticsFile = new StatisticsFile(firewallStatisticsPath(options.stateDir, self.name), () => gateway!.statistics(), {
         ...(options.statisticsIntervalMs ? { intervalMs: options.statisticsIntervalMs } : {}), ...(logger ? { logger } : {}),
       });
-      const cgw = new CentralGateway({ config, hmi, gateway, approval, ecu, statisticsFile, ownedBuses });
+      const cgw = new CentralGateway({ config, hmi, gateway, approval, memory, ecu, statisticsFile, ownedBuses });
       cgw.#wire();
       logger?.info({ ecu: self.name, segments: [...buses.keys()], hmi: hmi.kind, inactivityMs: gateway.inactivityMs }, 'cgw running');
       return cgw;
@@ -118,6 +125,7 @@ export class CentralGateway {
     this.#closed = true;
     this.approval.close();
     this.gateway.stop();
+    await this.#memory.settled();
     await this.ecu.close();
     await this.statisticsFile.stop();
     await this.hmi.close();

@@ -33,12 +33,15 @@ test('power loss (kill -9 of canota vehicle) while EDT is flashed: the old image
   assert.equal(saved.phase, 'updating');
   assert.equal(saved.campaign?.id, campaign);
 
-  // Power back: EDT boots 1.0.0, the TMU resumes the campaign, the driver's policy approves again, and the
-  // flash runs from the erase (the interrupted download counts for nothing).
-  const second = await startVehicle(server.url, stateDir, ['--approve', 'auto']);
+  // Power back: EDT boots 1.0.0, the TMU resumes the campaign, and the CGW resumes the driver's approval from
+  // before the power loss without asking again — even a "decline" policy now cannot leave the update half
+  // done — and the flash runs from the erase (the interrupted download counts for nothing).
+  const second = await startVehicle(server.url, stateDir, ['--approve', 'decline']);
   const booted = logLines(second, /^ECU booted$/).find((line) => line.ecu === 'EDT')!;
   assert.deepEqual([booted.bank, booted.version], ['A', '1.0.0']);
   await waitForLog(second, new RegExp(`^TMU resumes campaign ${campaign} \\(updating\\)$`));
+  const resumedApproval = await waitForLog(second, /^cgw resumes the update the driver approved before the restart$/);
+  assert.equal(resumedApproval.campaign, campaign);
   const done = await waitForLog(second, new RegExp(`^campaign ${campaign} reported: success$`), 30_000);
   assert.equal(done.outcome, 'success');
   assert.equal(logLines(second, /^inactive bank erased$/).filter((line) => line.ecu === 'EDT').length, 1);
@@ -50,6 +53,8 @@ test('power loss (kill -9 of canota vehicle) while EDT is flashed: the old image
   const reports = await pendingReports(stateDir);
   assert.deepEqual(reports.map((report) => [report.campaign_id, report.outcome]), [[campaign, 'success']]);
   assert.equal(logLines(second, /^new release: downloading$/).length, 0);
+  // The update ended: the approval is not kept for another restart.
+  await assert.rejects(readFile(join(stateDir, 'ecus', 'CGW', 'approval.json')), { code: 'ENOENT' });
 });
 
 test('power loss while the TMU downloads: after the restart the download resumes where it stopped, and the update completes', async (t) => {

@@ -44,6 +44,8 @@ export interface DriverHmi {
   present(offer: PresentedOffer, signal: AbortSignal): Promise<DriverDecision>;
   progress(progress: UpdateProgress): void;
   result(result: UpdateResult): void;
+  /** An update approved at `approvedAt`, cut by a power loss, goes on without asking again. */
+  resumed?(offer: PresentedOffer, approvedAt: string): void;
   close(): Promise<void>;
 }
 

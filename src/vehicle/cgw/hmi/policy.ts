@@ -29,6 +29,10 @@ export class PolicyHmi implements DriverHmi {
     return this.kind === 'auto' ? { decision: 'approve' } : { decision: 'decline', reason: 'policy "decline"' };
   }
 
+  resumed(offer: PresentedOffer, approvedAt: string): void {
+    this.#logger?.info({ campaign: offer.campaignId, approvedAt }, 'cgw resumes an update approved before the restart');
+  }
+
   progress(progress: UpdateProgress): void {
     this.#logger?.debug({ ...progress }, 'cgw update progress');
   }

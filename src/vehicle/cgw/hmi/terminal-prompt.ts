@@ -94,6 +94,10 @@ export class TerminalPromptHmi implements DriverHmi {
     });
   }
 
+  resumed(offer: PresentedOffer, approvedAt: string): void {
+    this.#write(['', `The update you approved at ${approvedAt} was interrupted; it continues now (campaign ${offer.campaignId}).`]);
+  }
+
   progress(progress: UpdateProgress): void {
     // One line per phase and 10 % step, not one per block.
     const step = `${progress.phase} ${Math.floor(progress.percent / 10)}`;

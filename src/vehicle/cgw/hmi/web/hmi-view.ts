@@ -44,6 +44,11 @@ export class HmiView {
     else this.#set({ status: 'postponed', postponedUntil: new Date(now + decision.seconds * 1000).toISOString() });
   }
 
+  /** An approved update goes on after a restart: shown as approved, progress follows. */
+  resumed(offer: PresentedOffer): void {
+    this.#set({ status: 'approved', offer, postponedUntil: null, progress: {}, result: null });
+  }
+
   withdrawn(offerId: string): void {
     if (this.#state.offer?.id === offerId && this.#state.status === 'asking') this.#set({ status: 'withdrawn' });
   }

@@ -121,6 +121,10 @@ export class WebHmi implements DriverHmi {
     this.view.progress(progress);
   }
 
+  resumed(offer: PresentedOffer): void {
+    this.view.resumed(offer);
+  }
+
   result(result: UpdateResult): void {
     this.view.result(result);
   }
