@@ -4,6 +4,8 @@ import { readBootRecord, type BankName, type BankState, type BootEvent, type Boo
 import { ecuStateDir } from './ecu/state-dir.ts';
 import { VehicleConfigError, loadVehicleConfig, type VehicleConfig } from './config.ts';
 import { vehicleConfigPath } from './config-file.ts';
+import type { GatewayStatistics } from './cgw/gateway.ts';
+import { firewallStatisticsPath, readFirewallStatistics } from './cgw/statistics-file.ts';
 
 /**
  * What an ECU's boot record says about it, without the ECU running:
@@ -38,6 +40,8 @@ export interface VehicleStatus {
   /** Null when the state dir holds no vehicle.json (and no --config was given). */
   vin: string | null;
   ecus: Record<string, EcuReport>;
+  /** The gateway's firewall counters as it last wrote them (`ecus/<CGW>/firewall.json`); null if it never ran. */
+  gateway?: GatewayStatistics | null;
 }
 
 export class VehicleStatusError extends Error {
@@ -57,7 +61,8 @@ export async function readVehicleStatus(options: { stateDir: string; configPath?
   for (const name of await ecuDirectories(stateDir)) if (!names.includes(name)) names.push(name);
   const ecus: Record<string, EcuReport> = {};
   for (const name of names) ecus[name] = await reportOf(join(ecuStateDir(stateDir, name), 'boot-record.json'));
-  return { vin: config?.vin ?? null, ecus };
+  const gateway = await readFirewallStatistics(firewallStatisticsPath(stateDir, config?.gateway.ecu));
+  return { vin: config?.vin ?? null, ecus, gateway };
 }
 
 async function configOf(options: { stateDir: string; configPath?: string }): Promise<VehicleConfig | null> {

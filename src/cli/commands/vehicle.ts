@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { readVehicleStatus, type VehicleStatus } from '../../vehicle/status.ts';
+import type { GatewayStatistics } from '../../vehicle/cgw/gateway.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
 import { addVehicleRunOptions, runVehicle, type VehicleRunOptions } from './vehicle-run.ts';
@@ -45,5 +46,15 @@ export function formatStatus(status: VehicleStatus): string {
   const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
   const header = `VIN ${status.vin ?? '(unknown: no vehicle.json)'}`;
   if (Object.keys(status.ecus).length === 0) return `${header}\nno ECU has run in this state dir yet\n`;
-  return `${header}\n${lines.join('\n')}\n`;
+  return `${header}\n${lines.join('\n')}\n${status.gateway ? `${formatFirewall(status.gateway)}\n` : ''}`;
+}
+
+/** One line for the gateway: is the firewall open, and what it forwarded and dropped (by id). */
+function formatFirewall(gateway: GatewayStatistics): string {
+  const { firewall, totals, segments } = gateway;
+  const dropped = Object.entries(segments)
+    .flatMap(([segment, counters]) => Object.entries(counters.dropped).map(([id, count]) => `${segment} ${id}×${count}`))
+    .join(', ');
+  const state = firewall.open ? `open for ${firewall.ecus.join(', ')}` : 'closed';
+  return `${gateway.gateway} firewall ${state}; forwarded ${totals.forwarded}, dropped ${totals.dropped}${dropped ? ` (${dropped})` : ''} as of ${gateway.updatedAt}`;
 }

@@ -47,6 +47,15 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
   assert.equal(status.ecus.TMU!.version, '1.0.0');
   // The firewall closed again at the end (the TMU's stop).
   await waitForLog(vehicle, /^cgw firewall closed$/);
+  // `vehicle status` shows the gateway's counters too (flushed when the firewall closes): the flash crossed it.
+  let gateway = (await vehicleStatus(stateDir)).gateway;
+  for (let tries = 0; gateway?.firewall.open !== false && tries < 50; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gateway = (await vehicleStatus(stateDir)).gateway;
+  }
+  assert.equal(gateway?.firewall.open, false);
+  assert.equal(gateway.firewall.closeReason, 'stop');
+  assert.ok((gateway.segments.cant?.forwarded['0x730'] ?? 0) > 200_000 / 64, 'the image crossed the gateway');
 
   // The HMI heard the progress; the TMU logged each step of the flash.
   const phases = new Set(logLines(vehicle, /^flashing$/).filter((line) => line.ecu === 'EDT').map((line) => line.phase));
