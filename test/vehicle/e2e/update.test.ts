@@ -56,6 +56,9 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
   assert.equal(gateway?.firewall.open, false);
   assert.equal(gateway.firewall.closeReason, 'stop');
   assert.ok((gateway.segments.cant?.forwarded['0x730'] ?? 0) > 200_000 / 64, 'the image crossed the gateway');
+  // What the CGW was not told to route stays on its segment, counted: the TMU's own status frame (0x520).
+  assert.ok((gateway.segments.cant?.dropped['0x520'] ?? 0) > 0, 'TMU_Status is dropped at the gateway');
+  assert.equal(gateway.segments.canb?.forwarded['0x520'], undefined);
 
   // The HMI heard the progress; the TMU logged each step of the flash.
   const phases = new Set(logLines(vehicle, /^flashing$/).filter((line) => line.ecu === 'EDT').map((line) => line.phase));
