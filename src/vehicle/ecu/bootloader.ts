@@ -92,7 +92,11 @@ export class Bootloader {
       case 'resetting': return EcuState.Resetting;
       default:
         if (this.#failed) return EcuState.Error;
-        return this.server.session === DiagnosticSessionType.Default ? EcuState.Running : EcuState.ProgrammingSession;
+        switch (this.server.session) {
+          case DiagnosticSessionType.Default: return EcuState.Running;
+          case DiagnosticSessionType.Programming: return EcuState.ProgrammingSession;
+          default: return EcuState.ExtendedSession;
+        }
     }
   }
 

@@ -9,6 +9,8 @@ export enum EcuState {
   Verifying = 4,
   Resetting = 5,
   Error = 6,
+  /** A non-default, non-programming session (extended diagnostics: e.g. the CGW's approval routines). */
+  ExtendedSession = 7,
 }
 
 /** One ECU's periodic status, as laid out in can/canota.dbc (`<ECU>_Status`, 8 bytes, little-endian bits). */

@@ -45,6 +45,9 @@ test('a new ECU runs its factory image and identifies itself over UDS', async (t
   assert.equal(id.bootState.sha256, sha256(factoryImage('EDT', '1.0.0')));
   assert.deepEqual(await bankFile(bench, 'A'), Buffer.from(factoryImage('EDT', '1.0.0')));
   assert.equal(Buffer.from(await bench.client.readDataByIdentifier(BootloaderDid.ImageSha256)).toString('hex'), id.bootState.sha256);
+  // An extended diagnostic session (what the CGW's approval uses) is not reported as programming.
+  await bench.client.diagnosticSessionControl(0x03);
+  assert.equal((await bench.session.readBootState()).state, 'ExtendedSession');
 });
 
 test('a signed image is flashed to the inactive bank, checked, and runs after the reset', async (t) => {
