@@ -12,7 +12,6 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { chmod, mkdtemp, rm, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import { startCanota, listeningPattern } from '../test/support/canota-process.ts
 import { seedUsers } from '../test/server/support/server.ts';
 import { WebClient } from '../test/server/support/web-client.ts';
 import { rawUpload } from '../test/server/support/raw-upload.ts';
+import { freePort } from '../test/support/free-port.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const fileBytes = 64 * 1024 * 1024;
@@ -75,14 +75,6 @@ async function wrk(url: string, options: { threads: number; connections: number;
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`no result from wrk:\n${stdout}`);
   return JSON.parse(line.slice('RESULT '.length)) as WrkResult;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 async function startNginx(dir: string, files: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {

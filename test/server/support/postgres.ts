@@ -1,13 +1,13 @@
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
+import { freePort } from '../../support/free-port.ts';
 
 const run = promisify(execFile);
 
@@ -100,10 +100,3 @@ export async function startPostgres(t: Pick<TestContext, 'after'>): Promise<Test
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
