@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { DownloadProgress } from './progress.ts';
+import { formatByteSize } from '../units/byte-size.ts';
 
 /**
  * The progress bar shown when stdout is a terminal: one line redrawn in place, with size, speed and
@@ -45,11 +46,11 @@ export class TerminalProgress {
 /** `fw.bin [######------]  45%  12.3/27.3 MiB  5.2 MiB/s  ETA 0:03`, fitted to `columns`. */
 export function formatProgressLine(progress: DownloadProgress, columns: number): string {
   const size = progress.totalBytes === undefined
-    ? formatBytes(progress.receivedBytes)
-    : `${formatBytes(progress.receivedBytes)}/${formatBytes(progress.totalBytes)}`;
+    ? formatByteSize(progress.receivedBytes)
+    : `${formatByteSize(progress.receivedBytes)}/${formatByteSize(progress.totalBytes)}`;
   const percent = progress.percent === undefined ? '' : `${String(progress.percent).padStart(3)}%`;
   const eta = progress.etaSeconds === undefined ? '' : `ETA ${formatDuration(progress.etaSeconds)}`;
-  const tail = [percent, size, `${formatBytes(progress.bytesPerSecond)}/s`, eta].filter(Boolean).join('  ');
+  const tail = [percent, size, `${formatByteSize(progress.bytesPerSecond)}/s`, eta].filter(Boolean).join('  ');
   const name = progress.release.filename.length > 24 ? `${progress.release.filename.slice(0, 23)}…` : progress.release.filename;
   const barWidth = Math.max(0, Math.min(40, columns - name.length - tail.length - 6));
   if (barWidth < 5 || progress.percent === undefined) return `${name}  ${tail}`.slice(0, Math.max(1, columns - 1));
@@ -57,16 +58,7 @@ export function formatProgressLine(progress: DownloadProgress, columns: number):
   return `${name} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${tail}`;
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+export { formatByteSize as formatBytes };
 
 export function formatDuration(seconds: number): string {
   const total = Math.max(0, Math.round(seconds));

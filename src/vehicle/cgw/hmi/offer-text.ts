@@ -1,18 +1,9 @@
 import type { UpdateProgress, UpdateResult } from '../approval-protocol.ts';
 import type { PresentedOffer } from './driver-hmi.ts';
+import { formatByteSize } from '../../../units/byte-size.ts';
 
 /** 1048576 → "1.0 MiB". */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
+export { formatByteSize as formatBytes };
 
 /** 42 → "42 s", 125 → "2 min 5 s", 7300 → "2 h 2 min". */
 export function formatDuration(seconds: number): string {
@@ -33,9 +24,9 @@ export function printable(text: string): string {
 export function offerLines(offer: PresentedOffer): string[] {
   const lines = [`Software update ${printable(offer.campaignId)}:`];
   for (const ecu of offer.ecus) {
-    lines.push(`  ${ecu.name}: ${printable(ecu.from || '?')} -> ${printable(ecu.to)} (${formatBytes(ecu.size)}, about ${formatDuration(ecu.estimatedSeconds)})`);
+    lines.push(`  ${ecu.name}: ${printable(ecu.from || '?')} -> ${printable(ecu.to)} (${formatByteSize(ecu.size)}, about ${formatDuration(ecu.estimatedSeconds)})`);
   }
-  lines.push(`  Total ${formatBytes(offer.totalBytes)}, about ${formatDuration(offer.estimatedSeconds)}. The vehicle cannot be used meanwhile.`);
+  lines.push(`  Total ${formatByteSize(offer.totalBytes)}, about ${formatDuration(offer.estimatedSeconds)}. The vehicle cannot be used meanwhile.`);
   if (offer.notes.trim()) {
     lines.push('  Release notes:');
     for (const line of offer.notes.trim().split(/\r?\n/)) lines.push(`    ${printable(line)}`);
