@@ -92,7 +92,6 @@ export const vehicleConfigSchema = z.object({
 export type BusConfig = z.infer<typeof busConfigSchema>;
 export type EcuConfig = z.infer<typeof ecuConfigSchema>;
 export type VehicleConfig = z.infer<typeof vehicleConfigSchema>;
-export type VehicleConfigInput = z.input<typeof vehicleConfigSchema>;
 
 export class VehicleConfigError extends Error {
   override name = 'VehicleConfigError';

@@ -52,6 +52,11 @@ export class UdsRequestError extends UdsError {
   override name = 'UdsRequestError';
 }
 
+/** UdsServer options that cannot work (a security level no tester could request, …); thrown at construction. */
+export class UdsServerConfigurationError extends UdsError {
+  override name = 'UdsServerConfigurationError';
+}
+
 /**
  * Thrown by request decoders and by server handlers (including the application's DID, routine and
  * download callbacks) to answer with a negative response: `throw new RequestRejectedError(0x22, 'engine running')`.

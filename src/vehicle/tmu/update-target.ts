@@ -21,7 +21,6 @@ export interface UpdateTarget {
   rollback(): Promise<BootReport>;
 }
 
-export type TargetProgress = FlashProgress;
 export type { FlashPhase };
 
 /** An ECU on the bus, flashed through a FlashSession (docs/vehicle-protocol.md). */

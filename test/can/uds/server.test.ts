@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RequestRejectedError, UdsServer, type Reply } from '../../../src/can/uds/index.ts';
+import { RequestRejectedError, UdsServer, UdsServerConfigurationError, type Reply } from '../../../src/can/uds/index.ts';
 import { bytes, hex, key, testEcu } from './support.ts';
 
 /** Sends hex requests in order; returns the hex replies ('' when none, '(suppressed) …' when suppressed). */
@@ -106,6 +106,13 @@ test('0x27 SecurityAccess: seed/key, zero seed when unlocked, 0x24, 0x35, 0x36, 
   assert.equal(await last(server, '27 01'), '7f2737', 'delay timer running');
   await sleep(220);
   await unlock(server);
+});
+
+test('a security level no tester could request (even, or past 0x41) is refused when the server is built', () => {
+  for (const level of [2, 0x43, 0]) {
+    assert.throws(() => new UdsServer({ security: { secret: 'x'.repeat(16), levels: { [level]: {} } } }), UdsServerConfigurationError, String(level));
+  }
+  assert.doesNotThrow(() => new UdsServer({ security: { secret: 'x'.repeat(16), levels: { 0x41: {} } } }).close());
 });
 
 test('0x22 / 0x2E data identifiers: 0x31, 0x33, 0x13, 0x22, 0x72 and multi-DID reads', async (t) => {

@@ -1,6 +1,8 @@
 import type { Logger } from '../../../logging/logger.ts';
 import { DiagnosticSessionType } from '../services/diagnostic-session-control.ts';
 import { ResetType } from '../services/ecu-reset.ts';
+import { isValidSecurityLevel } from '../services/security-access.ts';
+import { UdsServerConfigurationError } from '../errors.ts';
 import { DownloadState } from './download.ts';
 import type {
   Addressing, DataIdentifierDefinition, DownloadHandlers, RequestContext, RoutineDefinition, SecurityOptions, UdsServerOptions,
@@ -47,6 +49,11 @@ export class ServerState {
     this.dids = toMap(options.dids);
     this.routines = toMap(options.routines);
     this.securityLevels = toMap(options.security?.levels ?? (options.security ? { 1: {} } : {}));
+    for (const level of this.securityLevels.keys()) {
+      if (!isValidSecurityLevel(level)) {
+        throw new UdsServerConfigurationError(`security level ${level} is not a requestSeed sub-function (odd, 0x01-0x41)`);
+      }
+    }
     this.resetTypes = options.resetTypes ?? [ResetType.HardReset, ResetType.KeyOffOnReset, ResetType.SoftReset];
     this.downloadHandlers = options.download;
     this.logger = options.logger;
