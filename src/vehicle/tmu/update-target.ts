@@ -1,7 +1,7 @@
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import type { BootState } from '../ecu/protocol.ts';
 import type { FlashPhase } from './flash-errors.ts';
-import type { BootReport, FlashProgress, FlashSession } from './flash-session.ts';
+import type { BootReport, FlashSession } from './flash-session.ts';
 import type { ReportedEcu } from './server-api.ts';
 
 /**
