@@ -34,16 +34,14 @@ export class LoginThrottle {
   /** Returns the lock end when this failure locked a key. */
   async recordFailure(ip: string, username: string): Promise<number | undefined> {
     const now = this.clock();
-    const windowStart = now - (this.options.windowMs ?? 15 * 60_000);
-    let lockedUntil: number | undefined;
-    for (const key of keys(ip, username)) {
-      const failures = await this.store.countFailure(key, now, windowStart);
-      if (failures < this.options.maxFailures) continue;
-      const until = now + this.options.lockMs;
-      await this.store.lock(key, until, now);
-      lockedUntil = Math.max(lockedUntil ?? 0, until);
-    }
-    return lockedUntil;
+    const lockUntil = now + this.options.lockMs;
+    const locked = await this.store.recordFailure(keys(ip, username), {
+      now,
+      windowStart: now - (this.options.windowMs ?? 15 * 60_000),
+      maxFailures: this.options.maxFailures,
+      lockUntil,
+    });
+    return locked.length > 0 ? lockUntil : undefined;
   }
 
   async recordSuccess(ip: string, username: string): Promise<void> {

@@ -39,12 +39,20 @@ test('failures spread over longer than the lock still count (the window is not t
   assert.equal(await throttle.recordFailure('10.0.0.1', 'alice'), 6200, 'the third failure locks, 4.2 s after the first');
 });
 
+/**
+ * Parallel guesses against one address and one username, over several rounds: each key must count every
+ * guess, and the guess that is the fifth for the address must also be the fifth for the username (one
+ * guess locks both), whatever order the database serves the parallel statements in.
+ */
 async function parallelGuesses(storage: Storage): Promise<void> {
   const throttle = new LoginThrottle(storage.loginFailures, { maxFailures: 5, lockMs: 60_000 });
-  const locks = await Promise.all(Array.from({ length: 5 }, () => throttle.recordFailure('10.0.0.9', 'carol')));
-  assert.equal(locks.filter((lock) => lock !== undefined).length, 1, 'exactly the fifth failure locks');
-  assert.notEqual(await throttle.lockedUntil('10.0.0.9', 'nobody'), undefined, 'the address is locked');
-  assert.notEqual(await throttle.lockedUntil('10.1.1.1', 'carol'), undefined, 'the username is locked');
+  for (let round = 0; round < 8; round++) {
+    const [ip, user] = [`10.0.0.${round}`, `carol${round}`];
+    const locks = await Promise.all(Array.from({ length: 5 }, () => throttle.recordFailure(ip, user)));
+    assert.equal(locks.filter((lock) => lock !== undefined).length, 1, `round ${round}: exactly the fifth failure locks`);
+    assert.notEqual(await throttle.lockedUntil(ip, 'nobody'), undefined, 'the address is locked');
+    assert.notEqual(await throttle.lockedUntil('10.1.1.1', user), undefined, 'the username is locked');
+  }
 }
 
 test('concurrent failures are all counted: parallel guesses do not slip under the limit', async (t) => {
