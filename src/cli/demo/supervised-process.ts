@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../../project-root.ts';
 
-const canotaBin = fileURLToPath(new URL('../../../bin/canota', import.meta.url));
+const canotaBin = projectPath('bin', 'canota');
 
 export class ProcessStartError extends Error {
   override name = 'ProcessStartError';

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
 import cookie from '@fastify/cookie';
 import session from '@fastify/session';
@@ -7,6 +6,7 @@ import helmet from '@fastify/helmet';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
+import { projectPath } from '../../project-root.ts';
 import type { ServerContext } from '../context.ts';
 import { databaseSessionStore } from '../auth/session-store.ts';
 import { csrfTokenOf } from '../auth/guards.ts';
@@ -53,7 +53,7 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
     preservePath: true,
   });
   await app.register(fastifyStatic, {
-    root: fileURLToPath(new URL('../views/assets/', import.meta.url)),
+    root: projectPath('src', 'server', 'views', 'assets'),
     prefix: '/assets/',
     decorateReply: false,
     schemaHide: true,

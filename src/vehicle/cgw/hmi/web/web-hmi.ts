@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
@@ -12,6 +11,7 @@ import { HmiError } from '../../errors.ts';
 import type { DriverDecision, DriverHmi, PresentedOffer } from '../driver-hmi.ts';
 import { HmiView, type HmiState } from './hmi-view.ts';
 import { POSTPONE_CHOICES, hmiErrorPage, hmiPage } from './page.ts';
+import { projectPath } from '../../../../project-root.ts';
 
 export interface WebHmiOptions {
   /** Default 127.0.0.1: the page decides over the car's software, so it is not on the network unless asked. */
@@ -154,7 +154,7 @@ export class WebHmi implements DriverHmi {
     app.addHook('onRequest', async (request) => this.#checkHost(request));
     await app.register(formbody, { bodyLimit: 4096 });
     await app.register(fastifyStatic, {
-      root: fileURLToPath(new URL('./assets/', import.meta.url)), prefix: '/assets/', decorateReply: false,
+      root: projectPath('src', 'vehicle', 'cgw', 'hmi', 'web', 'assets'), prefix: '/assets/', decorateReply: false,
     });
 
     app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
