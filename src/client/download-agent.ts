@@ -41,6 +41,11 @@ export interface DownloadAgentOptions {
   /** Installed firmware version for the no-downgrade rule; default: the last download's `firmware_version`. */
   installedVersion?: (release: Release) => string | undefined | Promise<string | undefined>;
   allowDowngrade?: boolean;
+  /**
+   * Called after every 4 MiB of body received (see `FetchSettings.reclaimMemory`). `canota client` passes a
+   * minor garbage collection, so its memory stays flat; an embedding process may leave it to V8.
+   */
+  reclaimMemory?: () => void;
   /** Runs after the SHA-256 matched, before the file is moved into place (signature checks). */
   verify?: ReleaseVerifier;
   /** Extra CA certificates (PEM) for an https server. */
@@ -189,6 +194,7 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
             stallTimeoutMs: this.#options.stallTimeoutSeconds * 1000,
             minSpeed: this.#options.minSpeed,
             maxSize: this.#options.maxSize,
+            reclaimMemory: this.#options.reclaimMemory,
           },
           onProgress: (progress) => {
             if (progress.percent !== undefined) progressFile.report(progress.percent);

@@ -14,7 +14,15 @@ export interface FetchSettings {
   stallTimeoutMs: number;
   minSpeed: number;
   maxSize: number;
+  /**
+   * Called after every `reclaimEveryBytes` of body. Each socket read arrives in a new buffer that is garbage
+   * as soon as it is hashed and written, but V8 frees buffers only when it collects their (tiny) objects,
+   * and the external-memory trigger for that fires only some 32 MiB later.
+   */
+  reclaimMemory?: (() => void) | undefined;
 }
+
+const reclaimEveryBytes = 4 * 1024 * 1024;
 
 /** A file whose bytes hash to the announced SHA-256, still in the state dir. */
 export interface FetchedFile {
@@ -109,6 +117,7 @@ export async function fetchRelease(input: {
     }
     meter.setTotal(plan.total);
     stall.start();
+    let reclaimedAt = offset;
     const transfer = transferBody({
       body: response.body,
       partPath: partial.partPath,
@@ -119,6 +128,10 @@ export async function fetchRelease(input: {
       onBytes: (bytes) => {
         stall.bytes = bytes - offset;
         meter.update(bytes);
+        if (settings.reclaimMemory && bytes - reclaimedAt >= reclaimEveryBytes) {
+          reclaimedAt = bytes;
+          settings.reclaimMemory();
+        }
       },
     });
     entityTagWrite = partial.rememberEntityTag(entityTag);

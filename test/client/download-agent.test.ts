@@ -197,3 +197,22 @@ test('DownloadAgent honours ETag / If-None-Match on /latest_version: an unchange
     { url: '/latest_version', ifNoneMatch: '"v1"', status: 304 },
   ]);
 });
+
+test('DownloadAgent calls reclaimMemory after every 4 MiB of body, and only while bytes arrive', async (t) => {
+  const server = await startOtaServer(t);
+  const image = firmwareImage(9.5 * 1024 * 1024, 53);
+  await server.upload('edt-3.0.0.bin', image, { ecu: 'EDT', firmware_version: '3.0.0' });
+  const dirs = await clientDirs(t);
+  let received = 0;
+  const reclaimedAt: number[] = [];
+  const agent = new DownloadAgent({ server: server.url, ...dirs, reclaimMemory: () => reclaimedAt.push(received) });
+  t.after(() => agent.close());
+  agent.on('progress', (progress) => { received = progress.receivedBytes; });
+
+  assert.equal((await agent.checkOnce()).status, 'downloaded');
+  // 9.5 MiB: once past 4 MiB, once 4 MiB later (past 8 MiB); never for the last 1.5 MiB.
+  assert.equal(reclaimedAt.length, 2, `called at ${reclaimedAt.join(', ')}`);
+  assert.ok(reclaimedAt[0]! >= 3 * 1024 * 1024 && reclaimedAt[1]! - reclaimedAt[0]! >= 3 * 1024 * 1024, `called at ${reclaimedAt.join(', ')}`);
+  assert.equal((await agent.checkOnce()).status, 'up-to-date');
+  assert.equal(reclaimedAt.length, 2, 'nothing downloaded, nothing to reclaim');
+});

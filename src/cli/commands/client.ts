@@ -5,6 +5,7 @@ import type { TerminalProgress } from '../../client/terminal-progress.ts';
 import { createLogger, type Logger } from '../../logging/logger.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
+import { minorGarbageCollection } from '../minor-gc.ts';
 
 /** The download agent's options on the command line; `canota vehicle` passes the same ones to its TMU. */
 export interface DownloadClientOptions {
@@ -107,7 +108,7 @@ async function runClient(options: ClientOptions): Promise<void> {
     ...(options.quiet ? { level: 'warn' as const } : {}),
     destination: options.json ? process.stderr : terminal?.logStream() ?? process.stdout,
   });
-  const agent = new DownloadAgent(await downloadAgentOptions(options, logger));
+  const agent = new DownloadAgent({ ...await downloadAgentOptions(options, logger), reclaimMemory: minorGarbageCollection() });
 
   if (!options.quiet) showProgress(agent, logger, terminal);
   agent.on('outcome', (outcome) => {
