@@ -16,18 +16,21 @@ export const buildInfoFile = 'build-info.json';
  */
 
 /**
- * A file's mtime comes from the kernel's coarse clock, which can lag Date.now() by a tick: a source saved
- * just after a build started could look older than the build. Anything changed within this margin before
- * the build counts as newer; the error is always toward running the sources.
+ * A file's mtime comes from the kernel's coarse clock and some file systems keep whole (even double)
+ * seconds, so a source saved just after a build started can look older than the build. A source or setting
+ * changed within this margin before the build counts as newer: the error is always toward the sources.
  */
 const clockMarginMs = 2000;
 
+/** Files that, when present, must be older than the build too: how it was made, and what it depends on. */
+const buildSettings = ['scripts/build.ts', 'tsconfig.json', 'package.json', 'package-lock.json'];
+
 /**
- * Files that, when present, must be older than the build too: how it was made (its script, the compiler
- * settings) and what was installed (an installed package's files keep npm's fixed 1985 mtime, so
- * node_modules is judged by the record `npm install` rewrites).
+ * What was installed: a package's files keep npm's fixed 1985 mtime, so node_modules is judged by the record
+ * npm rewrites on every install. npm writes it just before `prepare` builds, so it is compared without the
+ * margin; the next install comes seconds later at the earliest.
  */
-const buildSettings = ['scripts/build.ts', 'tsconfig.json', 'package.json', 'package-lock.json', join('node_modules', '.package-lock.json')];
+const installRecord = join('node_modules', '.package-lock.json');
 
 /**
  * The bundle's entry (dist/main.js) when `root` has a complete build that is newer than every source it
@@ -49,15 +52,17 @@ export function freshBuild(root, env = process.env) {
     return undefined;
   }
   if (typeof info?.startedAt !== 'number' || !Array.isArray(info.inputs) || info.inputs.length === 0) return undefined;
-  const builtBefore = info.startedAt - clockMarginMs;
-  const newer = (/** @type {string} */ file, /** @type {boolean} */ required) => {
+  const startedAt = info.startedAt;
+  /** Changed after `since`; a missing file counts as changed when the build needs it. */
+  const changed = (/** @type {string} */ file, /** @type {number} */ since, /** @type {boolean} */ required) => {
     try {
-      return statSync(join(root, file)).mtimeMs > builtBefore;
+      return statSync(join(root, file)).mtimeMs > since;
     } catch {
       return required;
     }
   };
-  if (info.inputs.some((input) => newer(input, true))) return undefined;
-  if (buildSettings.some((file) => newer(file, false))) return undefined;
+  if (info.inputs.some((input) => changed(input, startedAt - clockMarginMs, true))) return undefined;
+  if (buildSettings.some((file) => changed(file, startedAt - clockMarginMs, false))) return undefined;
+  if (changed(installRecord, startedAt, false)) return undefined;
   return join(dist, 'main.js');
 }

@@ -47,6 +47,11 @@ test('an edited source, a deleted source or a new install makes the sources run'
   await age(installed, 'node_modules/.package-lock.json', 60_000);
   assert.equal(freshBuild(installed, {}), undefined, 'npm install ran after the build');
 
+  const justInstalled = await checkout(t);
+  await age(justInstalled, 'node_modules/.package-lock.json', -400);
+  assert.equal(freshBuild(justInstalled, {}), join(justInstalled, 'dist', 'main.js'),
+    'npm writes its install record just before prepare builds: no margin for it');
+
   const noLockfile = await checkout(t);
   await unlink(join(noLockfile, 'package-lock.json'));
   assert.equal(freshBuild(noLockfile, {}), join(noLockfile, 'dist', 'main.js'), 'an installed package has no lockfile: not needed');
