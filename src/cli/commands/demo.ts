@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { parseInteger } from './server.ts';
+import { nextStopSignal } from '../stop-signal.ts';
 
 interface DemoOptions {
   dir: string;
@@ -32,6 +33,8 @@ export function registerDemoCommand(program: Command): void {
 async function runDemo(options: DemoOptions): Promise<void> {
   const [{ demoLayout, prepareServerData, prepareVehicleConfig, writeSampleFirmware }, { SupervisedProcess }, { demoGuide, vehicleMilestone }] =
     await Promise.all([import('../demo/prepare.ts'), import('../demo/supervised-process.ts'), import('../demo/guide.ts')]);
+  // Before anything starts; a signal during start-up stops everything once it is up.
+  const stopped = nextStopSignal().then(() => 'signal' as const);
   const layout = demoLayout(options.dir);
   await mkdir(layout.logsDir, { recursive: true });
   console.log(`canota demo: preparing ${layout.root} …`);
@@ -77,10 +80,6 @@ async function runDemo(options: DemoOptions): Promise<void> {
   const stopAll = async () => {
     for (const child of children) await child.stop();
   };
-  const stopped = new Promise<'signal'>((resolve) => {
-    process.once('SIGINT', () => resolve('signal'));
-    process.once('SIGTERM', () => resolve('signal'));
-  });
   const ended = await Promise.race([stopped, ...children.map((child) => child.exited.then(() => child))]);
   await stopAll();
   if (ended !== 'signal') {

@@ -7,6 +7,7 @@ import { Ecu } from '../../vehicle/ecu/ecu.ts';
 import { ecuByName } from '../../vehicle/network.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
+import { nextStopSignal } from '../stop-signal.ts';
 
 interface EcuCommandOptions {
   bus: string;
@@ -51,11 +52,7 @@ async function runEcu(name: string, options: EcuCommandOptions): Promise<void> {
   }
   if (created) logger.info({ path, vin: config.vin }, 'created a new standard car (random security secrets)');
   if (driver === 'virtual') logger.warn('--bus virtual: only nodes inside this process can reach this ECU');
-  // Handlers go in before the readiness line: whoever reads it may signal us at once.
-  const stopped = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const stopped = nextStopSignal();
   const ecu = await Ecu.start({ config, name: target.name, stateDir: options.stateDir, logger });
   const ids = `0x${target.requestId.toString(16).toUpperCase()}/0x${target.responseId.toString(16).toUpperCase()}`;
   logger.info({ ecu: ecu.name, bus: target.bus, driver, vin: config.vin, version: ecu.bootRecord.banks[ecu.bootRecord.active].version },

@@ -9,6 +9,7 @@ import { UsageError } from '../exit-codes.ts';
 import { defaultServerConfig, parseByteSize } from '../../server/config.ts';
 import { parseCidr } from '../../server/auth/ip-allowlist.ts';
 import { startServer } from '../../server/start.ts';
+import { nextStopSignal, type StopSignal } from '../stop-signal.ts';
 
 interface ServerCommandOptions {
   host: string;
@@ -73,6 +74,8 @@ export function registerServerCommand(program: Command): void {
     .option('--require-vehicle-token', 'serve nonces, downloads and release queries only to registered vehicles (Authorization: Bearer <token>)')
     .action(async (options: ServerCommandOptions) => {
       if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
+      // Before the server logs "listening at": whoever reads that may signal at once.
+      const signal = nextStopSignal();
       const server = await startServer({
         host: options.host,
         port: options.port,
@@ -92,26 +95,18 @@ export function registerServerCommand(program: Command): void {
         signingKeyFile: options.signingKey,
         requireVehicleToken: options.requireVehicleToken,
       });
-      await untilSignal(server.ctx.logger, server.close);
+      await closeOnSignal(await signal, server.ctx.logger, server.close);
     });
   readOptionsFromEnvironment(command);
 }
 
-/** Waits for SIGTERM or SIGINT, then shuts down gracefully (a second signal exits at once). */
-function untilSignal(logger: { info(msg: string): void }, close: () => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info(`${signal}: shutting down, letting running downloads finish`);
-      process.once('SIGTERM', () => process.exit(1));
-      process.once('SIGINT', () => process.exit(1));
-      close().then(() => {
-        logger.info('server stopped');
-        resolve();
-      }, reject);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+/** Shuts down gracefully after the first stop signal; a second signal exits at once. */
+async function closeOnSignal(signal: StopSignal, logger: { info(msg: string): void }, close: () => Promise<void>): Promise<void> {
+  logger.info(`${signal}: shutting down, letting running downloads finish`);
+  process.once('SIGTERM', () => process.exit(1));
+  process.once('SIGINT', () => process.exit(1));
+  await close();
+  logger.info('server stopped');
 }
 
 // Shared with the `user` and `audit` commands, which work on the same data dir and database.

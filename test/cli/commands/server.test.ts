@@ -43,3 +43,15 @@ test('options also come from CANOTA_* environment variables; --port 0 picks a fr
   assert.equal(nonce.expires_in, 7);
   assert.equal(await server.stop(), 0);
 });
+
+test('SIGTERM the moment the server says it is listening: a clean stop (exit 0) every time', async (t) => {
+  // The signal handler must exist before the readiness line; until then the kernel's default action ends
+  // the process at once (exit by signal, no "server stopped").
+  const dataDir = await tempDir(t);
+  for (let round = 0; round < 5; round++) {
+    const server = await startCanota(['server', '--port', '0', '--data-dir', dataDir], { ready: listeningPattern });
+    t.after(() => server.stop());
+    assert.equal(await server.stop(), 0, `round ${round}`);
+    assert.ok(server.output.some((line) => line.includes('server stopped')), `round ${round}`);
+  }
+});
