@@ -16,11 +16,12 @@
  */
 import { build, type Plugin } from 'esbuild';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildInfoFile, distDirectory, type BuildInfo } from '../bin/fresh-build.js';
+import { projectRoot as root } from '../src/project-root.ts';
 
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const insideNodeModules = `${sep}node_modules${sep}`;
 
 /** Packages bundled into dist/ (with their own dependencies): what `canota client` loads. */
 const bundledPackages = new Set(['commander', 'pino', 'undici', 'zod']);
@@ -31,7 +32,7 @@ const externalPackages: Plugin = {
   setup(context) {
     context.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.path.startsWith('node:')) return { path: args.path, external: true };
-      if (args.importer.includes(`${join('node_modules', '')}`)) return undefined;
+      if (args.importer.includes(insideNodeModules)) return undefined;
       const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0]!;
       return bundledPackages.has(name) ? undefined : { path: args.path, external: true };
     });

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { projectPath } from '../../src/project-root.ts';
 
-export const canotaBin = fileURLToPath(new URL('../../bin/canota', import.meta.url));
+export const canotaBin = projectPath('bin', 'canota');
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
