@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import type { Release } from './release.ts';
-import { readOptional } from '../files/read-optional.ts';
+import { readValidJson } from '../files/read-optional.ts';
 
 /** What the partial file is a prefix of; written (atomically) before the first byte of the part. */
 interface PartialRecord {
@@ -99,14 +99,7 @@ export class PartialDownload {
   }
 
   async #readRecord(): Promise<PartialRecord | undefined> {
-    const text = await readOptional(this.recordPath);
-    if (text === null) return undefined;
-    try {
-      const parsed = partialRecordSchema.safeParse(JSON.parse(text));
-      return parsed.success ? parsed.data : undefined;
-    } catch {
-      return undefined;
-    }
+    return readValidJson(this.recordPath, partialRecordSchema);
   }
 }
 

@@ -1,4 +1,4 @@
-import { readOptional } from '../files/read-optional.ts';
+import { readOptional, readValidJson } from '../files/read-optional.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../files/atomic-write.ts';
@@ -92,14 +92,7 @@ export class StateFiles {
   }
 
   async readDownloadedRelease(): Promise<DownloadedRelease | null> {
-    const text = await readOptional(this.path('downloadedRelease'));
-    if (text === null) return null;
-    try {
-      const parsed = downloadedReleaseSchema.safeParse(JSON.parse(text));
-      return parsed.success ? parsed.data : null;
-    } catch {
-      return null;
-    }
+    return (await readValidJson(this.path('downloadedRelease'), downloadedReleaseSchema)) ?? null;
   }
 
   async writeDownloadedRelease(release: Release, path: string, size: number): Promise<DownloadedRelease> {

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { runCanota } from '../../support/canota-process.ts';
@@ -57,14 +57,8 @@ export async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-export async function readText(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
+/** A state file's text, or null when it does not exist. */
+export { readOptional as readText } from '../../../src/files/read-optional.ts';
 
 /** Pseudo-random but reproducible bytes, so a failing test can be rerun on the same file. */
 export function firmwareImage(size: number, seed = 1): Buffer {
