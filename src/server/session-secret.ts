@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.ts';
+import { readOptional } from '../files/read-optional.ts';
 
 /**
  * The key that signs session cookies: `--session-secret` when given (several servers behind one load
@@ -13,12 +14,8 @@ export async function loadSessionSecret(dataDir: string, given: string | undefin
     return given;
   }
   const file = join(dataDir, 'session-secret');
-  try {
-    const stored = (await readFile(file, 'utf8')).trim();
-    if (stored.length >= 32) return stored;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const stored = (await readOptional(file))?.trim();
+  if (stored !== undefined && stored.length >= 32) return stored;
   const secret = randomBytes(32).toString('base64url');
   await writeFileAtomic(file, `${secret}\n`);
   await chmod(file, 0o600);

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
+import { readOptional } from '../../files/read-optional.ts';
 import { publicKeyToText } from '../../crypto/ed25519.ts';
 import { loadReleaseSigningKey } from '../../server/releases/signing-key.ts';
 import { registerVehicle } from '../../server/vehicles/registration.ts';
@@ -74,13 +75,8 @@ export async function prepareServerData(layout: DemoLayout, vin: string): Promis
 export async function prepareVehicleConfig(layout: DemoLayout, vin: string, trustedKey: string): Promise<VehicleConfig> {
   await mkdir(layout.vehicleStateDir, { recursive: true, mode: 0o700 });
   const path = join(layout.vehicleStateDir, 'vehicle.json');
-  let config: VehicleConfig;
-  try {
-    config = parseVehicleConfig(JSON.parse(await readFile(path, 'utf8')), path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    config = standardVehicleConfig(vin);
-  }
+  const stored = await readOptional(path);
+  let config = stored === null ? standardVehicleConfig(vin) : parseVehicleConfig(JSON.parse(stored), path);
   if (config.vin !== vin) throw new Error(`${path} describes vehicle ${config.vin}, not ${vin}: remove ${layout.root} to start over`);
   if (!config.trustedKeys.includes(trustedKey)) {
     config = { ...config, trustedKeys: [trustedKey] };
