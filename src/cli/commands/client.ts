@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../../logging/logger.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
 import { minorGarbageCollection } from '../minor-gc.ts';
+import { abortOnStopSignal } from '../stop-signal.ts';
 
 /** The download agent's options on the command line; `canota vehicle` passes the same ones to its TMU. */
 export interface DownloadClientOptions {
@@ -116,13 +117,7 @@ async function runClient(options: ClientOptions): Promise<void> {
     if (options.json) process.stdout.write(`${JSON.stringify(statusLine(outcome, describeRelease))}\n`);
   });
 
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'stopping');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = abortOnStopSignal((signal) => logger.info({ signal }, 'stopping'));
   logger.info({ server: server.href, downloadDir: options.downloadDir, stateDir: options.stateDir, once: Boolean(options.once) },
     'download client started');
   try {
@@ -134,8 +129,7 @@ async function runClient(options: ClientOptions): Promise<void> {
       await agent.run(stop.signal);
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     await agent.close();
   }
 }

@@ -5,6 +5,7 @@ import type { BusConfig } from '../../vehicle/config.ts';
 import { UsageError } from '../exit-codes.ts';
 import { addDownloadClientOptions, downloadAgentOptions, type DownloadClientOptions } from './client.ts';
 import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
+import { abortOnStopSignal } from '../stop-signal.ts';
 
 export interface VehicleRunOptions extends Omit<DownloadClientOptions, 'server' | 'downloadDir' | 'stateDir'> {
   server?: string;
@@ -72,14 +73,7 @@ export async function runVehicle(options: VehicleRunOptions): Promise<void> {
     logger.warn('the vehicle trusts no release signing key: releases are checked by SHA-256 only (add trustedKeys to the vehicle config)');
   }
 
-  // Handlers go in before the readiness line: whoever reads it may signal us at once.
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'stopping');
-    stop.abort(new Error(`stopped by ${signal}`));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = abortOnStopSignal((signal) => logger.info({ signal }, 'stopping'));
   try {
     const hmi = await createDriverHmi(options.approve, { port: options.hmiPort, logger });
     const { downloadDir: _d, stateDir: _s, logger: _l, installedVersion: _i, ...settings } = download;
@@ -99,8 +93,7 @@ export async function runVehicle(options: VehicleRunOptions): Promise<void> {
     await car.close();
     logger.info({ vin: config.vin }, `vehicle ${config.vin} stopped`);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
   }
 }
 
