@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 
 /**
  * Lets every option of `command` (and its subcommands) also be set by an environment variable
- * `CANOTA_<OPTION>` (DESIGN.md): `--data-dir` reads `CANOTA_DATA_DIR`. The command line wins over the
+ * `CANOTA_<OPTION>` (docs/architecture.md, "Command line"): `--data-dir` reads `CANOTA_DATA_DIR`. The command line wins over the
  * environment, which wins over the default. Call it after all options are declared.
  */
 export function readOptionsFromEnvironment(command: Command): Command {

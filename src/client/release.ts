@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ClientError } from './errors.ts';
 
 /**
- * What the server announces at `/latest_version` (DESIGN.md): the seed's three fields, `version` being
+ * What the server announces at `/latest_version` (docs/architecture.md, "HTTP routes"): the seed's three fields, `version` being
  * the file name to download, plus canota's optional extras. The seed sends only the first three.
  */
 export interface Release {

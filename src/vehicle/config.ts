@@ -120,7 +120,7 @@ export async function loadVehicleConfig(path: string): Promise<VehicleConfig> {
 }
 
 /**
- * The standard car (DESIGN.md): TMU and CGW on CAN-T, CGW and EDT on CAN-B, CAN FD 500k/2M. Security
+ * The standard car (docs/architecture.md, "In-vehicle network"): TMU and CGW on CAN-T, CGW and EDT on CAN-B, CAN FD 500k/2M. Security
  * secrets are random per vehicle — never a shared default — so the caller persists the result.
  */
 export function standardVehicleConfig(vin: string, overrides: { driver?: BusConfig['driver']; timing?: boolean; fd?: boolean } = {}): VehicleConfig {

@@ -23,7 +23,7 @@ export interface BankReport {
   reason?: string;
 }
 
-/** One ECU in `canota vehicle status --json` (DESIGN.md, "Vehicle commands"). */
+/** One ECU in `canota vehicle status --json` (docs/architecture.md, "Vehicle commands"). */
 export interface EcuReport {
   version: string | null;
   /** SHA-256 of the active image, hex. */

@@ -9,7 +9,7 @@ import { tempDir } from '../support/temp-dir.ts';
 
 const VIN = 'WDB12345678901234';
 
-test('the standard car: TMU and CGW on CAN-T, EDT on CAN-B, DESIGN.md ids, random secrets', () => {
+test('the standard car: TMU and CGW on CAN-T, EDT on CAN-B, docs/architecture.md ids, random secrets', () => {
   const config = standardVehicleConfig(VIN);
   const byName = Object.fromEntries(config.ecus.map((ecu) => [ecu.name, ecu]));
   assert.deepEqual([byName.CGW?.requestId, byName.CGW?.responseId], [0x710, 0x718]);

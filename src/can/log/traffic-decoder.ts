@@ -3,7 +3,7 @@ import { CanBusError } from '../bus/errors.ts';
 import { IsoTpObserver, describePdu } from '../isotp/index.ts';
 import { describeUdsMessage } from '../uds/index.ts';
 
-/** The vehicle's diagnostic ids (DESIGN.md): CGW, TMU, EDT request/response, and the functional request id. */
+/** The vehicle's diagnostic ids (docs/architecture.md, "In-vehicle network"): CGW, TMU, EDT request/response, and the functional request id. */
 export const VEHICLE_DIAGNOSTIC_IDS: readonly number[] = [0x710, 0x718, 0x720, 0x728, 0x730, 0x738, 0x7df];
 
 /** A long message (a TransferData block) is described by its start and its length. */

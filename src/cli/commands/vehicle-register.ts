@@ -9,7 +9,7 @@ interface RegisterOptions {
 }
 
 /**
- * `canota vehicle register VIN --data-dir D` (server side, DESIGN.md "Vehicle commands"): creates the
+ * `canota vehicle register VIN --data-dir D` (server side, docs/architecture.md "Vehicle commands"): creates the
  * vehicle in the server's database and prints its token once, alone on the last line of stdout (`--json`:
  * `{vin, token}`). `--rotate` gives an existing vehicle a new token; the old one stops working at once.
  */

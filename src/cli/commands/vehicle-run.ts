@@ -23,7 +23,7 @@ export interface VehicleRunOptions extends Omit<DownloadClientOptions, 'server' 
 const APPROVE_MODES = ['hmi', 'prompt', 'auto', 'decline'];
 
 /**
- * `canota vehicle --server URL …`: the options of the whole car in one process (DESIGN.md, "Vehicle
+ * `canota vehicle --server URL …`: the options of the whole car in one process (docs/architecture.md, "Vehicle
  * commands"). The download client's options pass through to the TMU; `--server` is checked in the action,
  * not by commander, so that `canota vehicle status` (a subcommand) does not need it.
  */

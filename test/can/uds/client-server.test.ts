@@ -10,7 +10,7 @@ import {
 import { pattern, sleep } from '../isotp/support.ts';
 import { FilteringBus, bytes, hex, key, testEcu, testerAndEcu } from './support.ts';
 
-test('the flashing sequence of DESIGN.md, client ↔ server over ISO-TP, classic and FD', async (t) => {
+test('the flashing sequence of docs/architecture.md, client ↔ server over ISO-TP, classic and FD', async (t) => {
   for (const fd of [false, true]) {
     const { options, log } = testEcu();
     options.download!.maxNumberOfBlockLength = fd ? 4096 : 1026;

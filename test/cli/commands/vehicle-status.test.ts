@@ -8,7 +8,7 @@ import { runCanota } from '../../support/canota-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { ecuBench, manifestFor, sha256, VIN } from '../../vehicle/ecu/support.ts';
 
-test('canota vehicle status --json prints the DESIGN.md shape; without --json a table', async (t) => {
+test('canota vehicle status --json prints the docs/architecture.md shape; without --json a table', async (t) => {
   const bench = await ecuBench(t);
   await writeFile(join(bench.stateDir, 'vehicle.json'), JSON.stringify(bench.config));
   const image = randomBytes(2048);

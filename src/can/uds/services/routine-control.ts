@@ -11,7 +11,7 @@ export enum RoutineControlType {
   RequestRoutineResults = 0x03,
 }
 
-/** Routine identifiers canota's flashing sequence uses (DESIGN.md). */
+/** Routine identifiers canota's flashing sequence uses (docs/architecture.md, "In-vehicle network"). */
 export enum RoutineIdentifier {
   EraseMemory = 0xff00,
   CheckProgrammingDependencies = 0xff01,
