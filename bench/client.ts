@@ -4,8 +4,8 @@
  *
  * - Reference: `curl -s <url with a fresh nonce> | sha256sum` (bash, wall time; the nonce is fetched
  *   beforehand, outside the timing).
- * - Client: `bin/canota client --once` into an empty state dir, as a user runs it: the dist/ build when
- *   it is fresh (`npm ci` makes it), else the sources through tsx (the benchmark says which). Its cycle
+ * - Client: `bin/canota client --once` into an empty state dir, as a user runs it: the dist/ build (made
+ *   before the benchmark by `prebench:client`), or the sources with CANOTA_FROM_SOURCE=1 (it says which). Its cycle
  *   time is measured from its own log ("download client started" → "downloaded and verified": poll,
  *   nonce, download, hash, fsync, rename, state files) so Node's start-up is not counted; the
  *   whole-process wall time is printed too.
@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { freshBuild } from '../bin/fresh-build.js';
+import { chooseEntryPoint } from '../bin/entry-point.js';
 import { projectRoot } from '../src/project-root.ts';
 import { canotaBin, listeningPattern, runCanota, startCanota } from '../test/support/canota-process.ts';
 import { Uploader, adminName, adminPassword } from '../test/support/ota-server.ts';
@@ -71,9 +71,9 @@ async function main(): Promise<void> {
 
     const expected = await upload(filename, fileBytes, '1.0.0');
     await uploader.close();
-    const build = freshBuild(projectRoot);
-    console.log(build ? 'canota client runs the dist/ build' : 'canota client runs the sources through tsx: no fresh build ' +
-      '(npm run build makes one; tsx alone costs ~34 MiB of peak RSS)');
+    const entry = chooseEntryPoint(projectRoot);
+    console.log(entry.kind === 'bundle' ? 'canota client runs the dist/ build' : `canota client runs the sources through tsx (${entry.reason}; ` +
+      'npm run bench:client builds first; tsx alone costs ~34 MiB of peak RSS)');
     console.log(`canota server at ${url}, release ${filename} (${mib} MiB, sha256 ${expected.slice(0, 16)}…)`);
 
     const curlMs: number[] = [];

@@ -1,6 +1,6 @@
 /**
- * `npm run build` (also run by `npm ci`/`npm install`, as `prepare`): bundles the CLI with esbuild into
- * `dist/`, which `bin/canota` runs instead of the TypeScript sources while it is fresh (bin/fresh-build.js).
+ * `npm run build` (also run by `npm ci`/`npm install` as `prepare`, and before `npm start` and `npm test`):
+ * bundles the CLI with esbuild into `dist/`, which `bin/canota` runs whenever it exists (bin/entry-point.js).
  *
  * Why a build at all: running the sources needs tsx, whose loader thread alone costs ~34 MiB, and every
  * ES module costs memory of its own. `canota client` runs inside the vehicle's TMU and has a peak-memory
@@ -12,13 +12,14 @@
  *   every other package stays an ordinary import from node_modules: native addons (bcrypt,
  *   better-sqlite3) and packages that find their own files at run time (Fastify's plugins, swagger-ui) must.
  * - The build goes to a temporary folder and replaces `dist/` by renames, so a concurrent `bin/canota`
- *   sees the old build, no build (and runs the sources), or the new one; never half of one.
+ *   sees the old build, no build (and runs the sources), or the new one; never half of one. The record
+ *   (build-info.json) is written last, so a build without it is not taken for one.
  */
 import { build, type Plugin } from 'esbuild';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildInfoFile, distDirectory, type BuildInfo } from '../bin/fresh-build.js';
+import { buildInfoFile, distDirectory, type BuildInfo } from '../bin/entry-point.js';
 import { projectRoot as root } from '../src/project-root.ts';
 
 const insideNodeModules = `${sep}node_modules${sep}`;
@@ -42,14 +43,14 @@ const externalPackages: Plugin = {
 export interface BuiltCli {
   directory: string;
   info: BuildInfo;
+  /** Our source files bundled into it, relative to the checkout. */
+  sources: string[];
   /** The JavaScript files written: the entry and one chunk per command and shared part. */
   chunks: string[];
 }
 
 /** Bundles the CLI into `target` (default: the checkout's dist/), replacing what was there. */
 export async function buildCli(target = join(root, distDirectory)): Promise<BuiltCli> {
-  // Files changed after this instant make the build stale; taken before esbuild reads anything.
-  const startedAt = Date.now();
   const staging = `${target}.staging-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
@@ -70,11 +71,8 @@ export async function buildCli(target = join(root, distDirectory)): Promise<Buil
       // Bundled CommonJS packages (undici, pino, commander) call require() for Node's built-ins.
       banner: { js: "import { createRequire as __canotaCreateRequire } from 'node:module';\nconst require = __canotaCreateRequire(import.meta.url);" },
     });
-    const info: BuildInfo = {
-      startedAt,
-      // Our sources only; bundled packages are judged by npm's install record (bin/fresh-build.js).
-      inputs: Object.keys(result.metafile.inputs).filter((input) => !input.includes('node_modules')).sort(),
-    };
+    const sources = Object.keys(result.metafile.inputs).filter((input) => !input.includes('node_modules')).sort();
+    const info: BuildInfo = { builtAt: new Date().toISOString(), sources: sources.length };
     await writeFile(join(staging, buildInfoFile), `${JSON.stringify(info, null, 2)}\n`);
     const old = `${target}.old-${process.pid}`;
     await rename(target, old).catch((error: NodeJS.ErrnoException) => { if (error.code !== 'ENOENT') throw error; });
@@ -82,7 +80,7 @@ export async function buildCli(target = join(root, distDirectory)): Promise<Buil
     await rm(old, { recursive: true, force: true });
     const chunks = Object.keys(result.metafile.outputs).filter((output) => output.endsWith('.js'))
       .map((output) => join(target, relative(staging, join(root, output))));
-    return { directory: target, info, chunks };
+    return { directory: target, info, sources, chunks };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -91,6 +89,6 @@ export async function buildCli(target = join(root, distDirectory)): Promise<Buil
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   const built = await buildCli();
-  console.log(`canota: built ${relative(root, built.directory)}/ (${built.info.inputs.length} sources, ${built.chunks.length} chunks) ` +
+  console.log(`canota: built ${relative(root, built.directory)}/ (${built.info.sources} sources, ${built.chunks.length} chunks) ` +
     `in ${Date.now() - started} ms`);
 }

@@ -1,78 +1,69 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, unlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { buildInfoFile, freshBuild, type BuildInfo } from '../../bin/fresh-build.js';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildInfoFile, chooseEntryPoint } from '../../bin/entry-point.js';
+import { projectRoot } from '../../src/project-root.ts';
 
-const builtAt = Date.parse('2026-06-01T12:00:00Z');
+const exec = promisify(execFile);
 
-/** A checkout with two sources, a lockfile and a build made at `builtAt`, all files older than it. */
-async function checkout(t: TestContext): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'canota-fresh-build-'));
+/**
+ * A checkout whose bin/ is the real bin/canota and bin/entry-point.js, whose dist/main.js and
+ * src/cli/main.ts each say which one ran, and whose node_modules is the real one (for tsx).
+ */
+async function checkout(t: TestContext, { built }: { built: boolean }): Promise<string> {
+  await mkdir(join(projectRoot, '.tmp'), { recursive: true });
+  const root = await mkdtemp(join(projectRoot, '.tmp', 'entry-point-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const info: BuildInfo = { startedAt: builtAt, inputs: ['src/cli/main.ts', 'src/client/transfer.ts'] };
-  const files = [...info.inputs, 'package.json', 'package-lock.json', 'node_modules/.package-lock.json', 'dist/main.js'];
-  for (const file of files) {
-    await mkdir(dirname(join(root, file)), { recursive: true });
-    await writeFile(join(root, file), '');
-    await age(root, file, -60_000);
+  await mkdir(join(root, 'bin'));
+  for (const file of ['canota', 'entry-point.js']) await copyFile(join(projectRoot, 'bin', file), join(root, 'bin', file));
+  await symlink(join(projectRoot, 'node_modules'), join(root, 'node_modules'));
+  await writeFile(join(root, 'package.json'), '{ "type": "module" }\n');
+  const say = (what: string) => `export async function main(argv: string[]) { console.log('${what}', argv.slice(2).join(' ')); }\n`;
+  await mkdir(join(root, 'src', 'cli'), { recursive: true });
+  await writeFile(join(root, 'src', 'cli', 'main.ts'), say('sources'));
+  if (built) {
+    await mkdir(join(root, 'dist'));
+    await writeFile(join(root, 'dist', 'main.js'), say('bundle').replace(': string[]', ''));
+    await writeFile(join(root, 'dist', buildInfoFile), JSON.stringify({ builtAt: new Date().toISOString(), sources: 1 }));
   }
-  await writeFile(join(root, 'dist', buildInfoFile), JSON.stringify(info));
   return root;
 }
 
-/** Sets a file's mtime `offsetMs` from the build's start. */
-async function age(root: string, file: string, offsetMs: number): Promise<void> {
-  const at = new Date(builtAt + offsetMs);
-  await utimes(join(root, file), at, at);
+async function run(root: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const { stdout } = await exec(process.execPath, [join(root, 'bin', 'canota'), 'client', '--once'], {
+    env: { ...process.env, CANOTA_FROM_SOURCE: '', ...env },
+  });
+  return stdout.trim();
 }
 
-test('a complete build older than nothing it depends on is run', async (t) => {
-  const root = await checkout(t);
-  assert.equal(freshBuild(root, {}), join(root, 'dist', 'main.js'));
-  assert.equal(freshBuild(root, { CANOTA_FROM_SOURCE: '1' }), undefined, 'CANOTA_FROM_SOURCE=1 runs the sources');
+test('bin/canota runs the bundle whenever a complete build exists, however old it is', async (t) => {
+  const root = await checkout(t, { built: true });
+  assert.equal(await run(root), 'bundle client --once');
+  // A source edited after the build does not change the choice: predictable, not guessed from file times.
+  const later = new Date(Date.now() + 3_600_000);
+  await utimes(join(root, 'src', 'cli', 'main.ts'), later, later);
+  assert.equal(await run(root), 'bundle client --once');
+  assert.deepEqual(chooseEntryPoint(root, {}), { kind: 'bundle', path: join(root, 'dist', 'main.js') });
 });
 
-test('an edited source, a deleted source or a new install makes the sources run', async (t) => {
-  const root = await checkout(t);
-  await age(root, 'src/client/transfer.ts', 60_000);
-  assert.equal(freshBuild(root, {}), undefined, 'a source saved after the build');
-
-  const deleted = await checkout(t);
-  await unlink(join(deleted, 'src/cli/main.ts'));
-  assert.equal(freshBuild(deleted, {}), undefined, 'a source the build was made from is gone');
-
-  const installed = await checkout(t);
-  await age(installed, 'node_modules/.package-lock.json', 60_000);
-  assert.equal(freshBuild(installed, {}), undefined, 'npm install ran after the build');
-
-  const justInstalled = await checkout(t);
-  await age(justInstalled, 'node_modules/.package-lock.json', -400);
-  assert.equal(freshBuild(justInstalled, {}), join(justInstalled, 'dist', 'main.js'),
-    'npm writes its install record just before prepare builds: no margin for it');
-
-  const noLockfile = await checkout(t);
-  await unlink(join(noLockfile, 'package-lock.json'));
-  assert.equal(freshBuild(noLockfile, {}), join(noLockfile, 'dist', 'main.js'), 'an installed package has no lockfile: not needed');
-});
-
-test('a source saved within the clock margin before the build counts as newer (the error is toward the sources)', async (t) => {
-  const root = await checkout(t);
-  await age(root, 'src/cli/main.ts', -500);
-  assert.equal(freshBuild(root, {}), undefined);
-  await age(root, 'src/cli/main.ts', -5000);
-  assert.equal(freshBuild(root, {}), join(root, 'dist', 'main.js'));
-});
-
-test('no build, a build without its record, or a damaged record: the sources run', async (t) => {
-  const root = await checkout(t);
-  for (const record of ['{"startedAt": 1', '[]', '{"startedAt": "yesterday", "inputs": ["src/cli/main.ts"]}', '{"startedAt": 1, "inputs": []}']) {
-    await writeFile(join(root, 'dist', buildInfoFile), record);
-    assert.equal(freshBuild(root, {}), undefined, record);
+test('CANOTA_FROM_SOURCE=1 runs the TypeScript sources; other values do not', async (t) => {
+  const root = await checkout(t, { built: true });
+  assert.equal(await run(root, { CANOTA_FROM_SOURCE: '1' }), 'sources client --once');
+  assert.deepEqual(chooseEntryPoint(root, { CANOTA_FROM_SOURCE: '1' }), { kind: 'sources', reason: 'requested' });
+  for (const value of ['0', '', 'yes']) {
+    assert.equal(chooseEntryPoint(root, { CANOTA_FROM_SOURCE: value }).kind, 'bundle', `CANOTA_FROM_SOURCE=${value}`);
   }
-  await unlink(join(root, 'dist', buildInfoFile));
-  assert.equal(freshBuild(root, {}), undefined);
-  await rm(join(root, 'dist'), { recursive: true });
-  assert.equal(freshBuild(root, {}), undefined);
+});
+
+test('no build, or a build without its record (cut short), runs the sources', async (t) => {
+  const root = await checkout(t, { built: false });
+  assert.equal(await run(root), 'sources client --once');
+  assert.deepEqual(chooseEntryPoint(root, {}), { kind: 'sources', reason: 'no build' });
+
+  const cutShort = await checkout(t, { built: true });
+  await unlink(join(cutShort, 'dist', buildInfoFile));
+  assert.equal(await run(cutShort), 'sources client --once');
 });

@@ -6,7 +6,7 @@ import { access, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:f
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildCli } from '../../scripts/build.ts';
-import { freshBuild } from '../../bin/fresh-build.js';
+import { chooseEntryPoint } from '../../bin/entry-point.js';
 import { projectRoot } from '../../src/project-root.ts';
 import { startOtaServer } from '../support/ota-server.ts';
 import { firmwareImage } from '../client/support/client-run.ts';
@@ -21,12 +21,13 @@ test('the build bundles the CLI; its client downloads and verifies a release fro
   t.after(() => rm(work, { recursive: true, force: true }));
   const built = await buildCli(join(work, 'dist'));
 
-  assert.ok(built.info.inputs.includes('src/cli/main.ts') && built.info.inputs.includes('src/client/transfer.ts'));
-  assert.ok(built.info.inputs.every((input) => input.startsWith('src/')), 'only our sources are recorded');
+  assert.ok(built.sources.includes('src/cli/main.ts') && built.sources.includes('src/client/transfer.ts'));
+  assert.ok(built.sources.every((input) => input.startsWith('src/')), 'only our sources are counted');
+  assert.equal(built.info.sources, built.sources.length);
   assert.ok(built.chunks.includes(join(work, 'dist', 'main.js')));
   for (const chunk of built.chunks) await access(chunk);
   assert.deepEqual((await readdir(work)).sort(), ['dist'], 'no staging folder is left behind');
-  assert.equal(freshBuild(work, {}), undefined, 'a build outside a checkout has no sources to be fresh against');
+  assert.deepEqual(chooseEntryPoint(work, {}), { kind: 'bundle', path: join(work, 'dist', 'main.js') }, 'a complete build is run');
 
   const runner = join(work, 'run.mjs');
   await writeFile(runner, "const { main } = await import('./dist/main.js');\nawait main(process.argv);\n");
