@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import { errorMessage } from '../errors/error-message.ts';
 import type { Logger } from '../logging/logger.ts';
-import { ClientError, type FailureReason } from './errors.ts';
+import { ClientError, toClientError, type FailureReason } from './errors.ts';
 import { fetchRelease, type FetchedFile } from './fetch-release.ts';
 import { isDowngrade } from './firmware-version.ts';
 import { moveIntoPlace, sweepTemporaryFiles } from './installation.ts';
-import { OtaServer, toClientError, type LatestVersionCache, type ServerSession } from './ota-server.ts';
+import { OtaServer, type LatestVersionCache, type ServerSession } from './ota-server.ts';
 import { PartialDownload } from './partial-download.ts';
 import { ProgressFile } from './progress-file.ts';
 import type { DownloadProgress } from './progress.ts';
@@ -221,7 +222,10 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
             `download failed: ${failure.message}`);
           return { status: 'failed', reason: failure.reason, message: failure.message, attempts: attempt, release };
         }
-        const retryInMs = retryDelayMs(attempt, this.#options.retryBackoffSeconds * 1000, this.#options.maxBackoffSeconds * 1000);
+        const maxBackoffMs = this.#options.maxBackoffSeconds * 1000;
+        // A server that said when to come back (429/503 Retry-After) is not asked sooner, up to our own ceiling.
+        const retryInMs = Math.max(retryDelayMs(attempt, this.#options.retryBackoffSeconds * 1000, maxBackoffMs),
+          Math.min(failure.retryAfterMs ?? 0, maxBackoffMs));
         this.#logger?.warn({ reason: failure.reason, attempt, retryInMs: Math.round(retryInMs) },
           `try ${attempt} of ${maxRetry} failed: ${failure.message}`);
         this.emit('attempt-failed', { attempt, reason: failure.reason, message: failure.message, retryInMs });
@@ -236,7 +240,7 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
       await mkdir(this.#options.stateDir, { recursive: true });
       await mkdir(this.#options.downloadDir, { recursive: true });
     } catch (error) {
-      throw new ClientError('storage', `cannot create the state or download dir: ${(error as Error).message}`, { cause: error });
+      throw new ClientError('storage', `cannot create the state or download dir: ${errorMessage(error)}`, { cause: error });
     }
     await this.#lock.acquire();
     const swept = [
@@ -284,7 +288,7 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
       await this.#options.verify({ path: fetched.path, release, sha256: release.sha256, size: fetched.size, signal });
     } catch (error) {
       await this.#partial.discard();
-      throw new ClientError('verification-failed', `verification rejected ${release.filename}: ${(error as Error).message ?? error}`,
+      throw new ClientError('verification-failed', `verification rejected ${release.filename}: ${errorMessage(error)}`,
         { cause: error });
     }
   }
@@ -297,7 +301,7 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
       await this.#state.writeDownloadedRelease(release, path, fetched.size);
       await this.#state.writeDownloadedSha(release.sha256);
     } catch (error) {
-      throw new ClientError('storage', `cannot install ${release.filename}: ${(error as Error).message}`, { cause: error });
+      throw new ClientError('storage', `cannot install ${release.filename}: ${errorMessage(error)}`, { cause: error });
     }
     await progressFile.settle(100);
     this.#logger?.info({ release: describeRelease(release), path, bytes: fetched.size, resumedFrom: fetched.resumedFrom },

@@ -1,7 +1,9 @@
-import { Agent, errors, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { parseLatestVersion, safeFilename, type Release } from '../../client/release.ts';
-import { AnswerTooLargeError, errorMessageOf, readBodyText } from '../../client/http-body.ts';
+import { errorMessage } from '../../errors/error-message.ts';
+import { OtaHttpClient } from '../../ota-http/ota-http-client.ts';
+import type { OtaResponse } from '../../ota-http/response.ts';
+import { toOtaHttpError } from '../../ota-http/transport-errors.ts';
 import { assertManifestShape, type SignedManifest } from '../../crypto/manifest.ts';
 import { ServerApiError } from './errors.ts';
 
@@ -77,51 +79,52 @@ const apiRelease = z.object({
 
 const apiAnswer = z.object({ releases: z.array(z.unknown()) });
 
-/** Small JSON answers are read whole; more is a broken or hostile server. */
-const JSON_LIMIT_BYTES = 1024 * 1024;
-
+/**
+ * The vehicle API on top of the shared HTTP client (src/ota-http/): its own connection pool, the token on
+ * every request, and every failure a ServerApiError whose `failure` comes from the shared taxonomy.
+ */
 export class ServerApi {
-  readonly base: URL;
-  readonly #token: string | undefined;
-  readonly #dispatcher: Agent;
+  readonly #http: OtaHttpClient;
 
   constructor(options: ServerApiOptions) {
-    this.base = new URL(options.server);
-    if (!this.base.pathname.endsWith('/')) this.base.pathname += '/';
-    this.#token = options.token || undefined;
-    const timeout = options.timeoutMs ?? 30_000;
-    this.#dispatcher = new Agent({
-      connect: { timeout, ...(options.ca ? { ca: options.ca } : {}) },
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
+    this.#http = new OtaHttpClient({
+      url: options.server, token: options.token, timeoutMs: options.timeoutMs, ca: options.ca, userAgent: 'canota-tmu',
     });
   }
 
-  get hasToken(): boolean {
-    return this.#token !== undefined;
+  get base(): URL {
+    return this.#http.base;
   }
 
-  /** The newest release of each ECU: the vehicle API, else `/latest_version` (404 on the API). */
+  get hasToken(): boolean {
+    return this.#http.hasToken;
+  }
+
+  /** The newest release of each ECU: the vehicle API, else `/latest_version` (404 or 405 on the API). */
   async latestReleases(signal?: AbortSignal): Promise<LatestReleases> {
-    const response = await this.#send('GET', 'api/v1/releases/latest', { signal });
-    if (response.statusCode === 404 || response.statusCode === 405) {
-      await response.body.dump();
-      return this.#fromLatestVersion(signal);
+    const what = '/api/v1/releases/latest';
+    let body: unknown;
+    try {
+      body = await (await this.#send('api/v1/releases/latest', { signal })).json();
+    } catch (error) {
+      const failure = toOtaHttpError(error, `GET ${what}`, signal?.aborted);
+      // A server of the seed's generation has no vehicle API: ask its one route instead.
+      if (failure.code === 'OTA_HTTP_NOT_FOUND') return this.#fromLatestVersion(signal);
+      throw ServerApiError.fromHttp(failure);
     }
-    const body = await this.#json(response, '/api/v1/releases/latest');
     const answer = apiAnswer.safeParse(body);
-    if (!answer.success) throw badResponse('/api/v1/releases/latest', answer.error);
+    if (!answer.success) throw badResponse(what, answer.error);
     const result: LatestReleases = { source: 'api', releases: [], skipped: [] };
     for (const entry of answer.data.releases) {
       const parsed = apiRelease.safeParse(entry);
-      if (!parsed.success) throw badResponse('/api/v1/releases/latest', parsed.error);
+      if (!parsed.success) throw badResponse(what, parsed.error);
       const item = parsed.data;
       const uploadedAt = item.uploaded_at ?? undefined;
       let filename: string;
       try {
         filename = safeFilename(item.filename);
       } catch (error) {
-        throw new ServerApiError('bad-response', (error as Error).message);
+        throw new ServerApiError('bad-response', errorMessage(error), { cause: error });
       }
       const release: Release = {
         filename,
@@ -138,7 +141,7 @@ export class ServerApi {
         try {
           assertManifestShape(item.manifest);
         } catch (error) {
-          throw new ServerApiError('bad-response', `release ${item.release_id}: ${(error as Error).message}`);
+          throw new ServerApiError('bad-response', `release ${item.release_id}: ${errorMessage(error)}`, { cause: error });
         }
         manifest = item.manifest;
       }
@@ -150,61 +153,40 @@ export class ServerApi {
   /** Stores a report; resolves with the server's id for it. */
   async postReport(vin: string, report: VehicleReport, signal?: AbortSignal): Promise<string> {
     const path = `api/v1/vehicles/${encodeURIComponent(vin)}/reports`;
-    const response = await this.#send('POST', path, { signal, body: JSON.stringify(report) });
-    if (response.statusCode !== 201 && response.statusCode !== 200) {
-      const message = await errorMessageOf(response);
-      throw statusError(response.statusCode, `POST /${path}`, message);
+    let body: unknown;
+    try {
+      body = await (await this.#send(path, { method: 'POST', json: report, signal })).json([201, 200]);
+    } catch (error) {
+      throw ServerApiError.fromHttp(toOtaHttpError(error, `POST /${path}`, signal?.aborted));
     }
-    const body = await this.#json(response, `POST /${path}`, response.statusCode);
     const id = (body as { id?: unknown } | null)?.id;
     return id === undefined || id === null ? '' : String(id);
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    await this.#http.close();
   }
 
   async #fromLatestVersion(signal?: AbortSignal): Promise<LatestReleases> {
-    const response = await this.#send('GET', 'latest_version', { signal });
-    const body = await this.#json(response, '/latest_version');
+    let body: unknown;
+    try {
+      body = await (await this.#send('latest_version', { signal })).json();
+    } catch (error) {
+      throw ServerApiError.fromHttp(toOtaHttpError(error, 'GET /latest_version', signal?.aborted));
+    }
     let release: Release | null;
     try {
       release = parseLatestVersion(body);
     } catch (error) {
-      throw new ServerApiError('bad-response', (error as Error).message);
+      throw new ServerApiError('bad-response', errorMessage(error), { cause: error });
     }
     const result: LatestReleases = { source: 'latest_version', releases: [], skipped: [] };
     if (release) addRelease(result, release, typeof (body as { notes?: unknown }).notes === 'string' ? (body as { notes: string }).notes : '', null);
     return result;
   }
 
-  async #send(method: 'GET' | 'POST', path: string, options: { signal?: AbortSignal | undefined; body?: string }): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { 'user-agent': 'canota-tmu', accept: 'application/json' };
-    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    try {
-      return await request(new URL(path, this.base), {
-        dispatcher: this.#dispatcher, method, headers,
-        ...(options.body !== undefined ? { body: options.body } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-    } catch (error) {
-      const what = `${method} /${path}`;
-      if (error instanceof errors.UndiciError || error instanceof Error) {
-        throw new ServerApiError('unreachable', `${what}: ${(error as Error).message}`, { cause: error });
-      }
-      throw error;
-    }
-  }
-
-  async #json(response: Dispatcher.ResponseData, what: string, expected = 200): Promise<unknown> {
-    if (response.statusCode !== expected) throw statusError(response.statusCode, what, await errorMessageOf(response));
-    const text = await readLimited(response, what);
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw new ServerApiError('bad-response', `${what} did not answer JSON: ${text.slice(0, 200)}`);
-    }
+  #send(path: string, options: { method?: 'GET' | 'POST'; json?: unknown; signal?: AbortSignal | undefined }): Promise<OtaResponse> {
+    return this.#http.request(path, { ...options, headers: { accept: 'application/json' } });
   }
 }
 
@@ -217,25 +199,6 @@ function addRelease(result: LatestReleases, release: Release, notes: string, man
   result.releases.push({ ecu, firmwareVersion: release.firmwareVersion, notes, release: { ...release, ecu }, manifest });
 }
 
-function statusError(status: number, what: string, message: string): ServerApiError {
-  const failure = status >= 500 || status === 429 ? 'server-error'
-    : status === 404 || status === 405 ? 'no-route'
-    : status === 401 ? 'unauthorized'
-    : status === 403 ? 'forbidden'
-    : status === 400 || status === 413 || status === 422 ? 'rejected'
-    : 'bad-response';
-  return new ServerApiError(failure, `${what} answered ${status}: ${message}`, { status });
-}
-
 function badResponse(what: string, error: z.ZodError): ServerApiError {
   return new ServerApiError('bad-response', `unexpected ${what} answer: ${z.prettifyError(error)}`);
-}
-
-async function readLimited(response: Dispatcher.ResponseData, what: string, limit = JSON_LIMIT_BYTES): Promise<string> {
-  try {
-    return await readBodyText(response.body, limit);
-  } catch (error) {
-    if (error instanceof AnswerTooLargeError) throw new ServerApiError('bad-response', `${what}: ${error.message}`);
-    throw new ServerApiError('unreachable', `${what}: ${(error as Error).message}`, { cause: error });
-  }
 }
