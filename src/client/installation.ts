@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { errorCode } from '../errors/error-message.ts';
 import { syncDirectory, temporaryPathFor } from '../files/atomic-write.ts';
 
 /**
@@ -14,7 +15,7 @@ export async function moveIntoPlace(source: string, directory: string, filename:
   try {
     await rename(source, target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    if (errorCode(error) !== 'EXDEV') throw error;
     const temp = temporaryPathFor(target);
     try {
       await pipeline(createReadStream(source), createWriteStream(temp, { flags: 'wx', flush: true }));

@@ -4,6 +4,7 @@ import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
+import { errorCode } from '../errors/error-message.ts';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import type { Release } from './release.ts';
 import { readValidJson } from '../files/read-optional.ts';
@@ -113,5 +114,5 @@ async function fileSize(path: string): Promise<number | undefined> {
 }
 
 function ignoreMissing(error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  if (errorCode(error) !== 'ENOENT') throw error;
 }

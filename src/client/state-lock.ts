@@ -1,5 +1,6 @@
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorCode } from '../errors/error-message.ts';
 import { temporaryPathFor } from '../files/atomic-write.ts';
 import { ClientError } from './errors.ts';
 
@@ -28,7 +29,7 @@ export class StateLock {
         this.#held = true;
         return;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (errorCode(error) !== 'EEXIST') throw error;
       } finally {
         await unlink(temp).catch(() => undefined);
       }
@@ -63,6 +64,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     // EPERM: alive but someone else's.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return errorCode(error) === 'EPERM';
   }
 }
