@@ -14,10 +14,19 @@ import { EcuState, versionTriple } from './ecu/status-frame.ts';
 import { connectToBus, ecuByName, type VehicleNetworkOptions } from './network.ts';
 import { LocalTarget } from './tmu/local-target.ts';
 import { TmuError } from './tmu/errors.ts';
-import type { DownloadSettings } from './tmu/release-downloads.ts';
-import { Tmu, type TmuOptions } from './tmu/tmu.ts';
+import { ReleaseDownloads, type DownloadSettings } from './tmu/release-downloads.ts';
+import { Tmu, type TmuSettings } from './tmu/tmu.ts';
 import { startTmuDiagnostics } from './tmu/tmu-diagnostics.ts';
 import type { UdsServer } from '../can/uds/index.ts';
+import { parsePublicKey } from '../crypto/ed25519.ts';
+import { errorMessage } from '../errors/error-message.ts';
+import { securitySecretBytes } from './ecu/protocol.ts';
+import { DriverApproval } from './tmu/driver-approval.ts';
+import { ReportOutbox } from './tmu/report-outbox.ts';
+import { ServerApi } from './tmu/server-api.ts';
+import { TesterLinks } from './tmu/tester-links.ts';
+import { TmuStateFile } from './tmu/tmu-state.ts';
+import { ConnectedEcus } from './tmu/vehicle-ecus.ts';
 
 export interface CarOptions {
   config: VehicleConfig;
@@ -34,7 +43,10 @@ export interface CarOptions {
   /** In-process network for the `virtual` driver. Default: one of the car's own. */
   virtualNetwork?: VirtualNetwork;
   /** TMU settings beyond the download options (re-offer period, timeouts). */
-  tmu?: Pick<TmuOptions, 'reofferAfterSeconds' | 'approvalPollMs' | 'maxTransferTries' | 'rebootTimeoutMs' | 'maxUpdateAttempts'>;
+  tmu?: Pick<TmuSettings, 'reofferAfterSeconds' | 'approvalPollMs' | 'maxTransferTries' | 'maxUpdateAttempts'> & {
+    /** How long an ECU may take to answer after its reset. Default 15 s. */
+    rebootTimeoutMs?: number;
+  };
   /** ECU runtime settings for every ECU started here (simulated reboot time, status frame period, …). */
   ecu?: Pick<EcuOptions, 'rebootMs' | 'statusIntervalMs' | 'serverTiming'>;
   logger?: Logger;
@@ -92,7 +104,7 @@ export class Car {
       await lock.acquire();
     } catch (error) {
       await options.hmi.close();
-      throw new TmuError(`${options.stateDir} is in use by another canota vehicle: ${(error as Error).message}`, { cause: error });
+      throw new TmuError(`${options.stateDir} is in use by another canota vehicle: ${errorMessage(error)}`, { cause: error });
     }
     const network: VehicleNetworkOptions = { virtualNetwork: options.virtualNetwork ?? new VirtualNetwork() };
     const buses: Bus[] = [];
@@ -131,10 +143,7 @@ export class Car {
           lastBootRolledBack: record.lastBoot !== null && record.lastBoot.outcome !== 'booted', bootCount: record.bootCount,
         };
       }, logger);
-      tmu = await Tmu.start({
-        ...options.tmu, config, stateDir: options.stateDir, bus: tmuBus, local, download: options.download,
-        ...(logger ? { logger: logger.child({ component: 'tmu' }) } : {}),
-      });
+      tmu = await startTmu(options, tmuBus, local);
       tmuStatus.start();
       const tmuDiagnostics = startTmuDiagnostics({ config, bus: tmuBus, local, ...(logger ? { logger } : {}) });
       return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, tmuDiagnostics, lock, logger });
@@ -174,4 +183,36 @@ export class Car {
     }
     await this.#lock.release();
   }
+}
+
+/**
+ * The TMU with its real parts: the OTA server, a download agent per ECU, the driver's approval on the CGW
+ * and the ECUs over the TMU's UDS links, its state and reports in `<state-dir>/tmu/`.
+ */
+async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget): Promise<Tmu> {
+  const { config, download, tmu: settings = {} } = options;
+  const directory = join(options.stateDir, 'tmu');
+  const logger = options.logger?.child({ component: 'tmu' });
+  const trustedKeys = config.trustedKeys.map((key) => parsePublicKey(key));
+  const gateway = ecuByName(config, config.gateway.ecu);
+  const server = new ServerApi({ server: download.server, token: download.token, ca: download.ca, timeoutMs: (download.timeoutSeconds ?? 30) * 1000 });
+  const links = new TesterLinks(config, bus);
+  return Tmu.start({
+    config,
+    intervalSeconds: download.intervalSeconds,
+    reofferAfterSeconds: settings.reofferAfterSeconds,
+    approvalPollMs: settings.approvalPollMs,
+    maxTransferTries: settings.maxTransferTries,
+    maxUpdateAttempts: settings.maxUpdateAttempts,
+    ...(logger ? { logger } : {}),
+  }, {
+    server,
+    downloads: new ReleaseDownloads({ directory: join(directory, 'downloads'), settings: download, trustedKeys, logger }),
+    approval: new DriverApproval(links.client(gateway.name), securitySecretBytes(gateway.securitySecret), logger),
+    ecus: new ConnectedEcus({
+      config, bus, links, local, ...(settings.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: settings.rebootTimeoutMs } : {}), ...(logger ? { logger } : {}),
+    }),
+    store: new TmuStateFile(directory),
+    outbox: new ReportOutbox(join(directory, 'reports'), logger),
+  });
 }

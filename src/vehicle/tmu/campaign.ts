@@ -60,6 +60,14 @@ export function offerFor(config: VehicleConfig, campaign: Campaign): ApprovalOff
   return { campaign_id: campaign.id, ecus, notes: notes.slice(0, 8000), estimated_seconds: estimated };
 }
 
+/**
+ * The campaign with `ecu`'s target changed, as a new value: the TMU saves the new campaign first and only
+ * then holds it, so a save that fails leaves the one in memory as the one on disk.
+ */
+export function withTarget(campaign: Campaign, ecu: string, change: (target: CampaignTarget) => CampaignTarget): Campaign {
+  return { ...campaign, targets: campaign.targets.map((target) => (target.ecu === ecu ? change(target) : target)) };
+}
+
 /** "EDT 1.0.0→2.0.0, CGW 1.0.0→1.1.0" for logs. */
 export function describeCampaign(campaign: Campaign): string {
   return campaign.targets.map((target) => `${target.ecu} ${target.from || '?'}→${target.to}`).join(', ');

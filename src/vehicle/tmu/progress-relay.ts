@@ -2,6 +2,18 @@ import type { Logger } from '../../logging/logger.ts';
 import type { ApprovalClient } from '../cgw/approval-client.ts';
 import type { UpdateProgress } from '../cgw/approval-protocol.ts';
 
+/** Where the TMU sends the update's progress for the HMI (ProgressRelay, or a test's). */
+export interface HmiProgress {
+  report(progress: UpdateProgress): void;
+  /** Holds what is reported until `resume` (the gateway itself is being flashed or reset). */
+  pause(): void;
+  resume(): void;
+  /** Waits until what is queued now has been sent (or failed). */
+  settle(): Promise<void>;
+  /** Forgets what was shown (a new update starts). */
+  reset(): void;
+}
+
 /**
  * Carries the update's progress to the CGW's HMI (`31 01 F002`) without ever holding the update up: only
  * the newest progress per ECU waits, and one request is on the bus at a time. While the gateway itself is
@@ -9,7 +21,7 @@ import type { UpdateProgress } from '../cgw/approval-protocol.ts';
  * rebooting), where the approval routines do not exist, and re-opening the extended session would end
  * the download.
  */
-export class ProgressRelay {
+export class ProgressRelay implements HmiProgress {
   readonly #approval: ApprovalClient;
   readonly #logger: Logger | undefined;
   readonly #waiting = new Map<string, UpdateProgress>();

@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorCode, errorMessage } from '../../errors/error-message.ts';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { ServerApiError } from './errors.ts';
-import type { ServerApi, VehicleReport } from './server-api.ts';
+import type { VehicleReport } from './server-api.ts';
+
+/** Who takes the reports: the server's reports route (ServerApi), or a test's. */
+export interface ReportReceiver {
+  /** Resolves with the server's id for the stored report; ServerApiError when it was not stored. */
+  postReport(vin: string, report: VehicleReport, signal?: AbortSignal): Promise<string>;
+}
 
 export interface OutboxFlush {
   sent: number;
@@ -39,13 +46,13 @@ export class ReportOutbox {
     try {
       return (await readdir(this.directory)).filter((name) => /^\d{15}-[0-9a-f]{8}\.json$/.test(name)).sort();
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (errorCode(error) === 'ENOENT') return [];
       throw error;
     }
   }
 
   /** Sends what is waiting, oldest first; stops at the first report the server could not take now. */
-  async flush(api: ServerApi, vin: string, signal?: AbortSignal): Promise<OutboxFlush> {
+  async flush(api: ReportReceiver, vin: string, signal?: AbortSignal): Promise<OutboxFlush> {
     const names = await this.pending();
     let sent = 0;
     for (const [index, name] of names.entries()) {
@@ -55,7 +62,7 @@ export class ReportOutbox {
       try {
         report = JSON.parse(await readFile(path, 'utf8')) as VehicleReport;
       } catch (error) {
-        await this.#reject(name, `unreadable: ${(error as Error).message}`);
+        await this.#reject(name, `unreadable: ${errorMessage(error)}`);
         continue;
       }
       try {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Release } from '../../client/release.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
+import { errorCode, errorMessage } from '../../errors/error-message.ts';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
 import type { ApprovalOfferInput } from '../cgw/approval-protocol.ts';
 import { TmuStateError } from './errors.ts';
@@ -67,10 +68,8 @@ export interface Deferral {
   until: string;
 }
 
-export interface TmuState {
+interface TmuStateCommon {
   format: 1;
-  phase: TmuPhase;
-  campaign: Campaign | null;
   /** By campaign id. */
   deferred: Record<string, Deferral>;
   /**
@@ -81,27 +80,78 @@ export interface TmuState {
   updatedAt: string;
 }
 
-export const initialTmuState = (): TmuState => ({
-  format: 1, phase: 'idle', campaign: null, deferred: {}, known: {}, updatedAt: new Date().toISOString(),
+/** A campaign whose outcome is decided, being reported. */
+export type DecidedCampaign = Campaign & { outcome: ReportOutcome };
+
+/** Nothing under way. */
+export interface IdleTmuState extends TmuStateCommon {
+  phase: 'idle';
+  campaign: null;
+}
+
+/** A campaign on its way: downloaded, offered, approved and flashed. */
+export interface ActiveTmuState extends TmuStateCommon {
+  phase: 'downloading' | 'verified' | 'awaiting-approval' | 'updating';
+  campaign: Campaign;
+}
+
+/** A campaign whose outcome is known, being reported. */
+export interface ReportingTmuState extends TmuStateCommon {
+  phase: 'reporting';
+  campaign: DecidedCampaign;
+}
+
+/** Every phase but idle has its campaign (and reporting its outcome): the type says so, no check at run time. */
+export type TmuState = IdleTmuState | ActiveTmuState | ReportingTmuState;
+
+/** What a state is besides its phase and campaign (kept across transitions). */
+export type TmuStateExtras = Pick<TmuStateCommon, 'deferred' | 'known'>;
+
+export const initialTmuState = (now = new Date()): IdleTmuState => ({
+  format: 1, phase: 'idle', campaign: null, deferred: {}, known: {}, updatedAt: now.toISOString(),
+});
+
+const campaignShape = z.looseObject({
+  id: z.string().min(1),
+  targets: z.array(z.looseObject({
+    ecu: z.string(), from: z.string(), to: z.string(), status: z.string(),
+    release: z.looseObject({ filename: z.string(), sha256: z.string() }),
+  })).min(1),
 });
 
 const stateShape = z.looseObject({
   format: z.literal(1),
   phase: z.enum(TMU_PHASES as [TmuPhase, ...TmuPhase[]]),
-  campaign: z.looseObject({
-    id: z.string().min(1),
-    targets: z.array(z.looseObject({
-      ecu: z.string(), from: z.string(), to: z.string(), status: z.string(),
-      release: z.looseObject({ filename: z.string(), sha256: z.string() }),
-    })).min(1),
-  }).nullable(),
+  campaign: campaignShape.nullable(),
   deferred: z.record(z.string(), z.object({ reason: z.enum(['declined', 'postponed', 'failed']), until: z.string() })),
   known: z.record(z.string(), z.looseObject({ ecu: z.string(), firmwareVersion: z.string(), release: z.looseObject({ sha256: z.string() }) }))
     .default({}),
 });
 
+/**
+ * The union from a file of the single-record format every version wrote (format 1): a file written before
+ * the union existed reads the same. The pairs no TMU writes (idle with a campaign, a phase without one)
+ * become idle, keeping the deferrals; a campaign being reported without its outcome failed, as the TMU
+ * always reported such a one.
+ */
+function fromFile(data: z.infer<typeof stateShape>): TmuState {
+  const state = data as unknown as TmuStateCommon & { phase: TmuPhase; campaign: Campaign | null };
+  const { campaign } = state;
+  if (state.phase === 'idle' || campaign === null) return { ...state, phase: 'idle', campaign: null };
+  if (state.phase === 'reporting') return { ...state, phase: 'reporting', campaign: { ...campaign, outcome: campaign.outcome ?? 'failed' } };
+  return { ...state, phase: state.phase, campaign };
+}
+
+/** Where the TMU keeps its state: `TmuStateFile`, or a test's. */
+export interface TmuStateStore {
+  /** The saved state (the initial one when there is none); `damaged` says why a saved one was not usable. */
+  load(): Promise<{ state: TmuState; damaged?: string }>;
+  /** Replaces the saved state; when it throws, the saved state is the one before. */
+  save(state: TmuState): Promise<void>;
+}
+
 /** `<state-dir>/tmu/state.json`, read once at start and replaced atomically at every change. */
-export class TmuStateFile {
+export class TmuStateFile implements TmuStateStore {
   readonly path: string;
 
   constructor(directory: string) {
@@ -118,16 +168,16 @@ export class TmuStateFile {
     try {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: initialTmuState() };
-      throw new TmuStateError(`cannot read ${this.path}: ${(error as Error).message}`, { cause: error });
+      if (errorCode(error) === 'ENOENT') return { state: initialTmuState() };
+      throw new TmuStateError(`cannot read ${this.path}: ${errorMessage(error)}`, { cause: error });
     }
     let problem: string;
     try {
       const parsed = stateShape.safeParse(JSON.parse(text));
-      if (parsed.success) return { state: parsed.data as unknown as TmuState };
+      if (parsed.success) return { state: fromFile(parsed.data) };
       problem = z.prettifyError(parsed.error);
     } catch (error) {
-      problem = `not JSON: ${(error as Error).message}`;
+      problem = `not JSON: ${errorMessage(error)}`;
     }
     const aside = `${this.path}.damaged-${Date.now()}`;
     await rename(this.path, aside).catch(() => undefined);
@@ -139,7 +189,7 @@ export class TmuStateFile {
       await mkdir(dirname(this.path), { recursive: true });
       await writeFileAtomic(this.path, `${JSON.stringify(state, null, 2)}\n`);
     } catch (error) {
-      throw new TmuStateError(`cannot write ${this.path}: ${(error as Error).message}`, { cause: error });
+      throw new TmuStateError(`cannot write ${this.path}: ${errorMessage(error)}`, { cause: error });
     }
   }
 }

@@ -1,54 +1,41 @@
-import type { KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
-import type { Bus } from '../../can/bus/bus.ts';
-import type { UdsClientOptions } from '../../can/uds/index.ts';
 import { compareFirmwareVersions } from '../../client/index.ts';
-import { pause, pollDelayMs } from '../../client/schedule.ts';
-import { parsePublicKey } from '../../crypto/ed25519.ts';
+import { pollDelayMs } from '../../client/schedule.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { ApprovalDecision } from '../cgw/approval-client.ts';
 import type { ApprovalOfferInput, UpdateProgress } from '../cgw/approval-protocol.ts';
 import type { VehicleConfig } from '../config.ts';
-import { securitySecretBytes } from '../ecu/protocol.ts';
-import { ecuByName } from '../network.ts';
-import { campaignId, describeCampaign, isKnownEcu, offerFor, planCampaign, type Candidate } from './campaign.ts';
-import { DriverApproval } from './driver-approval.ts';
+import { campaignId, describeCampaign, isKnownEcu, offerFor, planCampaign, withTarget, type Candidate } from './campaign.ts';
 import { DownloadFailedError, ReleaseRejectedError, ServerApiError } from './errors.ts';
 import type { FlashPhase } from './flash-errors.ts';
-import { FlashSession, type FlashProgress } from './flash-session.ts';
-import { InstalledVersions } from './installed-versions.ts';
+import type { FlashProgress } from './flash-session.ts';
 import { install, type InstallStep } from './installation.ts';
-import type { LocalTarget } from './local-target.ts';
-import { ReleaseDownloads, type DownloadSettings } from './release-downloads.ts';
-import { ReportOutbox } from './report-outbox.ts';
-import { ServerApi, type AnnouncedRelease, type ReportedEcu, type VehicleReport } from './server-api.ts';
-import { TesterLinks } from './tester-links.ts';
-import { TmuStateFile, type Campaign, type CampaignTarget, type TargetStatus, type TmuPhase, type TmuState } from './tmu-state.ts';
-import { RemoteTarget, reportedEcu, type UpdateTarget } from './update-target.ts';
+import type { AnnouncedRelease, VehicleReport } from './server-api.ts';
+import { systemClock, type TmuApproval, type TmuClock, type TmuDownloads, type TmuOutbox, type TmuParts, type TmuServer } from './tmu-parts.ts';
+import type {
+  ActiveTmuState, Campaign, CampaignTarget, DecidedCampaign, Deferral, ReportingTmuState, TargetStatus, TmuPhase, TmuState, TmuStateExtras,
+  TmuStateStore,
+} from './tmu-state.ts';
+import type { UpdateTarget } from './update-target.ts';
+import type { VehicleEcus } from './vehicle-ecus.ts';
 import { reportOf, resultOf } from './vehicle-report.ts';
 
-export interface TmuOptions {
+export type { TmuParts } from './tmu-parts.ts';
+
+/** How the TMU behaves; what it talks to comes as its parts (tmu-parts.ts). */
+export interface TmuSettings {
   config: VehicleConfig;
-  /** The vehicle's state dir; the TMU keeps its own state in `<stateDir>/tmu/`. */
-  stateDir: string;
-  /** The TMU's node on its segment (CAN-T); stays the caller's. */
-  bus: Bus;
-  /** The TMU's own banks. */
-  local: LocalTarget;
-  /** The download client's options (`--server`, `--token`, `--interval`, `--max-retry`, …). */
-  download: DownloadSettings;
+  /** Seconds between polls of the server (`--interval`, ±10 %); also how often it is asked while the driver thinks. Default 10. */
+  intervalSeconds?: number;
   /** A declined or failed campaign is offered again only for newer releases, or after this long. Default one day. */
   reofferAfterSeconds?: number;
   /** How often the driver's decision is polled. Default 1 s (docs/vehicle-protocol.md). */
   approvalPollMs?: number;
   /** Programming tries per ECU. Default 3. */
   maxTransferTries?: number;
-  /** How long an ECU may take to answer after its reset. Default 15 s. */
-  rebootTimeoutMs?: number;
   /** Update attempts of one campaign (restarts in the middle count) before it is given up. Default 3. */
   maxUpdateAttempts?: number;
-  udsClient?: UdsClientOptions;
   logger?: Logger;
 }
 
@@ -56,10 +43,14 @@ export interface TmuEvents {
   phase: [TmuPhase, Campaign | null];
   /** Flashing progress per ECU, as the HMI is told. */
   progress: [UpdateProgress];
-  /** An ECU's step in the update changed (emitted before the state is saved). */
+  /** An ECU's step in the update changed (emitted once the state says so). */
   'target-status': [string, TargetStatus];
   report: [VehicleReport];
 }
+
+/** A state to move to: its phase and campaign, and the deferrals and known releases when they change. */
+type Step<S> = S extends TmuState ? Pick<S, 'phase' | 'campaign'> & Partial<TmuStateExtras> : never;
+type Transition = Step<TmuState>;
 
 const CGW_PHASES: Partial<Record<FlashPhase, string>> = {
   erase: 'erasing', download: 'programming', check: 'checking', reset: 'resetting', rollback: 'rolling-back',
@@ -73,81 +64,80 @@ const STATUS_PHASES: Partial<Record<TargetStatus, string>> = {
  * of each ECU, compares them with what the ECUs run, downloads what is newer (the download agent: nonce,
  * resume, SHA-256, the release manifest's signature), offers the campaign to the driver through the CGW,
  * and once approved installs it all-or-nothing over UDS (itself on its own banks), then reports to the
- * server and ends the approval. Every step is a persisted state (tmu-state.ts), so a kill -9 anywhere
- * resumes where it stopped; the ECUs' banks, not the TMU's memory, say what is installed.
+ * server and ends the approval. Every step is a persisted state (tmu-state.ts), saved before the TMU
+ * acts on it, so a kill -9 anywhere resumes where it stopped; the ECUs' banks, not the TMU's memory, say
+ * what is installed. What it talks to is given to it (tmu-parts.ts; `car.ts` wires the real ones).
  */
 export class Tmu extends EventEmitter<TmuEvents> {
   readonly config: VehicleConfig;
-  readonly directory: string;
-  readonly server: ServerApi;
-  readonly #options: TmuOptions;
+  readonly #settings: TmuSettings;
   readonly #logger: Logger | undefined;
-  readonly #stateFile: TmuStateFile;
-  readonly #downloads: ReleaseDownloads;
-  readonly #outbox: ReportOutbox;
-  readonly #links: TesterLinks;
-  readonly #approval: DriverApproval;
-  readonly #versions: InstalledVersions;
-  readonly #trustedKeys: readonly KeyObject[];
+  readonly #server: TmuServer;
+  readonly #downloads: TmuDownloads;
+  readonly #approval: TmuApproval;
+  readonly #ecus: VehicleEcus;
+  readonly #store: TmuStateStore;
+  readonly #outbox: TmuOutbox;
+  readonly #clock: TmuClock;
   #state: TmuState;
   #logged = new Map<string, string>();
+  #lastProgress = new Map<string, string>();
   #closed = false;
 
-  private constructor(options: TmuOptions, state: TmuState) {
+  private constructor(settings: TmuSettings, parts: TmuParts, state: TmuState) {
     super();
-    this.#options = options;
-    this.config = options.config;
-    this.#logger = options.logger;
-    this.directory = join(options.stateDir, 'tmu');
-    this.#stateFile = new TmuStateFile(this.directory);
+    this.#settings = settings;
+    this.config = settings.config;
+    this.#logger = settings.logger;
+    this.#server = parts.server;
+    this.#downloads = parts.downloads;
+    this.#approval = parts.approval;
+    this.#ecus = parts.ecus;
+    this.#store = parts.store;
+    this.#outbox = parts.outbox;
+    this.#clock = parts.clock ?? systemClock;
     this.#state = state;
-    this.#trustedKeys = options.config.trustedKeys.map((key) => parsePublicKey(key));
-    const { download } = options;
-    this.server = new ServerApi({
-      server: download.server, token: download.token, ca: download.ca, timeoutMs: (download.timeoutSeconds ?? 30) * 1000,
-    });
-    this.#downloads = new ReleaseDownloads({
-      directory: join(this.directory, 'downloads'), settings: download, trustedKeys: this.#trustedKeys, logger: options.logger,
-    });
-    this.#outbox = new ReportOutbox(join(this.directory, 'reports'), options.logger);
-    this.#links = new TesterLinks(options.config, options.bus, options.udsClient);
-    const gateway = ecuByName(options.config, options.config.gateway.ecu);
-    this.#approval = new DriverApproval(this.#links.client(gateway.name), securitySecretBytes(gateway.securitySecret), options.logger);
-    this.#versions = new InstalledVersions({
-      config: options.config, bus: options.bus, clientFor: (ecu) => this.#links.client(ecu),
-      localVersion: () => options.local.version, ...(options.logger ? { logger: options.logger } : {}),
-    });
   }
 
-  /** Loads the TMU's state (a campaign still being downloaded or offered is planned again). */
-  static async start(options: TmuOptions): Promise<Tmu> {
-    const file = new TmuStateFile(join(options.stateDir, 'tmu'));
-    const { state, damaged } = await file.load();
-    if (damaged) options.logger?.error(damaged);
-    const tmu = new Tmu(options, state);
-    if (state.phase === 'downloading' || state.phase === 'verified') {
-      // Planned again from the server's current answer; the downloads resume from their partial files.
-      await tmu.#save({ phase: 'idle', campaign: null });
-    } else if (state.phase !== 'idle') {
-      options.logger?.info({ phase: state.phase, campaign: state.campaign?.id }, `TMU resumes campaign ${state.campaign?.id} (${state.phase})`);
+  /**
+   * Loads the TMU's state from `parts.store` (a campaign still being downloaded or offered is planned
+   * again). The parts are the TMU's from here on: closed with it, or at once if it cannot start.
+   */
+  static async start(settings: TmuSettings, parts: TmuParts): Promise<Tmu> {
+    let tmu: Tmu | undefined;
+    try {
+      const { state, damaged } = await parts.store.load();
+      if (damaged) settings.logger?.error(damaged);
+      tmu = new Tmu(settings, parts, state);
+      if (state.phase === 'downloading' || state.phase === 'verified') {
+        // Planned again from the server's current answer; the downloads resume from their partial files.
+        await tmu.#save({ phase: 'idle', campaign: null });
+      } else if (state.phase !== 'idle') {
+        settings.logger?.info({ phase: state.phase, campaign: state.campaign.id }, `TMU resumes campaign ${state.campaign.id} (${state.phase})`);
+      }
+      return tmu;
+    } catch (error) {
+      if (tmu) await tmu.close();
+      else await closeParts(parts);
+      throw error;
     }
-    return tmu;
   }
 
+  /** A copy of the state as saved. */
   get state(): TmuState {
     return structuredClone(this.#state);
   }
 
-  get outbox(): ReportOutbox {
+  get outbox(): TmuOutbox {
     return this.#outbox;
   }
 
-  /** Polls every `--interval` seconds (±10 %) until `signal` aborts. */
+  /** Polls every `intervalSeconds` (±10 %) until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
-    const interval = this.#options.download.intervalSeconds ?? 10;
+    const interval = this.#settings.intervalSeconds ?? 10;
     while (!signal.aborted) {
       await this.cycle(signal);
-      if (!await pause(pollDelayMs(interval * 1000), signal)) break;
+      if (!await this.#clock.pause(pollDelayMs(interval * 1000), signal)) break;
     }
   }
 
@@ -160,32 +150,29 @@ export class Tmu extends EventEmitter<TmuEvents> {
     try {
       await this.#flushReports(signal);
       for (let steps = 0; steps < 10 && !signal.aborted; steps++) {
-        const before = this.#state.phase;
-        switch (before) {
+        const state = this.#state;
+        switch (state.phase) {
           case 'idle': await this.#plan(signal); break;
-          case 'downloading': await this.#download(signal); break;
-          case 'verified': await this.#offer(); break;
-          case 'awaiting-approval': await this.#awaitDecision(signal); break;
-          case 'updating': await this.#update(signal); break;
-          case 'reporting': await this.#report(signal); break;
+          case 'downloading': await this.#download(state, signal); break;
+          case 'verified': await this.#offer(state); break;
+          case 'awaiting-approval': await this.#awaitDecision(state, signal); break;
+          case 'updating': await this.#update(state, signal); break;
+          case 'reporting': await this.#report(state, signal); break;
         }
-        if (this.#state.phase === before || this.#state.phase === 'idle') return;
+        if (this.#state.phase === state.phase || this.#state.phase === 'idle') return;
       }
     } catch (error) {
       if (signal.aborted) return;
       const { phase, campaign } = this.#state;
-      this.#logger?.error({ err: error, phase, campaign: campaign?.id }, `TMU ${phase} step failed: ${(error as Error).message}; trying again at the next poll`);
+      this.#logger?.error({ err: error, phase, campaign: campaign?.id }, `TMU ${phase} step failed: ${errorMessage(error)}; trying again at the next poll`);
     }
   }
 
+  /** Closes its parts: the approval first (it talks over the ECUs' links), then the ECUs, downloads, server. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#versions.close();
-    await this.#approval.close();
-    this.#links.close();
-    await this.#downloads.close();
-    await this.server.close();
+    await closeParts({ approval: this.#approval, ecus: this.#ecus, downloads: this.#downloads, server: this.#server });
   }
 
   // ---- idle: what is new? -------------------------------------------------------------------------
@@ -193,9 +180,9 @@ export class Tmu extends EventEmitter<TmuEvents> {
   async #plan(signal: AbortSignal): Promise<void> {
     const candidates = await this.#candidates(signal);
     if (!candidates || candidates.length === 0) return;
-    const campaign = planCampaign(this.config, candidates);
+    const campaign = planCampaign(this.config, candidates, new Date(this.#clock.now()));
     const deferral = this.#state.deferred[campaign.id];
-    if (deferral && Date.parse(deferral.until) > Date.now()) {
+    if (deferral && Date.parse(deferral.until) > this.#clock.now()) {
       this.#logOnce(`deferred:${campaign.id}`, 'info', { campaign: campaign.id, reason: deferral.reason, until: deferral.until },
         `campaign ${campaign.id} (${describeCampaign(campaign)}) was ${deferral.reason}; not offered again before ${deferral.until}`);
       return;
@@ -209,7 +196,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
   async #candidates(signal: AbortSignal): Promise<Candidate[] | null> {
     let latest;
     try {
-      latest = await this.server.latestReleases(signal);
+      latest = await this.#server.latestReleases(signal);
     } catch (error) {
       if (signal.aborted) return null;
       if (!(error instanceof ServerApiError)) throw error;
@@ -225,10 +212,10 @@ export class Tmu extends EventEmitter<TmuEvents> {
       // The seed's route names only the newest upload overall: remember each ECU's newest seen so far.
       const known = { ...this.#state.known };
       for (const release of latest.releases) known[release.ecu] = release;
-      if (JSON.stringify(known) !== JSON.stringify(this.#state.known)) await this.#save({ known });
+      if (JSON.stringify(known) !== JSON.stringify(this.#state.known)) await this.#save({ ...this.#current(), known });
       announced = Object.values(known);
     } else if (Object.keys(this.#state.known).length > 0) {
-      await this.#save({ known: {} });
+      await this.#save({ ...this.#current(), known: {} });
     }
     const candidates: Candidate[] = [];
     const running: Record<string, string | null> = {};
@@ -239,19 +226,19 @@ export class Tmu extends EventEmitter<TmuEvents> {
           `release ${release.release.filename} is for ECU ${ecu}, which this vehicle does not have`);
         continue;
       }
-      const installed = await this.#versions.read(ecu, signal);
-      running[ecu] = installed.version;
-      if (installed.version === null) {
+      const installed = await this.#ecus.installedVersion(ecu, signal);
+      running[ecu] = installed;
+      if (installed === null) {
         this.#logOnce(`unknown-version:${ecu}`, 'info', { ecu },
           `${ecu} does not tell its version (no status frame, no answer): nothing is offered to it for now`);
         continue;
       }
-      const order = compareFirmwareVersions(release.firmwareVersion, installed.version);
+      const order = compareFirmwareVersions(release.firmwareVersion, installed);
       if (order < 0) {
-        this.#logOnce(`downgrade:${release.release.sha256}`, 'warn', { ecu, installed: installed.version, release: release.firmwareVersion },
-          `refusing downgrade of ${ecu} from ${installed.version} to ${release.firmwareVersion} (possible rollback attack)`);
+        this.#logOnce(`downgrade:${release.release.sha256}`, 'warn', { ecu, installed, release: release.firmwareVersion },
+          `refusing downgrade of ${ecu} from ${installed} to ${release.firmwareVersion} (possible rollback attack)`);
       } else if (order > 0) {
-        candidates.push({ announced: release, from: installed.version });
+        candidates.push({ announced: release, from: installed });
       }
     }
     if (candidates.length === 0) this.#logOnce(`up-to-date:${JSON.stringify(running)}`, 'info', { ecus: running }, 'up to date');
@@ -260,60 +247,59 @@ export class Tmu extends EventEmitter<TmuEvents> {
 
   // ---- downloading → verified ---------------------------------------------------------------------
 
-  async #download(signal: AbortSignal): Promise<void> {
-    const campaign = this.#campaign();
-    for (const target of campaign.targets) {
+  async #download(state: ActiveTmuState, signal: AbortSignal): Promise<void> {
+    let campaign = state.campaign;
+    for (const target of state.campaign.targets) {
       if (target.status === 'downloaded' && target.path) continue;
       try {
         const downloaded = await this.#downloads.fetch(announcedOf(target), signal);
-        target.path = downloaded.path;
-        target.manifest = downloaded.manifest;
-        target.release = { ...target.release, size: downloaded.size };
-        target.status = 'downloaded';
-        await this.#save({ campaign });
+        campaign = withTarget(campaign, target.ecu, (t) => ({
+          ...t, path: downloaded.path, manifest: downloaded.manifest, release: { ...t.release, size: downloaded.size }, status: 'downloaded',
+        }));
+        await this.#save({ phase: 'downloading', campaign });
       } catch (error) {
         if (signal.aborted) throw error;
         const refused = error instanceof ReleaseRejectedError ||
           (error instanceof DownloadFailedError && error.reason === 'verification-failed');
+        const message = errorMessage(error);
         if (!refused) {
           this.#logger?.warn({ campaign: campaign.id, ecu: target.ecu, err: error },
-            `campaign ${campaign.id}: ${(error as Error).message}; trying again at the next poll`);
+            `campaign ${campaign.id}: ${message}; trying again at the next poll`);
           await this.#save({ phase: 'idle', campaign: null });
           return;
         }
-        target.status = 'failed';
-        target.error = (error as Error).message;
-        this.#logger?.error({ campaign: campaign.id, ecu: target.ecu }, `campaign ${campaign.id}: refusing the release: ${target.error}`);
+        this.#logger?.error({ campaign: campaign.id, ecu: target.ecu }, `campaign ${campaign.id}: refusing the release: ${message}`);
+        campaign = withTarget(campaign, target.ecu, (t) => ({ ...t, status: 'failed', error: message }));
         await this.#save({
           phase: 'reporting', deferred: this.#deferral(campaign.id, 'failed'),
-          campaign: { ...campaign, outcome: 'failed', message: target.error },
+          campaign: { ...campaign, outcome: 'failed', message },
         });
         return;
       }
     }
-    campaign.offer = offerFor(this.config, campaign);
     this.#logger?.info({ campaign: campaign.id }, `campaign ${campaign.id}: downloaded and verified`);
-    await this.#save({ phase: 'verified', campaign });
+    await this.#save({ phase: 'verified', campaign: { ...campaign, offer: offerFor(this.config, campaign) } });
   }
 
   // ---- verified → awaiting-approval → updating ----------------------------------------------------
 
-  async #offer(): Promise<void> {
-    const campaign = this.#campaign();
-    await this.#approval.present(this.#offerOf(campaign));
-    this.#logger?.info({ campaign: campaign.id, offer: campaign.offer }, `campaign ${campaign.id}: offered to the driver (${describeCampaign(campaign)})`);
-    await this.#save({ phase: 'awaiting-approval' });
+  async #offer(state: ActiveTmuState): Promise<void> {
+    const { campaign } = state;
+    const offer = this.#offerOf(campaign);
+    await this.#approval.present(offer);
+    this.#logger?.info({ campaign: campaign.id, offer }, `campaign ${campaign.id}: offered to the driver (${describeCampaign(campaign)})`);
+    await this.#save({ phase: 'awaiting-approval', campaign });
   }
 
   /**
    * Waits for the driver. Meanwhile, every poll interval, reports still go out (a driver may take hours)
    * and the server is asked again: newer releases that make another campaign withdraw this offer.
    */
-  async #awaitDecision(signal: AbortSignal): Promise<void> {
-    const campaign = this.#campaign();
+  async #awaitDecision(state: ActiveTmuState, signal: AbortSignal): Promise<void> {
+    const { campaign } = state;
     const decision = await this.#approval.decision(this.#offerOf(campaign), {
-      signal, pollMs: this.#options.approvalPollMs,
-      keepWaiting: { everyMs: (this.#options.download.intervalSeconds ?? 10) * 1000, check: () => this.#stillCurrent(campaign, signal) },
+      signal, pollMs: this.#settings.approvalPollMs,
+      keepWaiting: { everyMs: (this.#settings.intervalSeconds ?? 10) * 1000, check: () => this.#stillCurrent(campaign, signal) },
     });
     if (decision) await this.#decided(campaign, decision);
   }
@@ -335,7 +321,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
     switch (decision.state) {
       case 'approved':
         this.#logger?.info({ campaign: campaign.id }, `campaign ${campaign.id}: approved by the driver`);
-        await this.#save({ phase: 'updating' });
+        await this.#save({ phase: 'updating', campaign });
         return;
       case 'declined': {
         const deferred = this.#deferral(campaign.id, 'declined');
@@ -348,7 +334,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
         return;
       }
       case 'postponed': {
-        const until = new Date(Date.now() + decision.retryAfterSeconds * 1000).toISOString();
+        const until = new Date(this.#clock.now() + decision.retryAfterSeconds * 1000).toISOString();
         this.#logger?.info({ campaign: campaign.id, until, seconds: decision.retryAfterSeconds },
           `campaign ${campaign.id}: postponed by the driver for ${decision.retryAfterSeconds} s`);
         await this.#save({
@@ -360,19 +346,17 @@ export class Tmu extends EventEmitter<TmuEvents> {
     }
   }
 
-  /** The campaign's offer, made once and kept: offering again after a restart sends the very same bytes. */
+  /** The campaign's offer, saved with it once downloaded: offering again after a restart sends the very same bytes. */
   #offerOf(campaign: Campaign): ApprovalOfferInput {
-    campaign.offer ??= offerFor(this.config, campaign);
-    return campaign.offer;
+    return campaign.offer ?? offerFor(this.config, campaign);
   }
 
   // ---- updating → reporting -----------------------------------------------------------------------
 
-  async #update(signal: AbortSignal): Promise<void> {
-    let campaign = this.#campaign();
-    campaign.attempts += 1;
-    await this.#save({ campaign });
-    const maxAttempts = this.#options.maxUpdateAttempts ?? 3;
+  async #update(state: ActiveTmuState, signal: AbortSignal): Promise<void> {
+    let campaign: Campaign = { ...state.campaign, attempts: state.campaign.attempts + 1 };
+    await this.#save({ phase: 'updating', campaign });
+    const maxAttempts = this.#settings.maxUpdateAttempts ?? 3;
     if (campaign.attempts > maxAttempts) {
       const message = `gave up after ${maxAttempts} update attempts`;
       this.#logger?.error({ campaign: campaign.id }, `campaign ${campaign.id}: ${message}`);
@@ -381,7 +365,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
     }
     if (campaign.attempts > 1 || this.#approval.offered !== campaign.id) {
       // Resumed after a restart: the CGW (maybe restarted too) must approve again before the firewall opens.
-      const decision = await this.#approval.decision(this.#offerOf(campaign), { signal, pollMs: this.#options.approvalPollMs });
+      const decision = await this.#approval.decision(this.#offerOf(campaign), { signal, pollMs: this.#settings.approvalPollMs });
       if (!decision) return;
       if (decision.state !== 'approved') {
         await this.#decided(campaign, decision);
@@ -398,23 +382,24 @@ export class Tmu extends EventEmitter<TmuEvents> {
       sha256: target.release.sha256,
     }));
     const result = await install(steps, {
-      maxTries: this.#options.maxTransferTries ?? 3,
+      maxTries: this.#settings.maxTransferTries ?? 3,
       signal,
       logger: this.#logger,
       onStatus: async (ecu, status, error) => {
-        const target = campaign.targets.find((t) => t.ecu === ecu)!;
-        target.status = status;
-        target.percent = status === 'programmed' || status === 'activated' || status === 'installed' ? 100 : target.percent;
-        if (error) target.error = error;
-        else delete target.error;
+        const next = withTarget(campaign, ecu, (target) => {
+          const changed = { ...target, status };
+          if (status === 'programmed' || status === 'activated' || status === 'installed') changed.percent = 100;
+          if (error) changed.error = error;
+          else delete changed.error;
+          return changed;
+        });
+        await this.#save({ phase: 'updating', campaign: next });
+        campaign = next;
         this.emit('target-status', ecu, status);
         const phase = STATUS_PHASES[status];
         if (phase) this.#approval.relay.report({ ecu, phase, percent: 100, ...(error ? { message: error.slice(0, 500) } : {}) });
-        await this.#save({ campaign });
       },
     });
-    this.#setLocalProgress(undefined);
-    campaign = this.#campaign();
     for (const [ecu, outcome] of Object.entries(result.targets)) {
       const target = campaign.targets.find((t) => t.ecu === ecu)!;
       if (outcome.refused) await this.#downloads.discard(ecu, target.path);
@@ -428,16 +413,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
   }
 
   #targetFor(ecu: string, signal: AbortSignal): UpdateTarget {
-    const onProgress = (progress: FlashProgress) => this.#flashProgress(progress);
-    if (ecu === this.config.tester) {
-      this.#setLocalProgress(onProgress);
-      return this.#options.local;
-    }
-    const session = new FlashSession({
-      client: this.#links.client(ecu), ecu: ecuByName(this.config, ecu), onProgress, signal,
-      ...(this.#options.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: this.#options.rebootTimeoutMs } : {}),
-    });
-    const target = new RemoteTarget(session);
+    const target = this.#ecus.target(ecu, { signal, onProgress: (progress) => this.#flashProgress(progress) });
     if (ecu !== this.config.gateway.ecu) return target;
     // Flashing or resetting the gateway: its approval routines are away meanwhile (see ProgressRelay).
     const relay = this.#approval.relay;
@@ -458,12 +434,6 @@ export class Tmu extends EventEmitter<TmuEvents> {
     };
   }
 
-  #setLocalProgress(listener: ((progress: FlashProgress) => void) | undefined): void {
-    this.#options.local.onProgress = listener;
-  }
-
-  #lastProgress = new Map<string, string>();
-
   #flashProgress(progress: FlashProgress): void {
     const phase = CGW_PHASES[progress.phase];
     if (!phase) return;
@@ -479,14 +449,14 @@ export class Tmu extends EventEmitter<TmuEvents> {
 
   // ---- reporting → idle ---------------------------------------------------------------------------
 
-  async #report(signal: AbortSignal): Promise<void> {
-    let campaign = this.#campaign();
-    const outcome = campaign.outcome ?? 'failed';
-    const ecus = await this.#describeEcus();
+  async #report(state: ReportingTmuState, signal: AbortSignal): Promise<void> {
+    let campaign: DecidedCampaign = state.campaign;
+    const { outcome } = campaign;
+    const ecus = await this.#ecus.describe();
     if (!campaign.reportFile) {
-      const report = reportOf(campaign, outcome, ecus);
+      const report = reportOf(campaign, outcome, ecus, new Date(this.#clock.now()));
       campaign = { ...campaign, reportFile: await this.#outbox.add(report) };
-      await this.#save({ campaign });
+      await this.#save({ phase: 'reporting', campaign });
       this.emit('report', report);
     }
     await this.#flushReports(signal);
@@ -509,56 +479,45 @@ export class Tmu extends EventEmitter<TmuEvents> {
     this.#logger?.info({ campaign: campaign.id, outcome }, `campaign ${campaign.id} reported: ${outcome}`);
   }
 
-  /** Every ECU as it runs now: its boot state over UDS where it answers, else its status frame. */
-  async #describeEcus(): Promise<Record<string, ReportedEcu>> {
-    const ecus: Record<string, ReportedEcu> = {};
-    for (const ecu of this.config.ecus) {
-      if (ecu.name === this.config.tester) {
-        ecus[ecu.name] = reportedEcu(await this.#options.local.bootState());
-        continue;
-      }
-      try {
-        ecus[ecu.name] = reportedEcu(await this.#links.bootState(ecu.name));
-      } catch {
-        const heard = this.#versions.lastHeard(ecu.name);
-        ecus[ecu.name] = { version: heard?.version ?? null, sha256: null, active_bank: heard?.activeBank ?? null, state: heard ? 'Running' : 'unknown' };
-      }
-    }
-    return ecus;
-  }
-
   async #flushReports(signal: AbortSignal): Promise<void> {
     try {
-      await this.#outbox.flush(this.server, this.config.vin, signal);
+      await this.#outbox.flush(this.#server, this.config.vin, signal);
     } catch (error) {
-      this.#logger?.warn({ err: error }, `cannot send the waiting reports: ${(error as Error).message}`);
+      this.#logger?.warn({ err: error }, `cannot send the waiting reports: ${errorMessage(error)}`);
     }
   }
 
   // ---- state --------------------------------------------------------------------------------------
 
   /** The deferrals with `id` added: not offered again for `--reoffer-after` seconds (unless newer releases make another campaign). */
-  #deferral(id: string, reason: 'declined' | 'failed'): TmuState['deferred'] {
-    const until = new Date(Date.now() + (this.#options.reofferAfterSeconds ?? 86_400) * 1000).toISOString();
+  #deferral(id: string, reason: 'declined' | 'failed'): Record<string, Deferral> {
+    const until = new Date(this.#clock.now() + (this.#settings.reofferAfterSeconds ?? 86_400) * 1000).toISOString();
     return { ...this.#state.deferred, [id]: { reason, until } };
   }
 
-  #campaign(): Campaign {
-    const campaign = this.#state.campaign;
-    if (!campaign) throw new Error(`TMU state ${this.#state.phase} without a campaign`);
-    return campaign;
+  /** The current phase and campaign, to save with other deferrals or known releases. */
+  #current(): Transition {
+    const { phase, campaign } = this.#state;
+    return { phase, campaign } as Transition;
   }
 
-  async #save(changes: Partial<Omit<TmuState, 'format' | 'updatedAt'>>): Promise<void> {
-    const previous = this.#state.phase;
-    const now = Date.now();
+  /**
+   * Saves the next state, and only then holds it: when the save fails, the TMU keeps the state that is
+   * on disk, and its next poll starts from there as a restarted TMU would.
+   */
+  async #save(transition: Transition): Promise<void> {
+    const previous = this.#state;
+    const now = this.#clock.now();
     // Deferrals that ended are forgotten.
-    const deferred = Object.fromEntries(Object.entries(changes.deferred ?? this.#state.deferred).filter(([, d]) => Date.parse(d.until) > now));
-    this.#state = { ...this.#state, ...changes, deferred, updatedAt: new Date(now).toISOString() };
-    await this.#stateFile.save(this.#state);
-    if (this.#state.phase !== previous) {
-      this.#logger?.debug({ from: previous, to: this.#state.phase, campaign: this.#state.campaign?.id }, 'TMU state');
-      this.emit('phase', this.#state.phase, this.#state.campaign);
+    const deferred = Object.fromEntries(Object.entries(transition.deferred ?? previous.deferred).filter(([, d]) => Date.parse(d.until) > now));
+    const next = {
+      ...transition, format: 1, deferred, known: transition.known ?? previous.known, updatedAt: new Date(now).toISOString(),
+    } as TmuState;
+    await this.#store.save(next);
+    this.#state = next;
+    if (next.phase !== previous.phase) {
+      this.#logger?.debug({ from: previous.phase, to: next.phase, campaign: next.campaign?.id }, 'TMU state');
+      this.emit('phase', next.phase, next.campaign);
     }
   }
 
@@ -571,7 +530,13 @@ export class Tmu extends EventEmitter<TmuEvents> {
   }
 }
 
+async function closeParts(parts: Pick<TmuParts, 'approval' | 'ecus' | 'downloads' | 'server'>): Promise<void> {
+  await parts.approval.close();
+  parts.ecus.close();
+  await parts.downloads.close();
+  await parts.server.close();
+}
+
 function announcedOf(target: CampaignTarget): AnnouncedRelease {
   return { ecu: target.ecu, firmwareVersion: target.to, notes: target.notes, release: target.release, manifest: target.manifest };
 }
-
