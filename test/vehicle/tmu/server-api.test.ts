@@ -4,12 +4,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ServerApiError } from '../../../src/vehicle/tmu/errors.ts';
+import { jsonLimitBytes } from '../../../src/ota-http/body.ts';
+import { ServerApiError, type ServerFailure } from '../../../src/vehicle/tmu/errors.ts';
 import { ReportOutbox } from '../../../src/vehicle/tmu/report-outbox.ts';
 import { ServerApi, type VehicleReport } from '../../../src/vehicle/tmu/server-api.ts';
 import { startFaultProxy } from '../../support/fault-proxy.ts';
 import { startOtaServer } from '../../support/ota-server.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { jsonAnswer, startStubServer } from '../../ota-http/support/stub-server.ts';
 import { registerVehicle } from '../../server/support/vehicles.ts';
 
 const VIN = 'WCANTAAP100000001';
@@ -103,4 +105,45 @@ test('the TMU\'s server calls and its report outbox, against the real server', a
     await outbox.add(report('failed', 6));
     assert.deepEqual(await outbox.flush(down, VIN), { sent: 0, pending: 1 });
   });
+});
+
+test('the TMU\'s failures come from the shared HTTP taxonomy: 429 is rate-limited, 401 unauthorized, 403 forbidden', async (t) => {
+  const url = await startStubServer(t, {
+    '/limited/api/v1/releases/latest': jsonAnswer(429, { error: 'slow down' }, { 'retry-after': '5' }),
+    '/unauthorized/api/v1/releases/latest': jsonAnswer(401, { error: 'unknown token' }),
+    '/forbidden/api/v1/releases/latest': jsonAnswer(403, { error: 'not on the allowlist' }),
+    '/failing/api/v1/releases/latest': jsonAnswer(500, { error: 'database locked' }),
+    '/broken/api/v1/releases/latest': (_request, response) => response.writeHead(200).end('<html>'),
+    '/huge/api/v1/releases/latest': (_request, response) => response.writeHead(200).end(`"${'a'.repeat(jsonLimitBytes)}"`),
+    '/odd/api/v1/releases/latest': jsonAnswer(409, { error: 'conflict' }),
+    // An older server: 405 on the vehicle API, so the seed's route is asked instead.
+    '/seed/api/v1/releases/latest': jsonAnswer(405, { error: 'method not allowed' }),
+    '/seed/latest_version': jsonAnswer(200, { version: 'edt-2.0.0.bin', mtime: 1, sha256: 'a'.repeat(64), ecu: 'edt', firmware_version: '2.0.0' }),
+    [`/limited/api/v1/vehicles/${VIN}/reports`]: jsonAnswer(429, { error: 'slow down' }),
+    [`/rejected/api/v1/vehicles/${VIN}/reports`]: jsonAnswer(400, { error: 'outcome: invalid' }),
+  });
+  const api = (path: string) => {
+    const client = new ServerApi({ server: `${url}${path}/`, timeoutMs: 5000 });
+    t.after(() => client.close());
+    return client;
+  };
+  const expectFailure = async (promise: Promise<unknown>, failure: ServerFailure, retryable: boolean, status?: number) => {
+    await assert.rejects(promise, (error: unknown) => {
+      assert.ok(error instanceof ServerApiError, String(error));
+      assert.deepEqual([error.failure, error.retryable, error.status], [failure, retryable, status], error.message);
+      return true;
+    });
+  };
+  await expectFailure(api('limited').latestReleases(), 'rate-limited', true, 429);
+  await expectFailure(api('unauthorized').latestReleases(), 'unauthorized', true, 401);
+  await expectFailure(api('forbidden').latestReleases(), 'forbidden', true, 403);
+  await expectFailure(api('failing').latestReleases(), 'server-error', true, 500);
+  await expectFailure(api('broken').latestReleases(), 'bad-response', true);
+  await expectFailure(api('huge').latestReleases(), 'bad-response', true);
+  await expectFailure(api('odd').latestReleases(), 'bad-response', true, 409);
+  const seed = await api('seed').latestReleases();
+  assert.equal(seed.source, 'latest_version');
+  assert.deepEqual(seed.releases.map((release) => [release.ecu, release.firmwareVersion]), [['EDT', '2.0.0']]);
+  await expectFailure(api('limited').postReport(VIN, report('success', 7)), 'rate-limited', true, 429);
+  await expectFailure(api('rejected').postReport(VIN, report('success', 8)), 'rejected', false, 400);
 });
