@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { CanBusError } from './errors.ts';
 import { canFrame, type CanFrame } from './frame.ts';
 import { nowSeconds } from './clock.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 export class MalformedPacketError extends CanBusError {
   override name = 'MalformedPacketError';
@@ -76,7 +77,7 @@ export function unpackFrame(packet: Uint8Array, receivedAt: number = nowSeconds(
   try {
     decoded = decode(packet);
   } catch (error) {
-    throw new MalformedPacketError(`not a msgpack datagram: ${(error as Error).message}`);
+    throw new MalformedPacketError(`not a msgpack datagram: ${errorMessage(error)}`);
   }
   const parsed = packetSchema.safeParse(decoded);
   if (!parsed.success) {
@@ -101,6 +102,6 @@ export function unpackFrame(packet: Uint8Array, receivedAt: number = nowSeconds(
       ...(typeof fields.channel === 'string' ? { channel: fields.channel } : {}),
     });
   } catch (error) {
-    throw new MalformedPacketError(`impossible frame in datagram: ${(error as Error).message}`);
+    throw new MalformedPacketError(`impossible frame in datagram: ${errorMessage(error)}`);
   }
 }

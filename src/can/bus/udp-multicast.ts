@@ -6,6 +6,7 @@ import { BusConfigurationError, CanBusError } from './errors.ts';
 import { stampFrame, type CanFrame } from './frame.ts';
 import { nowSeconds } from './clock.ts';
 import { packFrame, unpackFrame } from './multicast-packet.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** python-can's `UdpMulticastBus.DEFAULT_GROUP_IPv4`. */
 export const DEFAULT_MULTICAST_GROUP_IPV4 = '239.74.163.2';
@@ -134,7 +135,7 @@ export class UdpMulticastBus extends Bus {
       receiver.close();
       sender.close();
       throw new MulticastSocketError(
-        `cannot join multicast group ${group} port ${port} on ${multicastInterface}: ${(error as Error).message}`,
+        `cannot join multicast group ${group} port ${port} on ${multicastInterface}: ${errorMessage(error)}`,
       );
     }
     return new UdpMulticastBus(options, group, port, receiver, sender);
@@ -167,7 +168,7 @@ export class UdpMulticastBus extends Bus {
       frame = unpackFrame(packet);
     } catch (error) {
       this.malformedPackets += 1;
-      this.lastMalformedReason = (error as Error).message;
+      this.lastMalformedReason = errorMessage(error);
       return;
     }
     // Seen on this bus, whatever channel name the sender put in the datagram.

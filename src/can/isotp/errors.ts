@@ -1,3 +1,5 @@
+import { errorMessage } from '../../errors/error-message.ts';
+
 /**
  * The ISO-TP layer's errors. Each protocol failure carries the N_Result name of ISO 15765-2 (§8.3.7) so
  * logs and tests speak the standard's language; everything this layer throws on purpose is an IsoTpError.
@@ -120,7 +122,6 @@ export class IsoTpChannelClosedError extends IsoTpError {
 export class IsoTpTransmitError extends IsoTpError {
   override name = 'IsoTpTransmitError';
   constructor(context: string, cause: unknown) {
-    super('N_ERROR', `ISO-TP transmit on ${context} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause });
+    super('N_ERROR', `ISO-TP transmit on ${context} failed: ${errorMessage(cause)}`, { cause });
   }
 }

@@ -12,7 +12,7 @@ export interface ReceiveOptions {
 
 interface Waiter {
   resolve: (payload: Uint8Array) => void;
-  reject: (error: Error) => void;
+  reject: (reason: unknown) => void;
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -78,7 +78,7 @@ export class ReceiveQueue {
     }
     if (this.#closed) return Promise.reject(new IsoTpChannelClosedError(this.#context));
     const { timeoutMs, signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Uint8Array>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
       if (timeoutMs !== undefined && !(this.#inProgress && this.#waiters.length === 0)) {
@@ -92,7 +92,7 @@ export class ReceiveQueue {
         waiter.onAbort = () => {
           this.#remove(waiter);
           if (waiter.timer !== undefined) clearTimeout(waiter.timer);
-          reject(signal.reason as Error);
+          reject(signal.reason);
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }

@@ -12,6 +12,7 @@
  */
 import { CanBusError } from '../bus/errors.ts';
 import { canFrame, type CanFrame } from '../bus/frame.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** A line that is not candump; `lineNumber` is 1-based when the line came from a file. */
 export class CandumpFormatError extends CanBusError {
@@ -127,7 +128,7 @@ export function parseCandumpFrame(
     return canFrame({ ...extra, id: rawId, extended, fd, brs, esi, data });
   } catch (caught) {
     if (caught instanceof CandumpFormatError) throw caught;
-    return fail((caught as Error).message);
+    return fail(errorMessage(caught));
   }
 }
 

@@ -3,6 +3,8 @@ import type { Bus } from '../bus/bus.ts';
 import type { CanFrame } from '../bus/frame.ts';
 import { nowSeconds } from '../bus/clock.ts';
 import { CandumpFormatError, formatCandumpLine } from './candump.ts';
+import { errorMessage } from '../../errors/error-message.ts';
+import { CanBusError } from '../bus/errors.ts';
 
 export interface CandumpWriterOptions {
   /** Interface name for frames that carry no channel. */
@@ -79,7 +81,8 @@ export class CandumpWriter {
         await this.#handle.write(chunk);
       }
     } catch (error) {
-      this.#failure = error as Error;
+      // A failed write is what the next write and close report; whatever was thrown, keep it as an Error.
+      this.#failure = error instanceof Error ? error : new CanBusError(errorMessage(error), { cause: error });
     } finally {
       this.#flushing = undefined;
     }

@@ -1,5 +1,6 @@
 import { NegativeResponseCode, nrcName } from './nrc.ts';
 import { describeSid } from './service-ids.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** The UDS layer's errors; everything the client, the server framework and the codecs throw on purpose. */
 export class UdsError extends Error {
@@ -43,7 +44,7 @@ export class UdsResponseError extends UdsError {
 export class UdsTransportError extends UdsError {
   override name = 'UdsTransportError';
   constructor(sid: number, cause: unknown) {
-    super(`${describeSid(sid)}: transport failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`${describeSid(sid)}: transport failed: ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -52,7 +53,7 @@ export class UdsRequestError extends UdsError {
   override name = 'UdsRequestError';
 }
 
-/** UdsServer options that cannot work (a security level no tester could request, …); thrown at construction. */
+/** UdsServer options or wiring that cannot work (a security level no tester could request, listening twice, …). */
 export class UdsServerConfigurationError extends UdsError {
   override name = 'UdsServerConfigurationError';
 }

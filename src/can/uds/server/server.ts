@@ -7,8 +7,9 @@ import { ServiceId, SUPPRESS_POSITIVE_RESPONSE } from '../service-ids.ts';
 import { RequestDispatcher, negativeResponse, type Reply } from './dispatcher.ts';
 import type { Addressing, UdsServerOptions } from './options.ts';
 import { ServerState } from './state.ts';
+import { UdsServerConfigurationError } from '../errors.ts';
 
-/** The CAN ids of one ECU's diagnostic addresses (DESIGN.md: e.g. EDT 0x730 / 0x738, functional 0x7DF). */
+/** The CAN ids of one ECU's diagnostic addresses (docs/architecture.md, "In-vehicle network": e.g. EDT 0x730 / 0x738, functional 0x7DF). */
 export interface DiagnosticAddresses {
   requestId: number;
   responseId: number;
@@ -83,7 +84,7 @@ export class UdsServer {
    * frames); every response goes out on `channel`. The channels stay the caller's to close.
    */
   listen(channel: IsoTpChannel, functionalChannel?: IsoTpChannel): void {
-    if (this.#responder) throw new Error('this UdsServer already listens');
+    if (this.#responder) throw new UdsServerConfigurationError('this UdsServer already listens');
     this.#responder = channel;
     this.#loops.push(this.#read(channel, 'physical'));
     if (functionalChannel) this.#loops.push(this.#read(functionalChannel, 'functional'));

@@ -2,6 +2,7 @@ import { RequestRejectedError } from '../../errors.ts';
 import { NegativeResponseCode as Nrc } from '../../nrc.ts';
 import { requestDownload } from '../../services/request-download.ts';
 import type { ServiceHandler } from './handler.ts';
+import { errorMessage } from '../../../../errors/error-message.ts';
 
 /** 0x34 (ISO 14229-1 §14.2.4): one download at a time (0x22), supported data formats only (0x31), application veto (0x70). */
 export const handleRequestDownload: ServiceHandler = async (request, { state, context }) => {
@@ -16,7 +17,7 @@ export const handleRequestDownload: ServiceHandler = async (request, { state, co
     await handlers.onRequestDownload({ memoryAddress, memorySize, dataFormat }, context);
   } catch (error) {
     if (error instanceof RequestRejectedError) throw error;
-    throw new RequestRejectedError(Nrc.UploadDownloadNotAccepted, error instanceof Error ? error.message : String(error));
+    throw new RequestRejectedError(Nrc.UploadDownloadNotAccepted, errorMessage(error));
   }
   const maxNumberOfBlockLength = handlers.maxNumberOfBlockLength ?? 4095;
   state.download.start({ memoryAddress, memorySize, dataFormat }, maxNumberOfBlockLength);

@@ -2,6 +2,7 @@ import { RequestRejectedError } from '../../errors.ts';
 import { NegativeResponseCode as Nrc } from '../../nrc.ts';
 import { requestTransferExit } from '../../services/request-transfer-exit.ts';
 import type { ServiceHandler } from './handler.ts';
+import { errorMessage } from '../../../../errors/error-message.ts';
 
 /** 0x37: only once every byte arrived (0x24); the application's final check failing is 0x72. */
 export const handleRequestTransferExit: ServiceHandler = async (request, { state, context }) => {
@@ -13,7 +14,7 @@ export const handleRequestTransferExit: ServiceHandler = async (request, { state
   } catch (error) {
     state.download.abort();
     if (error instanceof RequestRejectedError) throw error;
-    throw new RequestRejectedError(Nrc.GeneralProgrammingFailure, error instanceof Error ? error.message : String(error));
+    throw new RequestRejectedError(Nrc.GeneralProgrammingFailure, errorMessage(error));
   }
   state.download.abort();
   return requestTransferExit.encodeResponse({ data: record ?? new Uint8Array(0) });

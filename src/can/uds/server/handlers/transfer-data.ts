@@ -2,6 +2,7 @@ import { RequestRejectedError } from '../../errors.ts';
 import { NegativeResponseCode as Nrc } from '../../nrc.ts';
 import { transferData } from '../../services/transfer-data.ts';
 import type { ServiceHandler } from './handler.ts';
+import { errorMessage } from '../../../../errors/error-message.ts';
 
 const acknowledge = (counter: number) => Uint8Array.of(0x76, counter);
 
@@ -16,7 +17,7 @@ export const handleTransferData: ServiceHandler = async (request, { state, conte
   } catch (error) {
     state.download.abort();
     if (error instanceof RequestRejectedError) throw error;
-    throw new RequestRejectedError(Nrc.GeneralProgrammingFailure, error instanceof Error ? error.message : String(error));
+    throw new RequestRejectedError(Nrc.GeneralProgrammingFailure, errorMessage(error));
   }
   state.download.accept(blockSequenceCounter, data.length);
   return acknowledge(blockSequenceCounter);

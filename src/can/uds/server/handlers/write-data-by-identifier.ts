@@ -2,6 +2,7 @@ import { RequestRejectedError, invalidFormat } from '../../errors.ts';
 import { NegativeResponseCode as Nrc } from '../../nrc.ts';
 import { writeDataByIdentifier } from '../../services/write-data-by-identifier.ts';
 import type { ServiceHandler } from './handler.ts';
+import { errorMessage } from '../../../../errors/error-message.ts';
 
 /** 0x2E (ISO 14229-1 §11.7.4): unknown/unwritable here → 0x31, locked → 0x33, wrong length → 0x13, store failed → 0x72. */
 export const handleWriteDataByIdentifier: ServiceHandler = async (request, { state, context }) => {
@@ -20,7 +21,7 @@ export const handleWriteDataByIdentifier: ServiceHandler = async (request, { sta
     await definition.write(data, context);
   } catch (error) {
     if (error instanceof RequestRejectedError) throw error;
-    throw new RequestRejectedError(Nrc.GeneralProgrammingFailure, error instanceof Error ? error.message : String(error));
+    throw new RequestRejectedError(Nrc.GeneralProgrammingFailure, errorMessage(error));
   }
   return writeDataByIdentifier.encodeResponse({ did });
 };
