@@ -51,12 +51,17 @@ export const defaultServerConfig: Omit<ServerConfig, 'dataDir'> = {
   requireVehicleToken: false,
 };
 
+/** A server setting that cannot work (a size, a network, a secret); thrown before the server starts. */
+export class ServerConfigError extends Error {
+  override name = 'ServerConfigError';
+}
+
 /** Parses `512MiB`, `10M`, `1g`, `4096` into bytes. */
 export function parseByteSize(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
-  if (!match) throw new Error(`not a size: "${text}" (try 512MiB, 10M or 4096)`);
+  if (!match) throw new ServerConfigError(`not a size: "${text}" (try 512MiB, 10M or 4096)`);
   const power = ' kmgt'.indexOf((match[2] || ' ').toLowerCase());
   const bytes = Math.floor(Number(match[1]) * 1024 ** power);
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`size out of range: "${text}"`);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new ServerConfigError(`size out of range: "${text}"`);
   return bytes;
 }

@@ -3,6 +3,7 @@ import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import { readOptional } from '../files/read-optional.ts';
+import { ServerConfigError } from './config.ts';
 
 /**
  * The key that signs session cookies: `--session-secret` when given (several servers behind one load
@@ -10,7 +11,7 @@ import { readOptional } from '../files/read-optional.ts';
  */
 export async function loadSessionSecret(dataDir: string, given: string | undefined): Promise<string> {
   if (given !== undefined) {
-    if (given.length < 32) throw new Error('the session secret must have at least 32 characters');
+    if (given.length < 32) throw new ServerConfigError('the session secret must have at least 32 characters');
     return given;
   }
   const file = join(dataDir, 'session-secret');

@@ -1,4 +1,5 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { ServerConfigError } from '../config.ts';
 
 /** A set of IPv4/IPv6 networks (`10.0.0.0/8`, `::1/128`, or a bare address for one host). */
 export class IpAllowlist {
@@ -23,11 +24,11 @@ export function parseCidr(cidr: string): { address: string; prefix: number; fami
   const [rawAddress = '', rawPrefix, extra] = cidr.trim().split('/');
   const address = unmapIPv4(rawAddress);
   const family = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
-  if (!family || extra !== undefined) throw new Error(`not an IP network: "${cidr}" (try 192.168.1.0/24 or ::1/128)`);
+  if (!family || extra !== undefined) throw new ServerConfigError(`not an IP network: "${cidr}" (try 192.168.1.0/24 or ::1/128)`);
   const max = family === 'ipv4' ? 32 : 128;
   const prefix = rawPrefix === undefined ? max : Number(rawPrefix);
   if (!/^\d+$/.test(rawPrefix ?? String(max)) || prefix > max) {
-    throw new Error(`bad prefix length in "${cidr}": must be 0 to ${max}`);
+    throw new ServerConfigError(`bad prefix length in "${cidr}": must be 0 to ${max}`);
   }
   return { address, prefix, family };
 }

@@ -6,6 +6,7 @@ import type { BlobStore } from '../storage/blobs.ts';
 import { NotFoundError, RangeNotSatisfiableError } from '../errors.ts';
 import { parseRange } from './range.ts';
 import { sendFileRange, type SendOutcome } from './file-sender.ts';
+import { errorCode } from '../../errors/error-message.ts';
 
 export interface SentBlob {
   /** Bytes the response was meant to carry (the whole file or the range). */
@@ -29,7 +30,7 @@ export async function sendBlob(request: FastifyRequest, reply: FastifyReply, rel
   try {
     file = await open(blobs.pathOf(release.sha256), 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`the file of release ${release.id} is missing from the store`);
+    if (errorCode(error) === 'ENOENT') throw new NotFoundError(`the file of release ${release.id} is missing from the store`);
     throw error;
   }
   let hijacked = false;

@@ -2,6 +2,7 @@ import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promi
 import { dirname, join, resolve } from 'node:path';
 import { generateSigningKey, KeyFormatError, privateKeyToPem, signingKeyFromPem, type SigningKey } from '../../crypto/ed25519.ts';
 import { syncDirectory, temporaryPathFor } from '../../files/atomic-write.ts';
+import { errorCode, errorMessage } from '../../errors/error-message.ts';
 
 /** The release signing key file cannot be used: missing, unreadable, not an Ed25519 key, already there. */
 export class SigningKeyError extends Error {
@@ -32,7 +33,7 @@ export async function loadReleaseSigningKey(dataDir: string, given?: string): Pr
   try {
     return { ...await readSigningKey(path), created: false };
   } catch (error) {
-    if (!(error instanceof SigningKeyError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) throw error;
+    if (!(error instanceof SigningKeyError && errorCode(error.cause) === 'ENOENT')) throw error;
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const key = generateSigningKey();
@@ -52,10 +53,10 @@ export async function readSigningKey(path: string): Promise<{ key: SigningKey; p
     pem = await readFile(path, 'utf8');
     mode = (await stat(path)).mode;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errorCode(error);
     throw new SigningKeyError(code === 'ENOENT'
       ? `no release signing key at ${path} (make one with: canota keys generate --out ${path})`
-      : `cannot read the release signing key ${path}: ${(error as Error).message}`, { cause: error });
+      : `cannot read the release signing key ${path}: ${errorMessage(error)}`, { cause: error });
   }
   try {
     return { key: signingKeyFromPem(pem), path, exposed: (mode & 0o077) !== 0 };
@@ -86,8 +87,8 @@ export async function writeSigningKey(path: string, key: SigningKey, options: { 
     if (options.overwrite) {
       await rename(temp, path);
     } else {
-      await link(temp, path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'EEXIST') throw new SigningKeyExistsError(`${path} exists already (use --force to replace it)`, { cause: error });
+      await link(temp, path).catch((error: unknown) => {
+        if (errorCode(error) === 'EEXIST') throw new SigningKeyExistsError(`${path} exists already (use --force to replace it)`, { cause: error });
         throw error;
       });
     }

@@ -6,6 +6,7 @@ import { ForbiddenError, NotFoundError } from '../errors.ts';
 import { sendBlob } from '../downloads/send-blob.ts';
 import type { NonceOutcome } from '../nonces/nonce-service.ts';
 import { bearerHeader, errorSchema, filenameParams, latestVersionSchema } from './schemas.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 const nonceRefusals: Record<Exclude<NonceOutcome, 'ok'>, string> = {
   missing: 'a nonce is required: get one from /get_nonce',
@@ -95,7 +96,7 @@ export const otaRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
       ctx.metrics.downloads.inc({ outcome: 'failed' });
       await ctx.audit.record({
         event: 'download', outcome: 'failed', actor, ip, subject: filename,
-        details: { release_id: release.id, reason: error instanceof Error ? error.message : String(error) },
+        details: { release_id: release.id, reason: errorMessage(error) },
       });
       throw error;
     });

@@ -9,6 +9,7 @@ import { sendBlob } from '../downloads/send-blob.ts';
 import { wantsHtml } from '../error-handler.ts';
 import { errorSchema, filenameParams, releaseSchema } from './schemas.ts';
 import { releaseJson } from './releases.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** POST /upload (admin + CSRF, streamed to the blob store) and GET /upload/<filename> (admin check-out). */
 export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
@@ -89,7 +90,7 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const status = (error as { statusCode?: number }).statusCode;
       // CSRF refusals are audited as such already.
       if (!(error instanceof HttpError && status === 403)) {
-        await fail(status === 413 ? 'too large' : error instanceof Error ? error.message : String(error));
+        await fail(status === 413 ? 'too large' : errorMessage(error));
       }
       if (status === 413 && !(error instanceof PayloadTooLargeError)) throw new PayloadTooLargeError(ctx.config.maxUploadBytes);
       throw error;

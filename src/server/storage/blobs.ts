@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { syncDirectory } from '../../files/atomic-write.ts';
+import { errorCode } from '../../errors/error-message.ts';
+import { InvalidBlobHashError } from './errors.ts';
 
 /** A blob written to disk and hashed, not yet visible under its hash until `commit()`. */
 export interface PendingBlob {
@@ -37,7 +39,7 @@ export class BlobStore {
   }
 
   pathOf(sha256: string): string {
-    if (!sha256Pattern.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`);
+    if (!sha256Pattern.test(sha256)) throw new InvalidBlobHashError(`not a SHA-256: ${sha256}`);
     return join(this.root, sha256.slice(0, 2), sha256);
   }
 
@@ -45,7 +47,7 @@ export class BlobStore {
     try {
       return (await stat(this.pathOf(sha256))).size;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (errorCode(error) === 'ENOENT') return undefined;
       throw error;
     }
   }

@@ -7,6 +7,7 @@ import type { Schema } from './schema.ts';
 import type { Dialect } from './migrations/column-types.ts';
 import { migrationsFor } from './migrations/index.ts';
 import { DatabaseUrlError, StorageError } from './errors.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 export type { Dialect };
 
@@ -77,8 +78,7 @@ async function migrate(database: Database): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new StorageError(`database migration ${failed ?? ''} failed on ${database.description}: ${
-      error instanceof Error ? error.message : String(error)}`);
+    throw new StorageError(`database migration ${failed ?? ''} failed on ${database.description}: ${errorMessage(error)}`);
   }
 }
 
