@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { commandsFor, type RegisterCommand } from './commands/index.ts';
 import { UsageError, exitCodes } from './exit-codes.ts';
+import { errorMessage } from '../errors/error-message.ts';
 
 /** Builds the `canota` program from `commands`, each in its own module under `commands/`. */
 export function buildProgram(commands: readonly RegisterCommand[]): Command {
@@ -40,7 +41,7 @@ function exitCodeFor(error: unknown): number {
     console.error(`canota: ${error.message}`);
     return exitCodes.usage;
   }
-  console.error(`canota: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`canota: ${errorMessage(error)}`);
   if (process.env.CANOTA_DEBUG && error instanceof Error) console.error(error.stack);
   return exitCodes.failure;
 }

@@ -3,6 +3,11 @@ import { runInNewContext } from 'node:vm';
 
 type GarbageCollect = (options: { type: 'minor' | 'major' }) => void;
 
+/** This V8 would not hand out `gc()`: a Node.js runtime canota does not support. */
+export class GarbageCollectorUnavailableError extends Error {
+  override name = 'GarbageCollectorUnavailableError';
+}
+
 /**
  * V8's young-generation collection (a scavenge: a fraction of a millisecond when, as in a download loop,
  * almost nothing survives), for a process that wants the buffers it just dropped freed now rather than
@@ -15,6 +20,6 @@ type GarbageCollect = (options: { type: 'minor' | 'major' }) => void;
 export function minorGarbageCollection(): () => void {
   setFlagsFromString('--expose-gc');
   const collect = runInNewContext('gc') as GarbageCollect | undefined;
-  if (typeof collect !== 'function') throw new Error('V8 did not expose gc() after --expose-gc');
+  if (typeof collect !== 'function') throw new GarbageCollectorUnavailableError('V8 did not expose gc() after --expose-gc');
   return () => collect({ type: 'minor' });
 }

@@ -2,6 +2,7 @@ import {
   createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify,
   type KeyObject,
 } from 'node:crypto';
+import { errorMessage } from '../errors/error-message.ts';
 
 /**
  * Ed25519 keys as canota stores and exchanges them. Private keys live in PKCS#8 PEM files (mode 0600);
@@ -28,7 +29,7 @@ export function signingKeyFromPem(pem: string): SigningKey {
   try {
     privateKey = createPrivateKey(pem);
   } catch (error) {
-    throw new KeyFormatError(`not a PEM private key: ${(error as Error).message}`);
+    throw new KeyFormatError(`not a PEM private key: ${errorMessage(error)}`);
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') {
     throw new KeyFormatError(`expected an Ed25519 private key, got ${privateKey.asymmetricKeyType ?? 'unknown'}`);
@@ -57,7 +58,7 @@ export function parsePublicKey(text: string): KeyObject {
     return key;
   } catch (error) {
     if (error instanceof KeyFormatError) throw error;
-    throw new KeyFormatError(`not an Ed25519 public key (want "ed25519:<base64>" or PEM): ${(error as Error).message}`);
+    throw new KeyFormatError(`not an Ed25519 public key (want "ed25519:<base64>" or PEM): ${errorMessage(error)}`);
   }
 }
 

@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { ZodType } from 'zod';
+import { errorCode } from '../errors/error-message.ts';
 
 /** A text file's content, or null when it does not exist (any other failure is thrown). */
 export async function readOptional(path: string): Promise<string | null> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errorCode(error) === 'ENOENT') return null;
     throw error;
   }
 }

@@ -8,6 +8,7 @@ import { CandumpFormatError, CandumpWriter, formatCandumpLine, parseCandumpFrame
 import { TrafficDecoder } from '../../can/log/traffic-decoder.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** The options that pick and open a bus, shared by every `can` subcommand (and usable by other commands). */
 export interface BusCommandOptions {
@@ -148,7 +149,7 @@ export function registerCanCommand(program: Command): void {
       try {
         decoder = options.decode || options.decodeIds ? new TrafficDecoder(TrafficDecoder.parseIdPairs(options.decodeIds)) : undefined;
       } catch (error) {
-        throw new UsageError((error as Error).message);
+        throw new UsageError(errorMessage(error));
       }
       const bus = await openBusFromOptions(options);
       try {

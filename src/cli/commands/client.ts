@@ -4,7 +4,7 @@ import type { CycleOutcome, DownloadAgent, DownloadAgentOptions, DownloadProgres
 import type { TerminalProgress } from '../../client/terminal-progress.ts';
 import { createLogger, type Logger } from '../../logging/logger.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
-import { UsageError } from '../exit-codes.ts';
+import { CommandFailedError, UsageError } from '../exit-codes.ts';
 import { minorGarbageCollection } from '../minor-gc.ts';
 import { abortOnStopSignal } from '../stop-signal.ts';
 
@@ -32,7 +32,7 @@ interface ClientOptions extends DownloadClientOptions {
   quiet?: boolean;
 }
 
-/** `canota client`: the seed's download_file.py loop (DESIGN.md, "Download client (contract)"). */
+/** `canota client`: the seed's download_file.py loop (docs/architecture.md, "The download client"). */
 export function registerClient(program: Command): void {
   const command = addDownloadClientOptions(program
     .command('client')
@@ -123,8 +123,8 @@ async function runClient(options: ClientOptions): Promise<void> {
   try {
     if (options.once) {
       const outcome = await agent.checkOnce(stop.signal);
-      if (outcome.status === 'failed') throw new Error(`download failed (${outcome.reason}): ${outcome.message}`);
-      if (outcome.status === 'stopped') throw new Error('stopped before the cycle completed');
+      if (outcome.status === 'failed') throw new CommandFailedError(`download failed (${outcome.reason}): ${outcome.message}`);
+      if (outcome.status === 'stopped') throw new CommandFailedError('stopped before the cycle completed');
     } else {
       await agent.run(stop.signal);
     }

@@ -4,6 +4,8 @@ import { Option, type Command } from 'commander';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { parseInteger } from './server.ts';
 import { nextStopSignal } from '../stop-signal.ts';
+import { errorMessage } from '../../errors/error-message.ts';
+import { CommandFailedError } from '../exit-codes.ts';
 
 interface DemoOptions {
   dir: string;
@@ -83,7 +85,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
   const ended = await Promise.race([stopped, ...children.map((child) => child.exited.then(() => child))]);
   await stopAll();
   if (ended !== 'signal') {
-    throw new Error(`${ended.name} stopped unexpectedly; its last lines (full log: ${ended.logPath}):\n${ended.lastLines()}`);
+    throw new CommandFailedError(`${ended.name} stopped unexpectedly; its last lines (full log: ${ended.logPath}):\n${ended.lastLines()}`);
   }
   console.log('canota demo stopped');
 }
@@ -96,7 +98,7 @@ async function withPortFallback<T>(port: number, defaultPort: number, start: (po
   try {
     return await start(port);
   } catch (error) {
-    if (port !== defaultPort || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    if (port !== defaultPort || !/EADDRINUSE/.test(errorMessage(error))) throw error;
     console.log(`port ${port} is busy; using a free port instead`);
     return start(0);
   }

@@ -6,7 +6,7 @@ import type { Storage } from '../../server/storage/index.ts';
 import type { AuditLog } from '../../server/audit/audit-log.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
-import { defaultServerConfig, parseByteSize } from '../../server/config.ts';
+import { defaultServerConfig, parseByteSize, ServerConfigError } from '../../server/config.ts';
 import { parseCidr } from '../../server/auth/ip-allowlist.ts';
 import { startServer } from '../../server/start.ts';
 import { nextStopSignal, type StopSignal } from '../stop-signal.ts';
@@ -38,7 +38,8 @@ function cidrList(value: string, previous: string[] | undefined): string[] {
     try {
       parseCidr(cidr);
     } catch (error) {
-      throw new InvalidArgumentError((error as Error).message);
+      if (!(error instanceof ServerConfigError)) throw error;
+      throw new InvalidArgumentError(error.message);
     }
   }
   return list;
@@ -48,7 +49,8 @@ function byteSize(text: string): number {
   try {
     return parseByteSize(text);
   } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
+    if (!(error instanceof ServerConfigError)) throw error;
+    throw new InvalidArgumentError(error.message);
   }
 }
 

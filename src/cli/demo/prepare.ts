@@ -10,6 +10,7 @@ import { addUser, changePassword } from '../../server/users.ts';
 import { AlreadyExistsError } from '../../server/storage/errors.ts';
 import { parseVehicleConfig, standardVehicleConfig, type VehicleConfig } from '../../vehicle/config.ts';
 import { withServerData } from '../commands/server.ts';
+import { CommandFailedError } from '../exit-codes.ts';
 
 /** Where the demo keeps everything (one folder, so `rm -rf demo` starts over). */
 export interface DemoLayout {
@@ -77,7 +78,7 @@ export async function prepareVehicleConfig(layout: DemoLayout, vin: string, trus
   const path = join(layout.vehicleStateDir, 'vehicle.json');
   const stored = await readOptional(path);
   let config = stored === null ? standardVehicleConfig(vin) : parseVehicleConfig(JSON.parse(stored), path);
-  if (config.vin !== vin) throw new Error(`${path} describes vehicle ${config.vin}, not ${vin}: remove ${layout.root} to start over`);
+  if (config.vin !== vin) throw new CommandFailedError(`${path} describes vehicle ${config.vin}, not ${vin}: remove ${layout.root} to start over`);
   if (!config.trustedKeys.includes(trustedKey)) {
     config = { ...config, trustedKeys: [trustedKey] };
   }

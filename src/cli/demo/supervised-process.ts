@@ -3,10 +3,11 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { projectPath } from '../../project-root.ts';
+import { CommandFailedError } from '../exit-codes.ts';
 
 const canotaBin = projectPath('bin', 'canota');
 
-export class ProcessStartError extends Error {
+export class ProcessStartError extends CommandFailedError {
   override name = 'ProcessStartError';
 }
 
