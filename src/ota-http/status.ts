@@ -33,6 +33,8 @@ export function retryAfterMs(header: string | string[] | undefined, now: number 
   const value = (Array.isArray(header) ? header[0] : header)?.trim();
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // Every HTTP-date form starts with the day's name; Date.parse alone would read "-5" as a year.
+  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

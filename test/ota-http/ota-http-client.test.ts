@@ -2,6 +2,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer as createTcpServer } from 'node:net';
+import { errorCode } from '../../src/errors/error-message.ts';
 import { jsonLimitBytes } from '../../src/ota-http/body.ts';
 import {
   BadJsonError, BodyTimeoutError, BodyTooLargeError, ConnectionError, ForbiddenError, InvalidServerUrlError,
@@ -161,7 +162,7 @@ test('refused, or cut mid-answer, is OTA_HTTP_CONNECTION', async (t) => {
   const refused = client(t, `http://127.0.0.1:${await freePort()}/`);
   const error = await rejectsWith(refused.request('latest_version'), ConnectionError, 'OTA_HTTP_CONNECTION');
   assert.match(error.message, /^GET \/latest_version: /);
-  assert.equal((error.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED', 'the socket error stays as cause');
+  assert.equal(errorCode(error.cause), 'ECONNREFUSED', 'the socket error stays as cause');
 
   const http = client(t, await startStubServer(t, {
     '/cut': (_request, response) => {
