@@ -6,6 +6,7 @@ import { parsePublicKey } from '../crypto/ed25519.ts';
 import {
   VehicleConfigError, loadVehicleConfig, standardVehicleConfig, type BusConfig, type VehicleConfig,
 } from './config.ts';
+import { errorCode, errorMessage } from '../errors/error-message.ts';
 
 export interface ResolveVehicleConfigOptions {
   /** `--config F`: use this file (never written). */
@@ -52,7 +53,7 @@ export async function resolveVehicleConfig(options: ResolveVehicleConfigOptions)
     try {
       parsePublicKey(key);
     } catch (error) {
-      throw new VehicleConfigError(`${path} is invalid: trustedKeys[${index}]: ${(error as Error).message}`);
+      throw new VehicleConfigError(`${path} is invalid: trustedKeys[${index}]: ${errorMessage(error)}`);
     }
   }
   if (options.driver) {
@@ -86,7 +87,7 @@ async function createStandardCar(path: string, options: ResolveVehicleConfigOpti
     // link() fails if the name exists, unlike rename(): a car another process created first is kept.
     await link(temp, path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if (errorCode(error) !== 'EEXIST') throw error;
     return { config: await loadVehicleConfig(path), path, created: false };
   } finally {
     await unlink(temp).catch(() => undefined);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { MAX_STANDARD_ID, MAX_EXTENDED_ID } from '../can/bus/frame.ts';
+import { errorMessage } from '../errors/error-message.ts';
 
 /** CAN ids in JSON as numbers or as "0x7E0" strings (how engineers write them). */
 const canId = z.union([z.number(), z.string().regex(/^0x[0-9a-fA-F]{1,8}$/, 'a CAN id like "0x730"')])
@@ -108,13 +109,13 @@ export async function loadVehicleConfig(path: string): Promise<VehicleConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new VehicleConfigError(`cannot read vehicle config ${path}: ${(error as Error).message}`, { cause: error });
+    throw new VehicleConfigError(`cannot read vehicle config ${path}: ${errorMessage(error)}`, { cause: error });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new VehicleConfigError(`vehicle config ${path} is not JSON: ${(error as Error).message}`);
+    throw new VehicleConfigError(`vehicle config ${path} is not JSON: ${errorMessage(error)}`);
   }
   return parseVehicleConfig(value, path);
 }

@@ -6,6 +6,7 @@ import { VehicleConfigError, loadVehicleConfig, type VehicleConfig } from './con
 import { vehicleConfigPath } from './config-file.ts';
 import type { GatewayStatistics } from './cgw/gateway.ts';
 import { firewallStatisticsPath, readFirewallStatistics } from './cgw/statistics-file.ts';
+import { errorCode, errorMessage } from '../errors/error-message.ts';
 
 /**
  * What an ECU's boot record says about it, without the ECU running:
@@ -80,7 +81,7 @@ async function ecuDirectories(stateDir: string): Promise<string[]> {
     const entries = await readdir(join(stateDir, 'ecus'), { withFileTypes: true });
     return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errorCode(error) === 'ENOENT') return [];
     throw error;
   }
 }
@@ -90,7 +91,7 @@ async function reportOf(recordPath: string): Promise<EcuReport> {
   try {
     record = await readBootRecord(recordPath);
   } catch (error) {
-    return { ...notStarted(), state: 'unreadable', error: (error as Error).message };
+    return { ...notStarted(), state: 'unreadable', error: errorMessage(error) };
   }
   if (!record) return notStarted();
   const active = record.banks[record.active];

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ApprovalResponseError, InvalidApprovalMessageError } from './errors.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** 0x31 01/03/02 F001: offer, result, stop. */
 export const APPROVAL_ROUTINE = 0xf001;
@@ -110,7 +111,7 @@ export function decodePayload<T extends z.ZodType>(schema: T, record: Uint8Array
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(record));
   } catch (error) {
-    throw new InvalidApprovalMessageError(`the ${what} is not UTF-8 JSON: ${(error as Error).message}`);
+    throw new InvalidApprovalMessageError(`the ${what} is not UTF-8 JSON: ${errorMessage(error)}`);
   }
   return checkPayload(schema, value, what);
 }

@@ -11,6 +11,7 @@ import {
 import { estimateEcuSeconds } from './estimate.ts';
 import type { ApprovalMemory, RememberedApproval } from './approval-memory.ts';
 import { MAX_POSTPONE_SECONDS, type DriverDecision, type DriverHmi, type PresentedOffer } from './hmi/driver-hmi.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /**
  * - `pending`: shown to the driver, no answer yet;
@@ -220,7 +221,7 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
       (error: unknown) => {
         if (controller.signal.aborted) return;
         this.#logger?.error({ err: error, hmi: this.#hmi.kind }, 'cgw HMI failed to ask the driver; declining');
-        this.#decide(presented.id, { decision: 'decline', reason: `the HMI failed: ${(error as Error).message}` });
+        this.#decide(presented.id, { decision: 'decline', reason: `the HMI failed: ${errorMessage(error)}` });
       },
     );
   }

@@ -5,6 +5,7 @@ import type { Logger } from '../../logging/logger.ts';
 import type { VehicleConfig } from '../config.ts';
 import { RouteAction, RoutingPlan, type RouteTarget, type SegmentRoutes } from './routing-table.ts';
 import { SegmentCounters, type SegmentStatistics, type TrafficTotals } from './traffic-counters.ts';
+import { CgwError } from './errors.ts';
 
 /** docs/vehicle-protocol.md: the firewall closes after 120 s without diagnostic traffic. */
 export const DEFAULT_INACTIVITY_MS = 120_000;
@@ -96,7 +97,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Opens the firewall for the diagnostic ids of `ecuNames` (replacing an earlier opening). */
   open(ecuNames: readonly string[]): FirewallState {
-    if (this.#stopped) throw new Error('the gateway is stopped');
+    if (this.#stopped) throw new CgwError('the gateway is stopped');
     const opening = this.plan.opening(ecuNames);
     for (const routes of this.#segments.values()) routes.reset();
     for (const [from, ids] of opening.allow) {

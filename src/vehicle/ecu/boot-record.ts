@@ -2,6 +2,7 @@ import { readOptional } from '../../files/read-optional.ts';
 import { writeFileAtomic } from '../../files/atomic-write.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import { EcuError } from './errors.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 export type BankName = 'A' | 'B';
 
@@ -62,11 +63,11 @@ export async function readBootRecord(path: string): Promise<BootRecord | null> {
   try {
     const record = JSON.parse(text) as BootRecord;
     if ((record.active !== 'A' && record.active !== 'B') || !record.banks?.A || !record.banks?.B) {
-      throw new Error('missing active bank or bank records');
+      throw new BootRecordError('missing active bank or bank records');
     }
     return record;
   } catch (error) {
-    throw new BootRecordError(`boot record ${path} is unreadable: ${(error as Error).message}`);
+    throw new BootRecordError(`boot record ${path} is unreadable: ${errorMessage(error)}`);
   }
 }
 

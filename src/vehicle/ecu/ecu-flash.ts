@@ -4,6 +4,7 @@ import { VehicleConfigError, type EcuConfig, type VehicleConfig } from '../confi
 import { factoryImage } from './factory-image.ts';
 import { FlashBanks, type FlashTiming } from './flash-banks.ts';
 import { ecuStateDir } from './state-dir.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 export interface EcuFlashOptions {
   /** Overrides the config's bank size (tests). */
@@ -33,7 +34,7 @@ export function trustedKeysOf(config: VehicleConfig): KeyObject[] {
     try {
       return parsePublicKey(text);
     } catch (error) {
-      throw new VehicleConfigError(`trustedKeys[${index}]: ${(error as Error).message}`);
+      throw new VehicleConfigError(`trustedKeys[${index}]: ${errorMessage(error)}`);
     }
   });
 }

@@ -10,6 +10,7 @@ import {
   emptyBank, otherBank, readBootRecord, writeBootRecord,
   type BankName, type BankRecord, type BootEvent, type BootRecord,
 } from './boot-record.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** Simulated flash speed; zero or absent means instant. */
 export interface FlashTiming {
@@ -249,7 +250,7 @@ export class FlashBanks {
       const actual = await this.#hashBank(bank);
       if (actual.size !== record.size || actual.sha256 !== record.sha256) return 'image bytes no longer match their SHA-256';
     } catch (error) {
-      return `image unreadable: ${(error as Error).message}`;
+      return `image unreadable: ${errorMessage(error)}`;
     }
     return undefined;
   }

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { ManifestError, decodeManifest, verifyManifest, type ReleaseManifest, type SignedManifest } from '../../crypto/manifest.ts';
 import { compareFirmwareVersions } from '../../client/firmware-version.ts';
 import { EcuError } from './errors.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** Who is checking: the ECU's identity and what it runs. */
 export interface ReleaseCheckContext {
@@ -34,7 +35,7 @@ export function checkRelease(manifestBytes: Uint8Array, context: ReleaseCheckCon
   try {
     signed = decodeManifest(manifestBytes);
   } catch (error) {
-    throw new ReleaseRefusedError((error as Error).message);
+    throw new ReleaseRefusedError(errorMessage(error));
   }
   if (context.trustedKeys.length > 0) {
     if (signed.signatures.length === 0) {

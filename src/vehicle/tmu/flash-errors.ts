@@ -1,4 +1,5 @@
 import { NegativeResponseError } from '../../can/uds/index.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** The steps of flashing one ECU, as progress reports and errors name them. */
 export type FlashPhase = 'identify' | 'session' | 'security' | 'erase' | 'download' | 'check' | 'reset' | 'rollback';
@@ -21,7 +22,7 @@ export class FlashStepError extends FlashSessionError {
   /** The ECU's negative response code, when it answered with one. */
   readonly nrc: number | undefined;
   constructor(ecu: string, step: FlashPhase, cause: unknown) {
-    super(ecu, step, cause instanceof Error ? cause.message : String(cause), { cause });
+    super(ecu, step, errorMessage(cause), { cause });
     this.nrc = cause instanceof NegativeResponseError ? cause.nrc : undefined;
   }
 }

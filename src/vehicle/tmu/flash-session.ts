@@ -16,6 +16,7 @@ import {
   EcuUnreachableError, FlashSessionError, FlashStepError, ImageRefusedError, type FlashPhase,
 } from './flash-errors.ts';
 import { securityKeyFor } from './security-key.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 export interface FlashProgress {
   ecu: string;
@@ -132,7 +133,7 @@ export class FlashSession {
     this.#progress('erase', 0, 0, 0);
     await this.#step('erase', async () => {
       const status = await this.#client.startRoutine(BootloaderRoutine.EraseMemory);
-      if (status[0] !== RoutineStatus.Ok) throw new Error(`erase answered status 0x${(status[0] ?? 0).toString(16)}`);
+      if (status[0] !== RoutineStatus.Ok) throw new FlashSessionError(this.ecu, 'erase', `erase answered status 0x${(status[0] ?? 0).toString(16)}`);
     });
     this.#progress('erase', 0, 0, 100);
   }
@@ -176,7 +177,7 @@ export class FlashSession {
     this.#progress('rollback', 0, 0, 0);
     await this.#step('rollback', async () => {
       const status = await this.#client.startRoutine(BootloaderRoutine.Rollback);
-      if (status[0] !== RoutineStatus.Ok) throw new Error(`rollback answered status 0x${(status[0] ?? 0).toString(16)}`);
+      if (status[0] !== RoutineStatus.Ok) throw new FlashSessionError(this.ecu, 'rollback', `rollback answered status 0x${(status[0] ?? 0).toString(16)}`);
     });
     return this.#resetAndReport();
   }
@@ -211,7 +212,7 @@ export class FlashSession {
       try {
         const state = decodeBootState(await this.#client.readDataByIdentifier(BootloaderDid.BootState));
         if (state.bootCount > bootCount) return state;
-        last = new Error(`still boot count ${state.bootCount}`);
+        last = `still boot count ${state.bootCount}`;
       } catch (error) {
         // Silence (timeouts) and "busy" are what a restarting ECU looks like; anything else is a real answer.
         const restarting = error instanceof UdsTimeoutError || error instanceof UdsTransportError
@@ -222,7 +223,7 @@ export class FlashSession {
       await sleep(this.#options.pollIntervalMs ?? 100);
     }
     throw new EcuUnreachableError(this.ecu, 'reset',
-      `no answer within ${timeoutMs} ms after the reset${last instanceof Error ? ` (${last.message})` : ''}`);
+      `no answer within ${timeoutMs} ms after the reset${last === undefined ? '' : ` (${errorMessage(last)})`}`);
   }
 
   async #step<T>(step: FlashPhase, action: () => Promise<T>): Promise<T> {

@@ -1,10 +1,12 @@
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import type { Logger } from '../../logging/logger.ts';
+import { TmuError } from './errors.ts';
 import { FlashStepError, ImageRefusedError } from './flash-errors.ts';
 import type { BootReport } from './flash-session.ts';
 import type { UpdateResultKind } from './server-api.ts';
 import type { TargetStatus } from './tmu-state.ts';
 import type { UpdateTarget } from './update-target.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** One ECU of an installation: where its image is and what it must run afterwards. */
 export interface InstallStep {
@@ -69,7 +71,7 @@ export async function install(steps: readonly InstallStep[], options: Installati
       state = await step.target.bootState();
     } catch (error) {
       if (signal?.aborted) throw error;
-      failure = { ecu, message: `cannot read what it runs: ${(error as Error).message}` };
+      failure = { ecu, message: `cannot read what it runs: ${errorMessage(error)}` };
       targets[ecu] = { result: 'failed', error: failure.message };
       await status(ecu, 'failed', failure.message);
       break;
@@ -109,7 +111,7 @@ export async function install(steps: readonly InstallStep[], options: Installati
         }
       } catch (error) {
         if (signal?.aborted) throw error;
-        problem = (error as Error).message;
+        problem = errorMessage(error);
       }
       if (problem) {
         failure = { ecu, message: problem };
@@ -144,13 +146,13 @@ export async function install(steps: readonly InstallStep[], options: Installati
     await status(ecu, 'rolled-back');
     try {
       const boot = await step.target.rollback();
-      if (boot.sha256 === step.sha256) throw new Error(`still runs ${boot.version} after the rollback`);
+      if (boot.sha256 === step.sha256) throw new TmuError(`still runs ${boot.version} after the rollback`);
       rolledBack += 1;
       if (targets[ecu]!.result !== 'failed') targets[ecu] = { result: 'rolled-back' };
       logger?.warn({ ecu, version: boot.version, bank: boot.activeBank }, `${ecu}: rolled back to ${boot.version}`);
     } catch (error) {
       if (signal?.aborted) throw error;
-      const message = `rollback failed: ${(error as Error).message}`;
+      const message = `rollback failed: ${errorMessage(error)}`;
       targets[ecu] = { result: 'failed', error: message };
       await status(ecu, 'failed', message);
       logger?.error({ ecu, err: error }, `${ecu}: ${message}`);
@@ -176,7 +178,7 @@ async function programWithRetries(step: InstallStep, maxTries: number, options: 
       return undefined;
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      const message = (error as Error).message;
+      const message = errorMessage(error);
       // The ECU's verdict on the bytes, or a key it refuses, will not change by sending them again.
       const refused = error instanceof ImageRefusedError;
       const final = refused || (error instanceof FlashStepError && error.step === 'security' && error.nrc !== undefined);

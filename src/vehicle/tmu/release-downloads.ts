@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DownloadAgent, type DownloadAgentOptions, type DownloadProgress } from '../../client/index.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import type { Logger } from '../../logging/logger.ts';
-import { DownloadFailedError } from './errors.ts';
+import { DownloadFailedError, TmuError } from './errors.ts';
 import { manifestForRelease } from './release-trust.ts';
 import type { AnnouncedRelease } from './server-api.ts';
 
@@ -110,7 +110,7 @@ export class ReleaseDownloads {
       downloadDir: join(this.#directory, ecu, 'files'),
       verify: async ({ size }) => {
         const announced = this.#current.get(ecu);
-        if (!announced) throw new Error(`no release is being fetched for ${ecu}`);
+        if (!announced) throw new TmuError(`no release is being fetched for ${ecu}`);
         manifestForRelease(announced, this.#trustedKeys, size);
       },
       ...(this.#logger ? { logger: this.#logger.child({ ecu }) } : {}),

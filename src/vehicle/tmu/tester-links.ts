@@ -4,6 +4,7 @@ import { UdsClient, type UdsClientOptions } from '../../can/uds/index.ts';
 import type { VehicleConfig } from '../config.ts';
 import { BootloaderDid, decodeBootState, type BootState } from '../ecu/protocol.ts';
 import { isoTpFrameOptions } from '../network.ts';
+import { TmuError } from './errors.ts';
 
 /**
  * The TMU's UDS clients, one per ECU of the car (but itself), each on its own ISO-TP channel on the TMU's
@@ -24,7 +25,7 @@ export class TesterLinks {
 
   client(ecu: string): UdsClient {
     const link = this.#links.get(ecu);
-    if (!link) throw new Error(`the TMU has no UDS link to ${ecu}`);
+    if (!link) throw new TmuError(`the TMU has no UDS link to ${ecu}`);
     return link.client;
   }
 

@@ -12,6 +12,7 @@ import type { DriverDecision, DriverHmi, PresentedOffer } from '../driver-hmi.ts
 import { HmiView, type HmiState } from './hmi-view.ts';
 import { POSTPONE_CHOICES, hmiErrorPage, hmiPage } from './page.ts';
 import { projectPath } from '../../../../project-root.ts';
+import { errorMessage } from '../../../../errors/error-message.ts';
 
 export interface WebHmiOptions {
   /** Default 127.0.0.1: the page decides over the car's software, so it is not on the network unless asked. */
@@ -84,7 +85,7 @@ export class WebHmi implements DriverHmi {
       await hmi.app.listen({ host: hmi.#host, port: options.port ?? 0 });
     } catch (error) {
       await hmi.app.close();
-      throw new HmiError(`the HMI cannot listen on ${hmi.#host}:${options.port ?? 0}: ${(error as Error).message}`);
+      throw new HmiError(`the HMI cannot listen on ${hmi.#host}:${options.port ?? 0}: ${errorMessage(error)}`);
     }
     const address = hmi.app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
