@@ -11,4 +11,4 @@ export type { Release } from './release.ts';
 export type { DownloadProgress } from './progress.ts';
 export type { ReleaseVerifier, VerificationInput } from './verification.ts';
 export { StateFiles, stateFileNames, type Progress, type DownloadedRelease } from './state-files.ts';
-export { compareFirmwareVersions, isDowngrade } from './firmware-version.ts';
+export { compareFirmwareVersions, isDowngrade } from '../firmware/version-order.ts';

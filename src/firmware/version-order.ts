@@ -1,9 +1,9 @@
 /**
- * Orders firmware versions so the client can refuse a downgrade (a rollback attack replays an old,
- * validly signed release with known holes). Versions look like `2.0.0`, `v1.10`, `2.1.0-rc.1`: numeric
- * dot-separated parts compare as numbers (missing parts are 0, so `1.2` = `1.2.0`), and a pre-release
- * suffix sorts before its release (semver). Anything else falls back to a numeric-aware text order, so
- * any two strings compare and the order is total.
+ * Orders firmware versions so the download client and the ECUs can refuse a downgrade (a rollback attack
+ * replays an old, validly signed release with known holes). Versions look like `2.0.0`, `v1.10`,
+ * `2.1.0-rc.1`: numeric dot-separated parts compare as numbers (missing parts are 0, so `1.2` = `1.2.0`),
+ * and a pre-release suffix sorts before its release (semver). Anything else falls back to a numeric-aware
+ * text order, so any two strings compare and the order is total.
  */
 export function compareFirmwareVersions(a: string, b: string): number {
   const left = parse(a);

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Timing of the client's requests. Both delays are randomised on purpose: a fleet of vehicles that
- * started together (or lost the server together) must not hit it in lockstep.
+ * Timing of requests to the OTA server, for the download client and the TMU alike. Both delays are
+ * randomised on purpose: a fleet of vehicles that started together (or lost the server together) must not
+ * hit it in lockstep.
  */
 
 /** The pause before try `attempt + 1` after try `attempt` (1-based) failed: exponential, "equal jitter". */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compareFirmwareVersions, isDowngrade } from '../../src/client/firmware-version.ts';
+import { compareFirmwareVersions, isDowngrade } from '../../src/firmware/version-order.ts';
 
 const numericVersion = fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 4 }).map((parts) => parts.join('.'));
 const version = fc.oneof(

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { escapeHtml, html, raw } from '../../../src/server/views/html.ts';
+import { escapeHtml, html, raw } from '../../src/html/html.ts';
 
 test('interpolated values are escaped, SafeHtml and arrays compose', () => {
   const name = '<img src=x onerror="alert(1)">\'&';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { pause, pollDelayMs, retryDelayMs } from '../../src/client/schedule.ts';
+import { pause, pollDelayMs, retryDelayMs } from '../../src/timing/schedule.ts';
 
 const unit = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 

@@ -2,7 +2,7 @@ import type { SessionUser } from '../context.ts';
 import type { AuditRecord } from '../storage/audit-entries.ts';
 import { auditEvents } from '../audit/audit-log.ts';
 import { formatTime } from './format.ts';
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 
 export interface AuditFilterView {

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 
 /** GET /logout without a token asks first: a cross-site link must not be able to log anyone out. */

@@ -1,5 +1,5 @@
 import type { SessionUser } from '../context.ts';
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 
 export interface PageFrame {
   title: string;

@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 
 export function loginPage(page: { csrfToken: string; error?: string; username?: string }): SafeHtml {

@@ -1,7 +1,7 @@
 import type { SessionUser } from '../context.ts';
 import type { ReleaseRecord } from '../storage/releases.ts';
 import { formatBytes, formatTime } from './format.ts';
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 
 export interface ReleasesView {

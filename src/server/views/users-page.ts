@@ -2,7 +2,7 @@ import type { SessionUser } from '../context.ts';
 import type { UserRecord } from '../storage/users.ts';
 import { minPasswordLength } from '../auth/passwords.ts';
 import { formatTime } from './format.ts';
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 
 export interface UsersView {

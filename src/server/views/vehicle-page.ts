@@ -1,6 +1,6 @@
 import type { SessionUser } from '../context.ts';
 import type { VehicleHistory } from '../vehicles/overview.ts';
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 import { outcomeBadge, timeTag } from './vehicles-page.ts';
 

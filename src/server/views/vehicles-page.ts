@@ -3,7 +3,7 @@ import type { VehicleSummary } from '../vehicles/overview.ts';
 import type { VehicleEcuRecord } from '../storage/vehicles.ts';
 import type { VehicleReportRecord } from '../storage/vehicle-reports.ts';
 import { formatTime } from './format.ts';
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 
 export interface VehiclesView {

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { ManifestError, decodeManifest, verifyManifest, type ReleaseManifest, type SignedManifest } from '../../crypto/manifest.ts';
-import { compareFirmwareVersions } from '../../client/firmware-version.ts';
+import { compareFirmwareVersions } from '../../firmware/version-order.ts';
 import { EcuError } from './errors.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 

@@ -1,5 +1,5 @@
 import { NegativeResponseCode as Nrc, NegativeResponseError, DiagnosticSessionType, type UdsClient } from '../../can/uds/index.ts';
-import { pause } from '../../client/schedule.ts';
+import { pause } from '../../timing/schedule.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { ApprovalClient, type ApprovalDecision } from '../cgw/approval-client.ts';
 import type { ApprovalOfferInput, UpdateResultInput } from '../cgw/approval-protocol.ts';

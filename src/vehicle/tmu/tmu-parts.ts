@@ -1,4 +1,4 @@
-import { pause } from '../../client/schedule.ts';
+import { pause } from '../../timing/schedule.ts';
 import type { ApprovalDecision } from '../cgw/approval-client.ts';
 import type { ApprovalOfferInput, UpdateResultInput } from '../cgw/approval-protocol.ts';
 import type { DecisionOptions } from './driver-approval.ts';

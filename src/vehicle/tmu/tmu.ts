@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { compareFirmwareVersions } from '../../client/index.ts';
-import { pollDelayMs } from '../../client/schedule.ts';
+import { compareFirmwareVersions } from '../../firmware/version-order.ts';
+import { pollDelayMs } from '../../timing/schedule.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { ApprovalDecision } from '../cgw/approval-client.ts';

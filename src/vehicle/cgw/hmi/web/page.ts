@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from '../../../../server/views/html.ts';
+import { html, type SafeHtml } from '../../../../html/html.ts';
 import type { UpdateProgress } from '../../approval-protocol.ts';
 import type { PresentedOffer } from '../driver-hmi.ts';
 import { formatBytes, formatDuration, resultLines } from '../offer-text.ts';
