@@ -7,6 +7,7 @@ import {
   IsoTpUnexpectedPduError, framesForPayload, frameLayout,
 } from '../../../src/can/isotp/index.ts';
 import { LossyBus, pattern } from './support.ts';
+import { errorMessage } from '../../../src/errors/error-message.ts';
 
 const FD_LENGTHS = [8, 12, 16, 20, 24, 32, 48, 64];
 const STMINS = [0, 0, 0, 0.1, 0.5, 0.9, 1, 2];
@@ -82,8 +83,8 @@ test('random frame loss ends in a typed error, never in a wrong payload', async 
         if (received.status === 'fulfilled') {
           assert.ok(Buffer.from(received.value).equals(Buffer.from(payload)), 'a wrong payload was delivered');
         } else {
-          const error = received.reason as Error;
-          assert.ok(lost > 0, `no frame was lost, yet reception failed: ${error.message}`);
+          const error: unknown = received.reason;
+          assert.ok(lost > 0, `no frame was lost, yet reception failed: ${errorMessage(error)}`);
           assert.ok(error instanceof IsoTpTimeoutError || error instanceof IsoTpSequenceError
             || error instanceof IsoTpReceiveTimeoutError || error instanceof IsoTpUnexpectedPduError, `untyped failure ${String(error)}`);
         }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RequestRejectedError, UdsServer, UdsServerConfigurationError, type Reply } from '../../../src/can/uds/index.ts';
-import { bytes, hex, key, testEcu } from './support.ts';
+import { bytes, hex, key, testEcu, testerAndEcu } from './support.ts';
+import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
 
 /** Sends hex requests in order; returns the hex replies ('' when none, '(suppressed) …' when suppressed). */
 async function run(server: UdsServer, ...requests: string[]): Promise<string[]> {
@@ -113,6 +114,13 @@ test('a security level no tester could request (even, or past 0x41) is refused w
     assert.throws(() => new UdsServer({ security: { secret: 'x'.repeat(16), levels: { [level]: {} } } }), UdsServerConfigurationError, String(level));
   }
   assert.doesNotThrow(() => new UdsServer({ security: { secret: 'x'.repeat(16), levels: { 0x41: {} } } }).close());
+});
+
+test('a server listens on one channel pair only: a second listen() is refused', (t) => {
+  const { server, ecuBus } = testerAndEcu(t, {});
+  const other = new IsoTpChannel(ecuBus, { txId: 0x739, rxId: 0x731 });
+  t.after(() => other.close());
+  assert.throws(() => server.listen(other), UdsServerConfigurationError);
 });
 
 test('0x22 / 0x2E data identifiers: 0x31, 0x33, 0x13, 0x22, 0x72 and multi-DID reads', async (t) => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IpAllowlist, parseCidr } from '../../../src/server/auth/ip-allowlist.ts';
+import { ServerConfigError } from '../../../src/server/config.ts';
 
 test('IPv4 and IPv6 networks, IPv4-mapped addresses, bare hosts', () => {
   const list = new IpAllowlist(['127.0.0.1/32', '::1/128', '10.20.0.0/16', '2001:db8::/32', '192.0.2.7']);
@@ -16,5 +17,6 @@ test('bad networks are refused with a clear message', () => {
   assert.throws(() => parseCidr('10.0.0.0/x'), /prefix length/);
   assert.throws(() => parseCidr('example.com/8'), /not an IP network/);
   assert.throws(() => parseCidr('1.2.3.4/8/9'), /not an IP network/);
+  assert.throws(() => parseCidr('10.0.0.0/33'), ServerConfigError);
   assert.deepEqual(parseCidr(' 10.0.0.0/8 '), { address: '10.0.0.0', prefix: 8, family: 'ipv4' });
 });

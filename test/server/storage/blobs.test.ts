@@ -5,6 +5,7 @@ import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobStore } from '../../../src/server/storage/blobs.ts';
+import { InvalidBlobHashError } from '../../../src/server/storage/errors.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -46,4 +47,5 @@ test('a failing source leaves nothing behind; open() clears leftovers of a crash
   await store.open();
   assert.deepEqual(await readdir(join(store.root, 'incoming')), []);
   assert.throws(() => store.pathOf('../../etc/passwd'), /not a SHA-256/);
+  assert.throws(() => store.pathOf('../../etc/passwd'), InvalidBlobHashError);
 });

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../../support/free-port.ts';
+import { errorMessage } from '../../../src/errors/error-message.ts';
 
 const run = promisify(execFile);
 
@@ -86,7 +87,7 @@ export async function startPostgres(t: Pick<TestContext, 'after'>): Promise<Test
       await query('select 1');
       break;
     } catch (error) {
-      if (attempt > 150 || server.exitCode !== null) throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`, { cause: error });
+      if (attempt > 150 || server.exitCode !== null) throw new Error(`PostgreSQL did not start: ${errorMessage(error)}\n${log}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
