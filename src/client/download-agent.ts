@@ -10,10 +10,10 @@ import { OtaServer, type LatestVersionCache, type ServerSession } from './ota-se
 import { PartialDownload } from './partial-download.ts';
 import { ProgressFile } from './progress-file.ts';
 import type { DownloadProgress } from './progress.ts';
-import { describeRelease, safeFilename, type Release } from './release.ts';
+import { describeRelease, safeFilename, type Release } from '../ota-http/release.ts';
 import { pause, pollDelayMs, retryDelayMs } from '../timing/schedule.ts';
 import { StateFiles } from './state-files.ts';
-import { StateLock } from './state-lock.ts';
+import { StateDirLockedError, StateLock } from '../files/state-lock.ts';
 import type { ReleaseVerifier } from './verification.ts';
 
 export interface DownloadAgentOptions {
@@ -242,7 +242,12 @@ export class DownloadAgent extends EventEmitter<DownloadAgentEvents> {
     } catch (error) {
       throw new ClientError('storage', `cannot create the state or download dir: ${errorMessage(error)}`, { cause: error });
     }
-    await this.#lock.acquire();
+    try {
+      await this.#lock.acquire();
+    } catch (error) {
+      if (error instanceof StateDirLockedError) throw new ClientError('locked', error.message, { cause: error });
+      throw error;
+    }
     const swept = [
       ...await sweepTemporaryFiles(this.#options.stateDir),
       ...await sweepTemporaryFiles(this.#options.downloadDir),

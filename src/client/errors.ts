@@ -68,6 +68,7 @@ const reasonByCode: Readonly<Record<OtaHttpErrorCode, FailureReason>> = {
   OTA_HTTP_BODY_TOO_LARGE: 'bad-response',
   OTA_HTTP_BAD_JSON: 'bad-response',
   OTA_HTTP_MALFORMED: 'bad-response',
+  OTA_HTTP_UNEXPECTED_ANSWER: 'bad-response',
 };
 
 /** The client layer's one error type: every failure carries a reason the agent can act on. */

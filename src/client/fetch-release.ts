@@ -6,7 +6,7 @@ import type { ServerSession } from './ota-server.ts';
 import type { PartialDownload } from './partial-download.ts';
 import { ProgressMeter, type DownloadProgress } from './progress.ts';
 import { planBody, resumeHeaders, sameEntityTag, type BodyPlan } from './range.ts';
-import type { Release } from './release.ts';
+import type { Release } from '../ota-http/release.ts';
 import { StallWatch } from './stall-watch.ts';
 import { transferBody } from './transfer.ts';
 

@@ -7,7 +7,7 @@ export {
   type AttemptFailure,
 } from './download-agent.ts';
 export { ClientError, type FailureReason } from './errors.ts';
-export type { Release } from './release.ts';
+export type { Release } from '../ota-http/release.ts';
 export type { DownloadProgress } from './progress.ts';
 export type { ReleaseVerifier, VerificationInput } from './verification.ts';
 export { StateFiles, stateFileNames, type Progress, type DownloadedRelease } from './state-files.ts';

@@ -3,7 +3,7 @@ import { OtaHttpClient } from '../ota-http/ota-http-client.ts';
 import type { OtaResponse } from '../ota-http/response.ts';
 import { ClientError, toClientError } from './errors.ts';
 import { CookieJar } from './cookie-jar.ts';
-import { parseLatestVersion, type Release } from './release.ts';
+import { parseLatestVersion, type Release } from '../ota-http/release.ts';
 
 export interface OtaServerOptions {
   /** Base URL of the server; a path prefix (a reverse proxy's `/ota/`) is kept. */

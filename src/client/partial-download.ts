@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { errorCode } from '../errors/error-message.ts';
 import { writeFileAtomic } from '../files/atomic-write.ts';
-import type { Release } from './release.ts';
+import type { Release } from '../ota-http/release.ts';
 import { readValidJson } from '../files/read-optional.ts';
 
 /** What the partial file is a prefix of; written (atomically) before the first byte of the part. */

@@ -1,4 +1,4 @@
-import type { Release } from './release.ts';
+import type { Release } from '../ota-http/release.ts';
 
 /** A snapshot of a running download, for progress bars, logs and the TMU. */
 export interface DownloadProgress {

@@ -2,7 +2,7 @@ import { readOptional, readValidJson } from '../files/read-optional.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../files/atomic-write.ts';
-import type { Release } from './release.ts';
+import type { Release } from '../ota-http/release.ts';
 
 /** `progress.txt` holds a percentage 0–100, or `ERROR` after a failed cycle (the seed's format). */
 export type Progress = number | 'ERROR';

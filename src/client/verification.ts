@@ -1,4 +1,4 @@
-import type { Release } from './release.ts';
+import type { Release } from '../ota-http/release.ts';
 
 /** A downloaded file whose SHA-256 matched, before it is moved into the download dir. */
 export interface VerificationInput {

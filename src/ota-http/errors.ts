@@ -20,7 +20,8 @@ export type OtaHttpErrorCode =
   | 'OTA_HTTP_UNEXPECTED_STATUS'
   | 'OTA_HTTP_BODY_TOO_LARGE'
   | 'OTA_HTTP_BAD_JSON'
-  | 'OTA_HTTP_MALFORMED';
+  | 'OTA_HTTP_MALFORMED'
+  | 'OTA_HTTP_UNEXPECTED_ANSWER';
 
 export abstract class OtaHttpError extends Error {
   abstract readonly code: OtaHttpErrorCode;
@@ -138,4 +139,14 @@ export class BadJsonError extends OtaHttpError {
 export class MalformedResponseError extends OtaHttpError {
   override name = 'MalformedResponseError';
   readonly code = 'OTA_HTTP_MALFORMED';
+}
+
+/**
+ * JSON that parses but is not what the route promises: a `/latest_version` answer of the wrong shape, a
+ * SHA-256 that is not 64 hex digits, or a file name that could escape the download dir (it comes from the
+ * network and becomes a path on the vehicle).
+ */
+export class UnexpectedAnswerError extends OtaHttpError {
+  override name = 'UnexpectedAnswerError';
+  readonly code = 'OTA_HTTP_UNEXPECTED_ANSWER';
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Bus } from '../can/bus/bus.ts';
 import { VirtualNetwork } from '../can/bus/virtual.ts';
 import { CandumpWriter } from '../can/log/index.ts';
-import { StateLock } from '../client/state-lock.ts';
+import { StateLock } from '../files/state-lock.ts';
 import type { Logger } from '../logging/logger.ts';
 import { CentralGateway } from './cgw/central-gateway.ts';
 import type { DriverHmi } from './cgw/hmi/driver-hmi.ts';

@@ -5,7 +5,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { PartialDownload } from '../../src/client/partial-download.ts';
-import type { Release } from '../../src/client/release.ts';
+import type { Release } from '../../src/ota-http/release.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 function releaseOf(bytes: Uint8Array, overrides: Partial<Release> = {}): Release {

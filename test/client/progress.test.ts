@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { percentOf, ProgressMeter, type DownloadProgress } from '../../src/client/progress.ts';
-import type { Release } from '../../src/client/release.ts';
+import type { Release } from '../../src/ota-http/release.ts';
 
 const release: Release = {
   filename: 'fw.bin', mtime: 0, sha256: '0'.repeat(64), size: 1000, ecu: undefined, firmwareVersion: undefined,

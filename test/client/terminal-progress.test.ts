@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { formatBytes, formatDuration, formatProgressLine } from '../../src/client/terminal-progress.ts';
-import type { Release } from '../../src/client/release.ts';
+import type { Release } from '../../src/ota-http/release.ts';
 
 const release = (filename: string): Release => ({
   filename, mtime: 0, sha256: '0'.repeat(64), size: undefined, ecu: undefined, firmwareVersion: undefined,

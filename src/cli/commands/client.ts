@@ -101,7 +101,7 @@ async function runClient(options: ClientOptions): Promise<void> {
   const server = checkServerUrl(options.server);
   // Loaded here, not at start-up: other commands do not pay for the client (and the reverse).
   const [{ DownloadAgent }, { TerminalProgress }, { describeRelease }] = await Promise.all([
-    import('../../client/index.ts'), import('../../client/terminal-progress.ts'), import('../../client/release.ts'),
+    import('../../client/index.ts'), import('../../client/terminal-progress.ts'), import('../../ota-http/release.ts'),
   ]);
   const terminal = !options.json && !options.quiet && process.stdout.isTTY ? new TerminalProgress(process.stdout) : undefined;
   const logger = createLogger({

@@ -38,6 +38,7 @@ const failureByCode: Readonly<Record<OtaHttpErrorCode, ServerFailure>> = {
   OTA_HTTP_BODY_TOO_LARGE: 'bad-response',
   OTA_HTTP_BAD_JSON: 'bad-response',
   OTA_HTTP_MALFORMED: 'bad-response',
+  OTA_HTTP_UNEXPECTED_ANSWER: 'bad-response',
 };
 
 export class ServerApiError extends TmuError {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseLatestVersion, safeFilename, type Release } from '../../client/release.ts';
+import { parseLatestVersion, safeFilename, type Release } from '../../ota-http/release.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 import { OtaHttpClient } from '../../ota-http/ota-http-client.ts';
 import type { OtaResponse } from '../../ota-http/response.ts';

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { Release } from '../../client/release.ts';
+import type { Release } from '../../ota-http/release.ts';
 import type { SignedManifest } from '../../crypto/manifest.ts';
 import { errorCode, errorMessage } from '../../errors/error-message.ts';
 import { writeFileAtomic } from '../../files/atomic-write.ts';

@@ -1,11 +1,17 @@
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode } from '../errors/error-message.ts';
-import { temporaryPathFor } from '../files/atomic-write.ts';
-import { ClientError } from './errors.ts';
+import { temporaryPathFor } from './atomic-write.ts';
+
+/** Another live process holds the state dir: the caller must not touch it. */
+export class StateDirLockedError extends Error {
+  override name = 'StateDirLockedError';
+  readonly code = 'STATE_DIR_LOCKED';
+}
 
 /**
- * One client per state dir: two would append to the same partial file. The lock file holds the owner's
+ * One process per state dir (the download client's, the vehicle's TMU): two would append to the same
+ * partial file, or boot the same banks. The lock file holds the owner's
  * pid; a lock whose process is gone (kill -9, power loss) is stale and taken over, so a crash never
  * needs a human to clean up.
  */
@@ -35,11 +41,11 @@ export class StateLock {
       }
       const owner = await this.#owner();
       if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-        throw new ClientError('locked', `another client (pid ${owner}) is using the state dir (${this.path})`);
+        throw new StateDirLockedError(`another client (pid ${owner}) is using the state dir (${this.path})`);
       }
       await unlink(this.path).catch(() => undefined);
     }
-    throw new ClientError('locked', `could not take the state dir lock ${this.path}`);
+    throw new StateDirLockedError(`could not take the state dir lock ${this.path}`);
   }
 
   async release(): Promise<void> {

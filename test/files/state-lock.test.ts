@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { ClientError } from '../../src/client/errors.ts';
-import { StateLock } from '../../src/client/state-lock.ts';
+import { StateDirLockedError, StateLock } from '../../src/files/state-lock.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 test('one holder at a time; a lock left by a dead process is taken over', async (t) => {
@@ -19,7 +18,7 @@ test('one holder at a time; a lock left by a dead process is taken over', async 
   t.after(() => sleeper.kill('SIGKILL'));
   await first.release();
   await writeFile(first.path, `${sleeper.pid}\n`);
-  await assert.rejects(new StateLock(dir).acquire(), (error) => error instanceof ClientError && error.reason === 'locked');
+  await assert.rejects(new StateLock(dir).acquire(), (error) => error instanceof StateDirLockedError && error.code === 'STATE_DIR_LOCKED');
 
   // Killed (kill -9 leaves the file behind): the next client takes over.
   sleeper.kill('SIGKILL');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ClientError } from '../../src/client/errors.ts';
-import { parseLatestVersion, safeFilename } from '../../src/client/release.ts';
+import { UnexpectedAnswerError } from '../../src/ota-http/errors.ts';
+import { parseLatestVersion, safeFilename } from '../../src/ota-http/release.ts';
 
 const sha = 'AB'.repeat(32);
 
@@ -33,17 +33,17 @@ test('broken answers are bad responses', () => {
     { version: 5, mtime: 1, sha256: sha },
   ];
   for (const body of bad) {
-    assert.throws(() => parseLatestVersion(body), (error) => error instanceof ClientError && error.reason === 'bad-response',
+    assert.throws(() => parseLatestVersion(body), (error) => error instanceof UnexpectedAnswerError && error.code === 'OTA_HTTP_UNEXPECTED_ANSWER',
       JSON.stringify(body));
   }
 });
 
 test('a file name that could leave the download dir is refused', () => {
   for (const name of ['../etc/passwd', 'a/b.bin', 'a\\b.bin', '..', '.', '.hidden.bin', '', 'a\u0000b', 'line\nbreak', 'x'.repeat(256)]) {
-    assert.throws(() => safeFilename(name), ClientError, JSON.stringify(name));
+    assert.throws(() => safeFilename(name), UnexpectedAnswerError, JSON.stringify(name));
   }
   fc.assert(fc.property(fc.string(), fc.string(), (a, b) => {
-    assert.throws(() => safeFilename(`${a}/${b}`), ClientError);
+    assert.throws(() => safeFilename(`${a}/${b}`), UnexpectedAnswerError);
   }));
   fc.assert(fc.property(fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,40}$/), (name) => {
     assert.equal(safeFilename(name), name);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClientError } from './errors.ts';
+import { UnexpectedAnswerError } from './errors.ts';
 
 /**
  * What the server announces at `/latest_version` (docs/architecture.md, "HTTP routes"): the seed's three fields, `version` being
@@ -37,22 +37,22 @@ const sha256Pattern = /^[0-9a-f]{64}$/;
 
 /**
  * Reads a `/latest_version` answer: a `Release`, or `null` when the server has nothing (all three seed
- * fields null). Anything else is a `bad-response`, including a file name that could escape the
+ * fields null). Anything else is an `UnexpectedAnswerError`, including a file name that could escape the
  * download dir: the name comes from the network and becomes a path on the vehicle.
  */
 export function parseLatestVersion(body: unknown): Release | null {
   const parsed = latestVersionAnswer.safeParse(body);
   if (!parsed.success) {
-    throw new ClientError('bad-response', `unexpected /latest_version answer: ${z.prettifyError(parsed.error)}`);
+    throw new UnexpectedAnswerError(`unexpected /latest_version answer: ${z.prettifyError(parsed.error)}`);
   }
   const answer = parsed.data;
   if (answer.version === null && answer.sha256 === null) return null;
   if (answer.version === null || answer.sha256 === null) {
-    throw new ClientError('bad-response', '/latest_version names a version without a sha256 (or the reverse)');
+    throw new UnexpectedAnswerError('/latest_version names a version without a sha256 (or the reverse)');
   }
   const sha256 = answer.sha256.toLowerCase();
   if (!sha256Pattern.test(sha256)) {
-    throw new ClientError('bad-response', `/latest_version sha256 is not 64 hex digits: ${JSON.stringify(answer.sha256)}`);
+    throw new UnexpectedAnswerError(`/latest_version sha256 is not 64 hex digits: ${JSON.stringify(answer.sha256)}`);
   }
   return {
     filename: safeFilename(answer.version),
@@ -71,7 +71,7 @@ export function safeFilename(name: string): string {
   // eslint-disable-next-line no-control-regex
   const unsafe = name.length === 0 || name.length > 255 || /[/\\\u0000-\u001f\u007f]/.test(name) ||
     name.startsWith('.');
-  if (unsafe) throw new ClientError('bad-response', `refusing unsafe file name from the server: ${JSON.stringify(name)}`);
+  if (unsafe) throw new UnexpectedAnswerError(`refusing unsafe file name from the server: ${JSON.stringify(name)}`);
   return name;
 }
 
