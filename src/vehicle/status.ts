@@ -71,7 +71,7 @@ async function configOf(options: { stateDir: string; configPath?: string }): Pro
   try {
     return await loadVehicleConfig(vehicleConfigPath(options.stateDir));
   } catch (error) {
-    if (error instanceof VehicleConfigError && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return null;
+    if (error instanceof VehicleConfigError && errorCode(error.cause) === 'ENOENT') return null;
     throw error;
   }
 }
