@@ -31,6 +31,9 @@ export interface InstallationResult {
   message: string;
 }
 
+/** An installation that did not happen: every ECU either rolled back or failed. */
+export type UnfinishedInstallation = InstallationResult & { outcome: 'failed' | 'rolled-back' };
+
 export interface InstallationOptions {
   /** Tries per ECU for programming (erase, download, check); a refused image is not sent again. Default 3. */
   maxTries?: number;
@@ -140,6 +143,41 @@ export async function install(steps: readonly InstallStep[], options: Installati
     const state = await activationFailed.target.bootState().catch(() => null);
     if (state && state.sha256 === activationFailed.sha256) switched.push(activationFailed);
   }
+  return rollBack(switched, targets, `${failure.ecu} failed: ${failure.message}`, options);
+}
+
+/**
+ * Gives up an installation that cannot be finished (restarted in the middle more often than allowed):
+ * nothing is programmed or activated, and every ECU that an earlier attempt switched to its new image (on
+ * trial or confirmed) is rolled back, newest first, so the vehicle ends on its old versions, as
+ * all-or-nothing promises, instead of on a mix of old and new.
+ */
+export async function abandon(steps: readonly InstallStep[], reason: string, options: InstallationOptions = {}):
+  Promise<UnfinishedInstallation> {
+  const { signal } = options;
+  const targets: Record<string, TargetOutcome> = {};
+  for (const step of steps) targets[step.target.ecu] = { result: 'not-attempted' };
+  const switched: InstallStep[] = [];
+  for (const step of steps) {
+    signal?.throwIfAborted();
+    const ecu = step.target.ecu;
+    try {
+      if ((await step.target.bootState()).sha256 === step.sha256) switched.push(step);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const message = `cannot read what it runs: ${errorMessage(error)}`;
+      targets[ecu] = { result: 'failed', error: message };
+      await options.onStatus?.(ecu, 'failed', message);
+    }
+  }
+  return rollBack(switched, targets, reason, options);
+}
+
+/** Rolls back the ECUs that switched (newest first) after `failure`; the installation's result. */
+async function rollBack(switched: readonly InstallStep[], targets: Record<string, TargetOutcome>, failure: string,
+  options: InstallationOptions): Promise<UnfinishedInstallation> {
+  const { logger, signal } = options;
+  const status = async (ecu: string, value: TargetStatus, error?: string) => options.onStatus?.(ecu, value, error);
   let rolledBack = 0;
   for (const step of [...switched].reverse()) {
     const ecu = step.target.ecu;
@@ -162,7 +200,7 @@ export async function install(steps: readonly InstallStep[], options: Installati
   return {
     outcome,
     targets,
-    message: `${failure.ecu} failed: ${failure.message}${rolledBack > 0 ? `; rolled back ${rolledBack} ECU(s) to their old versions` : ''}`,
+    message: `${failure}${rolledBack > 0 ? `; rolled back ${rolledBack} ECU(s) to their old versions` : ''}`,
   };
 }
 

@@ -10,7 +10,7 @@ import { campaignId, describeCampaign, isKnownEcu, offerFor, planCampaign, withT
 import { DownloadFailedError, ReleaseRejectedError, ServerApiError } from './errors.ts';
 import type { FlashPhase } from './flash-errors.ts';
 import type { FlashProgress } from './flash-session.ts';
-import { install, type InstallStep } from './installation.ts';
+import { abandon, install, type InstallationOptions, type InstallStep, type UnfinishedInstallation } from './installation.ts';
 import type { AnnouncedRelease, VehicleReport } from './server-api.ts';
 import { systemClock, type TmuApproval, type TmuClock, type TmuDownloads, type TmuOutbox, type TmuParts, type TmuServer } from './tmu-parts.ts';
 import type {
@@ -358,9 +358,20 @@ export class Tmu extends EventEmitter<TmuEvents> {
     await this.#save({ phase: 'updating', campaign });
     const maxAttempts = this.#settings.maxUpdateAttempts ?? 3;
     if (campaign.attempts > maxAttempts) {
-      const message = `gave up after ${maxAttempts} update attempts`;
-      this.#logger?.error({ campaign: campaign.id }, `campaign ${campaign.id}: ${message}`);
-      await this.#save({ phase: 'reporting', campaign: { ...campaign, outcome: 'failed', message } });
+      const reason = `gave up after ${maxAttempts} update attempts`;
+      this.#logger?.error({ campaign: campaign.id }, `campaign ${campaign.id}: ${reason}`);
+      // All or nothing: what earlier attempts switched goes back to its old image. Tried once; if even that
+      // is cut short by a restart, the next start reports the campaign as it stands.
+      let result: Pick<UnfinishedInstallation, 'outcome' | 'message'> = { outcome: 'failed', message: reason };
+      if (campaign.attempts === maxAttempts + 1) {
+        const track = this.#statusTracker(campaign);
+        result = await abandon(this.#stepsOf(campaign, signal), reason, { signal, logger: this.#logger, onStatus: track.onStatus });
+        campaign = track.campaign();
+      }
+      await this.#save({
+        phase: 'reporting', deferred: this.#deferral(campaign.id, 'failed'),
+        campaign: { ...campaign, outcome: result.outcome, message: result.message },
+      });
       return;
     }
     if (campaign.attempts > 1 || this.#approval.offered !== campaign.id) {
@@ -374,32 +385,14 @@ export class Tmu extends EventEmitter<TmuEvents> {
     }
     this.#logger?.info({ campaign: campaign.id, attempt: campaign.attempts }, `campaign ${campaign.id}: updating ${describeCampaign(campaign)}`);
     this.#approval.relay.reset();
-    const steps = campaign.targets.map((target): InstallStep => ({
-      target: this.#targetFor(target.ecu, signal),
-      image: { path: target.path! },
-      manifest: target.manifest!,
-      to: target.to,
-      sha256: target.release.sha256,
-    }));
-    const result = await install(steps, {
+    const track = this.#statusTracker(campaign);
+    const result = await install(this.#stepsOf(campaign, signal), {
       maxTries: this.#settings.maxTransferTries ?? 3,
       signal,
       logger: this.#logger,
-      onStatus: async (ecu, status, error) => {
-        const next = withTarget(campaign, ecu, (target) => {
-          const changed = { ...target, status };
-          if (status === 'programmed' || status === 'activated' || status === 'installed') changed.percent = 100;
-          if (error) changed.error = error;
-          else delete changed.error;
-          return changed;
-        });
-        await this.#save({ phase: 'updating', campaign: next });
-        campaign = next;
-        this.emit('target-status', ecu, status);
-        const phase = STATUS_PHASES[status];
-        if (phase) this.#approval.relay.report({ ecu, phase, percent: 100, ...(error ? { message: error.slice(0, 500) } : {}) });
-      },
+      onStatus: track.onStatus,
     });
+    campaign = track.campaign();
     for (const [ecu, outcome] of Object.entries(result.targets)) {
       const target = campaign.targets.find((t) => t.ecu === ecu)!;
       if (outcome.refused) await this.#downloads.discard(ecu, target.path);
@@ -410,6 +403,36 @@ export class Tmu extends EventEmitter<TmuEvents> {
       `campaign ${campaign.id}: ${result.outcome}: ${result.message}`);
     const deferred = result.outcome === 'success' ? this.#state.deferred : this.#deferral(campaign.id, 'failed');
     await this.#save({ phase: 'reporting', deferred, campaign: { ...campaign, outcome: result.outcome, message: result.message } });
+  }
+
+  #stepsOf(campaign: Campaign, signal: AbortSignal): InstallStep[] {
+    return campaign.targets.map((target): InstallStep => ({
+      target: this.#targetFor(target.ecu, signal),
+      image: { path: target.path! },
+      manifest: target.manifest!,
+      to: target.to,
+      sha256: target.release.sha256,
+    }));
+  }
+
+  /** Each ECU's step of an installation, saved with the campaign (before it is held), shown on the HMI. */
+  #statusTracker(start: Campaign): { onStatus: NonNullable<InstallationOptions['onStatus']>; campaign: () => Campaign } {
+    let campaign = start;
+    const onStatus = async (ecu: string, status: TargetStatus, error?: string): Promise<void> => {
+      const next = withTarget(campaign, ecu, (target) => {
+        const changed = { ...target, status };
+        if (status === 'programmed' || status === 'activated' || status === 'installed') changed.percent = 100;
+        if (error) changed.error = error;
+        else delete changed.error;
+        return changed;
+      });
+      await this.#save({ phase: 'updating', campaign: next });
+      campaign = next;
+      this.emit('target-status', ecu, status);
+      const phase = STATUS_PHASES[status];
+      if (phase) this.#approval.relay.report({ ecu, phase, percent: 100, ...(error ? { message: error.slice(0, 500) } : {}) });
+    };
+    return { onStatus, campaign: () => campaign };
   }
 
   #targetFor(ecu: string, signal: AbortSignal): UpdateTarget {

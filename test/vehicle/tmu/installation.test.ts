@@ -11,7 +11,7 @@ import type { SignedManifest } from '../../../src/crypto/manifest.ts';
 import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
 import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
 import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
-import { install, type InstallStep } from '../../../src/vehicle/tmu/installation.ts';
+import { abandon, install, type InstallStep } from '../../../src/vehicle/tmu/installation.ts';
 import { LocalTarget } from '../../../src/vehicle/tmu/local-target.ts';
 import type { TargetStatus } from '../../../src/vehicle/tmu/tmu-state.ts';
 import { RemoteTarget } from '../../../src/vehicle/tmu/update-target.ts';
@@ -193,4 +193,31 @@ test('resumed after a restart: an ECU that already runs the new image is not fla
   assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
   // EDT was never erased or programmed again: its only boot since is the rollback.
   assert.equal((await car.edt.bootState()).bootCount, bootsBefore + 1);
+});
+
+test('abandoned after too many interrupted attempts: what switched (confirmed or on trial) is rolled back, nothing is flashed', async (t) => {
+  const car = await rig(t);
+  const edtStep = car.step(car.edt, '2.0.0');
+  const cgwStep = car.step(car.cgw, '2.0.0');
+  const tmuStep = car.step(car.local, '2.0.0');
+  // Earlier attempts activated EDT and the TMU, and programmed the CGW without activating it.
+  for (const step of [edtStep, tmuStep]) {
+    await step.target.program(step.image, step.manifest);
+    assert.equal((await step.target.activate()).version, '2.0.0');
+  }
+  await cgwStep.target.program(cgwStep.image, cgwStep.manifest);
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '2.0.0@B' });
+
+  const result = await abandon([edtStep, cgwStep, tmuStep], 'gave up after 3 update attempts', { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'rolled-back');
+  assert.equal(result.message, 'gave up after 3 update attempts; rolled back 2 ECU(s) to their old versions');
+  assert.deepEqual(result.targets, { EDT: { result: 'rolled-back' }, CGW: { result: 'not-attempted' }, TMU: { result: 'rolled-back' } });
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['TMU:rolled-back', 'EDT:rolled-back'], 'newest first');
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+
+  // Nothing switched: nothing to do, and the campaign is simply failed.
+  car.statuses.length = 0;
+  const nothing = await abandon([edtStep, cgwStep], 'gave up after 3 update attempts', { onStatus: car.onStatus });
+  assert.deepEqual([nothing.outcome, nothing.message], ['failed', 'gave up after 3 update attempts']);
+  assert.deepEqual(car.statuses, []);
 });

@@ -414,6 +414,29 @@ test('restarted in the flashing more often than maxUpdateAttempts: given up, rep
   assert.equal(rig.ecus.version('EDT'), '1.0.0');
 });
 
+test('given up after an ECU had switched in an earlier attempt: it is rolled back, the vehicle ends on its old versions', async (t) => {
+  const rig = await tmuRig(t, { driver: [approved], settings: { maxUpdateAttempts: 1 } });
+  rig.server.releases = [release('EDT', '2.0.0'), release('CGW', '1.1.0')];
+  const power = new AbortController();
+  rig.ecus.behaviour.set('CGW', { onCall: (step) => { if (step === 'activate') power.abort(); } });
+  await rig.cycle(power);
+  assert.equal(rig.ecus.version('EDT'), '2.0.0', 'EDT switched before the power went');
+  rig.ecus.behaviour.clear();
+  rig.ecus.calls.length = 0;
+
+  await rig.restart([approved]);
+  await rig.cycle();
+  assert.deepEqual(rig.ecus.calls, ['EDT:bootState', 'CGW:bootState', 'EDT:rollback'], 'nothing flashed, EDT rolled back');
+  assert.deepEqual([rig.ecus.version('EDT'), rig.ecus.version('CGW')], ['1.0.0', '1.0.0']);
+  const [report] = rig.server.reports;
+  assert.deepEqual([report!.outcome, report!.message],
+    ['rolled-back', 'gave up after 1 update attempts; rolled back 1 ECU(s) to their old versions']);
+  assert.deepEqual(report!.updates.map((u) => `${u.ecu}:${u.result}`).sort(), ['CGW:not-attempted', 'EDT:rolled-back']);
+  const saved = await rig.saved();
+  assert.equal(saved.phase, 'idle');
+  assert.ok(Object.values(saved.deferred).some((deferral) => deferral.reason === 'failed'), 'not tried again at the next poll');
+});
+
 test('restarted while reporting: the report is not written twice, the CGW is told the result, then idle', async (t) => {
   const rig = await tmuRig(t, { driver: [approved] });
   rig.server.releases = [release('EDT', '2.0.0')];
