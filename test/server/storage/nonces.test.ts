@@ -56,3 +56,27 @@ test('nonces are unique', async (t) => {
   for (let i = 0; i < 200; i++) seen.add((await nonces.issue('127.0.0.1', null)).nonce);
   assert.equal(seen.size, 200);
 });
+
+test('pruning forgets nonces an hour past their expiry, and keeps every nonce still valid or recently spent', async (t) => {
+  const storage = await testStorage(t);
+  let now = 1_000_000;
+  const nonces = new NonceService(storage.nonces, 60, () => now);
+  const old = await nonces.issue('10.0.0.1', null);
+  now += 60_000 + 3600_000; // `old` expired exactly one hour ago: the boundary, still kept
+  const freshExpiry = now + 60_000;
+  const fresh = await nonces.issue('10.0.0.1', null);
+  const spent = await nonces.issue('10.0.0.1', null);
+  assert.equal((await nonces.consume(spent.nonce, 'a.bin', '10.0.0.1')).outcome, 'ok');
+
+  assert.equal(await nonces.prune(), 0, 'nothing is an hour past its expiry yet');
+  now += 1;
+  assert.equal(await nonces.prune(), 1, 'one millisecond later the old nonce goes');
+  assert.equal((await nonces.consume(old.nonce, 'a.bin', '10.0.0.1')).outcome, 'unknown', 'it is gone, not merely expired');
+  assert.equal((await nonces.consume(spent.nonce, 'a.bin', '10.0.0.1')).outcome, 'used', 'a spent, unexpired nonce is kept: a replay is still recognised');
+  assert.equal((await nonces.consume(fresh.nonce, 'a.bin', '10.0.0.1')).outcome, 'ok', 'a download holding a valid nonce is not broken by pruning');
+
+  now = freshExpiry + 3600_000;
+  assert.equal(await nonces.prune(), 0, 'the spent ones expired exactly an hour ago: kept');
+  now += 1;
+  assert.equal(await nonces.prune(), 2);
+});
