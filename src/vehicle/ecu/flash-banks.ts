@@ -289,7 +289,8 @@ export class FlashBanks {
 export class BankWriter {
   #written = 0;
   readonly #hash: Hash = createHash('sha256');
-  #finished = false;
+  /** Set once; from then on the file handle is closed and the writer takes nothing more. */
+  #ended: 'finished' | 'aborted' | null = null;
 
   constructor(
     private readonly handle: FileHandle,
@@ -303,7 +304,7 @@ export class BankWriter {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.#finished) throw new FlashError('programming already finished');
+    this.#requireOpen();
     if (this.#written + chunk.length > this.size) {
       throw new FlashError(`writing ${chunk.length} bytes at ${this.#written} exceeds the announced ${this.size} bytes`);
     }
@@ -315,11 +316,12 @@ export class BankWriter {
 
   /** Flushes the bank and records it `written`; throws unless exactly the announced size arrived. */
   async finish(): Promise<string> {
+    this.#requireOpen();
     if (this.#written !== this.size) {
       await this.abort();
       throw new FlashError(`transfer ended after ${this.#written} of ${this.size} bytes`);
     }
-    this.#finished = true;
+    this.#ended = 'finished';
     await this.handle.sync();
     await this.handle.close();
     const sha256 = this.#hash.digest('hex');
@@ -328,8 +330,12 @@ export class BankWriter {
   }
 
   async abort(): Promise<void> {
-    if (this.#finished) return;
-    this.#finished = true;
+    if (this.#ended) return;
+    this.#ended = 'aborted';
     await this.handle.close();
+  }
+
+  #requireOpen(): void {
+    if (this.#ended) throw new FlashError(`programming already ${this.#ended}`);
   }
 }

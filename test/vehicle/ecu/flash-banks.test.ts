@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { FlashBanks, FlashError } from '../../../src/vehicle/ecu/flash-banks.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import type { BootRecord } from '../../../src/vehicle/ecu/boot-record.ts';
 
 const factory = { version: '1.0.0', image: Buffer.from('factory image of EDT 1.0.0') };
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -100,6 +102,248 @@ test('writing past the announced size or finishing short is refused', async (t) 
   await assert.rejects(writer.finish(), /after 5 of 10 bytes/);
   assert.equal(banks.inactiveBank.state, 'programming');
   await assert.rejects(banks.activateInactive(), FlashError);
+});
+
+async function flipByte(path: string, at: number): Promise<void> {
+  const bytes = await readFile(path);
+  bytes[at] = bytes[at]! ^ 0xff;
+  await writeFile(path, bytes);
+}
+
+/** An ECU that ran 2.0.0 from bank B after an update, with the factory 1.0.0 still verified in bank A. */
+async function updatedToB(dir: string): Promise<FlashBanks> {
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(4000), '2.0.0');
+  await banks.activateInactive();
+  assert.equal((await banks.boot()).outcome, 'booted');
+  assert.equal(banks.active, 'B');
+  return banks;
+}
+
+test('power-on with a corrupt active bank falls back to the verified other bank', async (t) => {
+  const dir = await tempDir(t);
+  const before = await updatedToB(dir);
+  const bootCount = before.record.bootCount;
+  await flipByte(before.bankPath('B'), 10);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  const event = banks.record.lastBoot;
+  assert.equal(event?.outcome, 'fell-back');
+  assert.equal(event?.bank, 'A');
+  assert.equal(event?.version, '1.0.0');
+  assert.match(event?.reason ?? '', /^bank B: image bytes no longer match/);
+  assert.equal(banks.active, 'A');
+  assert.equal(banks.record.banks.B.state, 'invalid');
+  assert.match(banks.record.banks.B.reason ?? '', /no longer match/);
+  assert.equal(banks.record.previous, null, 'the broken bank is nothing to roll back to');
+  assert.equal(banks.record.bootCount, bootCount + 1);
+  await assert.rejects(banks.rollback(), /no previous verified image/);
+});
+
+test('power-on with the active bank\'s image gone falls back too', async (t) => {
+  const dir = await tempDir(t);
+  const before = await updatedToB(dir);
+  await rm(before.bankPath('B'));
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  assert.equal(banks.record.lastBoot?.outcome, 'fell-back');
+  assert.match(banks.record.lastBoot?.reason ?? '', /^bank B: image unreadable/);
+  assert.equal(banks.active, 'A');
+});
+
+test('with both banks unbootable the ECU refuses to boot rather than run a corrupt image', async (t) => {
+  const dir = await tempDir(t);
+  const before = await updatedToB(dir);
+  await flipByte(before.bankPath('B'), 10);
+  await flipByte(before.bankPath('A'), 0);
+  await assert.rejects(FlashBanks.open({ directory: dir, ecu: 'EDT', factory }),
+    (error: unknown) => error instanceof FlashError && /no bootable image: bank B: .*no longer match.*; bank A: .*no longer match/.test(error.message));
+
+  // Only the factory image, corrupted: the other bank holds nothing verified to fall back to.
+  const lone = await tempDir(t);
+  const fresh = await FlashBanks.open({ directory: lone, ecu: 'EDT', factory });
+  await flipByte(fresh.bankPath('A'), 0);
+  await assert.rejects(fresh.boot(), /no bootable image: bank A: .*; bank B: not verified/);
+});
+
+/** Rewrites the boot record as a power cut during boot would leave it: the trial's attempts already counted. */
+async function setTrialAttempts(dir: string, attempts: number): Promise<void> {
+  const path = join(dir, 'boot-record.json');
+  const record = JSON.parse(await readFile(path, 'utf8')) as BootRecord;
+  assert.ok(record.trial);
+  record.trial.attempts = attempts;
+  await writeFile(path, JSON.stringify(record));
+}
+
+test('an activation is given up after maxBootAttempts boots, and not one boot earlier', async (t) => {
+  for (const maxBootAttempts of [1, 3]) {
+    const dir = await tempDir(t);
+    const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory, maxBootAttempts });
+    await program(banks, randomBytes(2000), '2.0.0');
+    await banks.activateInactive();
+    // Boots that died before finishing used up all attempts but the last: the last one still tries.
+    await setTrialAttempts(dir, maxBootAttempts - 1);
+    const lastTry = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory, maxBootAttempts });
+    assert.equal(lastTry.record.lastBoot?.outcome, 'booted', `max ${maxBootAttempts}`);
+    assert.equal(lastTry.active, 'B');
+
+    const gaveUpDir = await tempDir(t);
+    const other = await FlashBanks.open({ directory: gaveUpDir, ecu: 'EDT', factory, maxBootAttempts });
+    await program(other, randomBytes(2000), '2.0.0');
+    await other.activateInactive();
+    await setTrialAttempts(gaveUpDir, maxBootAttempts);
+    const gaveUp = await FlashBanks.open({ directory: gaveUpDir, ecu: 'EDT', factory, maxBootAttempts });
+    const event = gaveUp.record.lastBoot;
+    assert.equal(event?.outcome, 'rolled-back', `max ${maxBootAttempts}`);
+    assert.equal(event?.reason, `bank B: gave up after ${maxBootAttempts} boot attempts`);
+    assert.equal(gaveUp.active, 'A');
+    assert.equal(gaveUp.record.trial, null);
+    assert.equal(gaveUp.record.banks.B.state, 'invalid', 'an image that keeps failing its boot is not tried again');
+    await assert.rejects(gaveUp.activateInactive(), /not verified/);
+  }
+});
+
+test('without maxBootAttempts an activation gets three boots', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  assert.deepEqual(banks.record.trial, { bank: 'B', attempts: 0 });
+  await setTrialAttempts(dir, 2);
+  const third = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  assert.equal(third.record.lastBoot?.outcome, 'booted', 'the third boot is still tried');
+
+  const fourthDir = await tempDir(t);
+  const other = await FlashBanks.open({ directory: fourthDir, ecu: 'EDT', factory });
+  await program(other, randomBytes(2000), '2.0.0');
+  await other.activateInactive();
+  await setTrialAttempts(fourthDir, 3);
+  const fourth = await FlashBanks.open({ directory: fourthDir, ecu: 'EDT', factory });
+  assert.equal(fourth.record.lastBoot?.reason, 'bank B: gave up after 3 boot attempts');
+});
+
+test('nothing is erased or programmed while an activation awaits its boot', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  const armed = banks.record;
+  await assert.rejects(banks.eraseInactive(), (error: unknown) => error instanceof FlashError && /cannot erase while bank B awaits its boot/.test(error.message));
+  await assert.rejects(banks.beginProgramming(10), /cannot program while bank B awaits its boot/);
+  assert.deepEqual(banks.record, armed, 'the armed bank and its record are untouched');
+  assert.equal((await banks.boot()).outcome, 'booted');
+  assert.equal(banks.activeBank.version, '2.0.0');
+
+  // The same holds for an armed rollback.
+  await banks.rollback();
+  await assert.rejects(banks.eraseInactive(), /cannot erase while bank A awaits its boot/);
+  await assert.rejects(banks.beginProgramming(10), /cannot program while bank A awaits its boot/);
+  assert.equal(banks.inactiveBank.state, 'verified');
+});
+
+test('the image size must be a positive whole number of bytes that fits the bank', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory, bankSize: 4096 });
+  await banks.eraseInactive();
+  for (const size of [0, -1, 4097, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    await assert.rejects(banks.beginProgramming(size), (error: unknown) => error instanceof FlashError &&
+      error.message === `image size ${size} does not fit the 4096-byte bank`, String(size));
+    assert.equal(banks.inactiveBank.state, 'erased', `a refused size ${size} leaves the bank erased`);
+  }
+  const writer = await banks.beginProgramming(4096);
+  assert.equal(banks.inactiveBank.state, 'programming');
+  assert.equal(banks.inactiveBank.size, 4096);
+  await writer.write(Buffer.alloc(4096, 7));
+  await writer.finish();
+  assert.equal(banks.inactiveBank.state, 'written');
+  const one = await FlashBanks.open({ directory: await tempDir(t), ecu: 'EDT', factory, bankSize: 4096 });
+  await one.eraseInactive();
+  await (await one.beginProgramming(1)).abort();
+  assert.equal(one.inactiveBank.size, 1, 'one byte is an image');
+});
+
+test('verifyInactive needs a complete image: erased, programming or empty banks are refused and left as they are', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  const expected = { sha256: sha(Buffer.from('abcd')), size: 4, version: '2.0.0', manifest: null };
+  assert.equal(banks.inactiveBank.state, 'empty');
+  await assert.rejects(banks.verifyInactive(expected), /bank B holds no complete image \(it is empty\)/);
+  await banks.eraseInactive();
+  await assert.rejects(banks.verifyInactive(expected), /bank B holds no complete image \(it is erased\)/);
+  assert.equal(banks.inactiveBank.state, 'erased');
+  const writer = await banks.beginProgramming(4);
+  await writer.write(Buffer.from('ab'));
+  await assert.rejects(banks.verifyInactive({ ...expected, sha256: sha(Buffer.from('ab')), size: 2 }),
+    /bank B holds no complete image \(it is programming\)/, 'the bytes so far are not an image, even when they hash right');
+  assert.equal(banks.inactiveBank.state, 'programming');
+  await writer.write(Buffer.from('cd'));
+  await writer.finish();
+  await banks.verifyInactive(expected);
+  assert.equal(banks.inactiveBank.state, 'verified');
+  await banks.verifyInactive(expected);
+  assert.equal(banks.inactiveBank.state, 'verified', 'a verified bank may be checked again');
+});
+
+test('verifyInactive refuses an image of the wrong length and says so', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await banks.eraseInactive();
+  const writer = await banks.beginProgramming(4);
+  await writer.write(Buffer.from('abcd'));
+  await writer.finish();
+  await assert.rejects(banks.verifyInactive({ sha256: sha(Buffer.from('abcd')), size: 5, version: '2.0.0', manifest: null }),
+    /image is 4 bytes, expected 5/);
+  assert.equal(banks.inactiveBank.state, 'invalid');
+  assert.equal(banks.inactiveBank.reason, 'image is 4 bytes, expected 5');
+  await banks.eraseInactive();
+  assert.equal(banks.inactiveBank.state, 'erased');
+  assert.equal(banks.inactiveBank.reason, undefined, 'an erase forgets why the bank was invalid');
+});
+
+test('erasing the bank kept for rollback makes a rollback impossible', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await updatedToB(dir);
+  assert.equal(banks.record.previous, 'A');
+  await banks.eraseInactive();
+  assert.equal(banks.record.previous, null);
+  await assert.rejects(banks.rollback(), /no previous verified image/);
+
+  const other = await updatedToB(await tempDir(t));
+  await other.invalidateInactive('recalled');
+  await assert.rejects(other.rollback(), /no previous verified image/, 'nor can an invalidated image be rolled back to');
+  await assert.rejects(other.activateInactive(), /bank A is not verified \(it is invalid\)/);
+});
+
+test('a BankWriter takes nothing after finish or abort', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await banks.eraseInactive();
+  const finished = await banks.beginProgramming(4);
+  await finished.write(Buffer.from('abcd'));
+  assert.equal(finished.written, 4);
+  await finished.finish();
+  await finished.abort();
+  await assert.rejects(finished.write(Buffer.from('e')), (error: unknown) => error instanceof FlashError && /already finished/.test(error.message));
+  await assert.rejects(finished.finish(), (error: unknown) => error instanceof FlashError && /already finished/.test(error.message));
+  assert.equal(banks.inactiveBank.state, 'written', 'a late abort does not undo a finished bank');
+  assert.equal(banks.inactiveBank.sha256, sha(Buffer.from('abcd')));
+
+  await banks.eraseInactive();
+  const aborted = await banks.beginProgramming(4);
+  await aborted.write(Buffer.from('ab'));
+  await aborted.abort();
+  await aborted.abort();
+  await assert.rejects(aborted.write(Buffer.from('cd')), (error: unknown) => error instanceof FlashError && /already aborted/.test(error.message));
+  assert.equal(aborted.written, 2);
+  await assert.rejects(aborted.finish(), /already aborted/);
+  assert.equal(banks.inactiveBank.state, 'programming', 'an aborted bank never becomes written');
+  await assert.rejects(banks.activateInactive(), /not verified \(it is programming\)/);
+
+  // Aborted with every byte in: still not a written bank.
+  await banks.eraseInactive();
+  const full = await banks.beginProgramming(4);
+  await full.write(Buffer.from('abcd'));
+  await full.abort();
+  await assert.rejects(full.finish(), (error: unknown) => error instanceof FlashError && /already aborted/.test(error.message));
+  assert.equal(banks.inactiveBank.state, 'programming');
 });
 
 test('kill -9 at any moment of an update leaves an ECU that boots a verified image', async (t) => {
