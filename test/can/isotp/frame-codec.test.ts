@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   FlowStatus, decodePdu, decodeStMin, describePdu, encodeConsecutiveFrame, encodeFirstFrame, encodeFlowControl,
   encodeSingleFrame, encodeStMin, firstFrameCapacity, frameLayout, framesForPayload, parseFirstFrame,
@@ -46,6 +47,8 @@ test('single frames the standard says to ignore', () => {
   assert.equal(parseSingleFrame(Uint8Array.from([0x08, 1, 2, 3, 4, 5, 6, 7])), null, 'SF_DL 8 without escape');
   const fd = new Uint8Array(12);
   fd[0] = 0x05;
+  // A plausible escape length in byte 1, so only the missing escape (nibble ≠ 0) can be why it is ignored.
+  fd[1] = 5;
   assert.equal(parseSingleFrame(fd), null, 'FD frame > 8 bytes without the escape');
   fd[0] = 0x00;
   fd[1] = 11;
@@ -142,4 +145,95 @@ test('frame counts and PDU descriptions', () => {
   assert.equal(describePdu(decodePdu(encodeSingleFrame(bytes(2), classic))), 'SF len=2');
   assert.equal(decodePdu(Uint8Array.from([0x40, 1])).type, 'invalid');
   assert.equal(decodePdu(new Uint8Array(0)).type, 'invalid');
+});
+
+test('single frame boundaries: an unpadded 2-byte frame, the largest classic and escape lengths', () => {
+  assert.deepEqual(decodePdu(Uint8Array.from([0x01, 0xaa])), { type: 'SF', length: 1, payload: Uint8Array.from([0xaa]) });
+  assert.deepEqual(parseSingleFrame(Uint8Array.from([0x07, 1, 2, 3, 4, 5, 6, 7])), { headerLength: 1, length: 7 });
+  assert.deepEqual(parseSingleFrame(Uint8Array.from([0x02, 1, 2])), { headerLength: 1, length: 2 }, 'SF_DL = CAN_DL - 1');
+  const fd = new Uint8Array(12);
+  fd[1] = 10;
+  assert.deepEqual(parseSingleFrame(fd), { headerLength: 2, length: 10 }, 'escape SF_DL = CAN_DL - 2');
+  fd[1] = 1;
+  assert.deepEqual(parseSingleFrame(fd), { headerLength: 2, length: 1 }, 'escape SF_DL 1');
+});
+
+test('first frame boundaries: FF_DL 8 on classic, escape lengths checked against the frame', () => {
+  assert.deepEqual(parseFirstFrame(Uint8Array.from([0x10, 0x08, 1, 2, 3, 4, 5, 6])), { headerLength: 2, length: 8 });
+  // 32-bit escape: FF_DL below 8 (a single frame's worth) or not beyond what the FF itself carries is ignored.
+  assert.equal(parseFirstFrame(Uint8Array.from([0x10, 0, 0, 0, 0, 7, 1, 2])), null, 'escape FF_DL 7');
+  assert.deepEqual(parseFirstFrame(Uint8Array.from([0x10, 0, 0, 0, 0, 8, 1, 2])), { headerLength: 6, length: 8 }, 'escape FF_DL 8');
+  const fd = new Uint8Array(64);
+  fd[0] = 0x10;
+  fd[5] = 58;
+  assert.equal(parseFirstFrame(fd), null, 'escape FF_DL 58 fits the 58 payload bytes of a 64-byte escape FF');
+  fd[5] = 59;
+  assert.deepEqual(parseFirstFrame(fd), { headerLength: 6, length: 59 });
+  fd[2] = 0xff;
+  fd[3] = 0xff;
+  fd[4] = 0xff;
+  fd[5] = 0xff;
+  assert.deepEqual(parseFirstFrame(fd), { headerLength: 6, length: 0xffff_ffff }, 'FF_DL read unsigned');
+  const fd12 = new Uint8Array(12);
+  fd12[0] = 0x10;
+  fd12[1] = 10;
+  assert.equal(parseFirstFrame(fd12), null, 'FF_DL 10 fits a 12-byte FF');
+  fd12[1] = 11;
+  assert.deepEqual(parseFirstFrame(fd12), { headerLength: 2, length: 11 });
+});
+
+test('decodePdu turns every malformed frame into an invalid PDU with its reason', () => {
+  const cases: Array<[string, number[], string]> = [
+    ['empty data', [], 'empty frame'],
+    ['SF with no data byte', [0x01], 'single frame with an invalid length'],
+    ['SF_DL 0', [0x00, 1, 2], 'single frame with an invalid length'],
+    ['SF_DL beyond the frame', [0x03, 1, 2], 'single frame with an invalid length'],
+    ['escape SF_DL beyond a 12-byte frame', [0x00, 11, ...new Array<number>(10).fill(0)], 'single frame with an invalid length'],
+    ['FF of one byte', [0x10], 'first frame with an invalid length'],
+    ['FF truncated to 7 bytes', [0x10, 0x20, 1, 2, 3, 4, 5], 'first frame with an invalid length'],
+    ['FF with FF_DL 7', [0x10, 0x07, 1, 2, 3, 4, 5, 6], 'first frame with an invalid length'],
+    ['escape FF with FF_DL 0', [0x10, 0, 0, 0, 0, 0, 1, 2], 'first frame with an invalid length'],
+    ['escape FF with FF_DL 7', [0x10, 0, 0, 0, 0, 7, 1, 2], 'first frame with an invalid length'],
+    ['FF of a length no FD frame has', [0x10, 0x20, ...new Array<number>(8).fill(0)], 'first frame with an invalid length'],
+    ['CF without data', [0x21], 'consecutive frame without data'],
+    ['FC of one byte', [0x30], 'flow control shorter than 3 bytes'],
+    ['FC of two bytes', [0x30, 0], 'flow control shorter than 3 bytes'],
+    ['PCI type 4', [0x40, 1, 2], 'reserved PCI type 4'],
+    ['PCI type 15', [0xff, 1, 2, 3, 4, 5, 6, 7], 'reserved PCI type 15'],
+  ];
+  for (const [what, data, reason] of cases) {
+    assert.deepEqual(decodePdu(Uint8Array.from(data)), { type: 'invalid', reason }, what);
+  }
+  assert.equal(describePdu(decodePdu(new Uint8Array(0))), 'not ISO-TP (empty frame)');
+});
+
+test('decodePdu: the shortest valid CF and FC, and flow statuses the standard does not define', () => {
+  assert.deepEqual(decodePdu(Uint8Array.from([0x2f, 9])), { type: 'CF', sequence: 15, payload: Uint8Array.from([9]) });
+  assert.deepEqual(decodePdu(Uint8Array.from([0x30, 0, 0])), { type: 'FC', status: 0, blockSize: 0, stMinMs: 0 });
+  // FS 3-15 are reserved: shown as they are (the sender aborts on them, see sender.ts), not hidden.
+  const reserved = decodePdu(Uint8Array.from([0x3f, 2, 0xf9]));
+  assert.deepEqual(reserved, { type: 'FC', status: 15, blockSize: 2, stMinMs: 0.9 });
+  assert.equal(describePdu(reserved), 'FC FS=15 bs=2 st=0.9ms');
+  assert.equal(describePdu(decodePdu(Uint8Array.from([0x32, 0, 0]))), 'FC OVFLW bs=0 st=0ms');
+});
+
+test('STmin decoding at every boundary of ISO 15765-2 Table 20', () => {
+  assert.equal(decodeStMin(0x00), 0);
+  assert.equal(decodeStMin(0x7f), 127);
+  assert.equal(decodeStMin(0x80), 127, 'reserved');
+  assert.equal(decodeStMin(0xf0), 127, 'reserved');
+  assert.equal(decodeStMin(0xf1), 0.1);
+  assert.equal(decodeStMin(0xf9), 0.9, '900 µs');
+  assert.equal(decodeStMin(0xfa), 127, 'reserved');
+  for (let ms = 0; ms <= 127; ms++) assert.equal(decodeStMin(encodeStMin(ms)), ms);
+  for (let tenths = 1; tenths <= 9; tenths++) assert.equal(decodeStMin(encodeStMin(tenths / 10)), tenths / 10);
+});
+
+test('decodePdu never throws, on any byte array of length 0 to 64', () => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 64 }), (data) => {
+    const pdu = decodePdu(data);
+    assert.equal(typeof describePdu(pdu), 'string');
+    if (pdu.type === 'SF' || pdu.type === 'FF' || pdu.type === 'CF') assert.ok(pdu.payload.length < data.length);
+    if (pdu.type === 'SF') assert.equal(pdu.payload.length, pdu.length);
+  }), { numRuns: 5000 });
 });
