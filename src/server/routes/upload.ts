@@ -9,6 +9,7 @@ import { sendBlob } from '../downloads/send-blob.ts';
 import { wantsHtml } from '../error-handler.ts';
 import { errorSchema, filenameParams, releaseSchema } from './schemas.ts';
 import { releaseJson } from './releases.ts';
+import { multipartRefusal } from './multipart-errors.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 
 /** POST /upload (admin + CSRF, streamed to the blob store) and GET /upload/<filename> (admin check-out). */
@@ -85,8 +86,9 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
         return reply.redirect('/', 303);
       }
       return { message, release: releaseJson(release) };
-    } catch (error) {
+    } catch (caught) {
       await pending?.discard();
+      const error = multipartRefusal(caught);
       const status = (error as { statusCode?: number }).statusCode;
       // CSRF refusals are audited as such already.
       if (!(error instanceof HttpError && status === 403)) {
