@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
 import { ClientError } from './errors.ts';
-import type { ServerSession } from './ota-server.ts';
+import type { DownloadResponse, ServerSession } from './ota-server.ts';
 import type { PartialDownload } from './partial-download.ts';
 import { ProgressMeter, type DownloadProgress } from './progress.ts';
 import { planBody, resumeHeaders, sameEntityTag, type BodyPlan } from './range.ts';
@@ -91,12 +91,12 @@ export async function fetchRelease(input: {
         plan = { kind: 'discard' };
       }
     } catch (error) {
-      response.body.destroy();
+      dropBody(response.body);
       if (error instanceof ClientError && error.reason === 'length-mismatch') await partial.discard();
       throw error;
     }
     if (plan.kind === 'discard') {
-      response.body.destroy();
+      dropBody(response.body);
       await partial.discard();
       throw new ClientError('bad-response',
         `the server cannot continue our partial file from byte ${resume.offset} (${response.status}); starting again`,
@@ -165,6 +165,16 @@ async function checkHash(release: Release, partial: PartialDownload, hash: Hash,
     throw new ClientError('hash-mismatch', `SHA-256 mismatch for ${release.filename}: expected ${release.sha256}, got ${actual}`);
   }
   return { path: partial.partPath, size, resumedFrom };
+}
+
+/**
+ * Throws away a body we will not read. undici fails a body destroyed before its end with an AbortError
+ * event; nobody listens for it here, so without this listener it is an uncaught exception (a bodiless 416
+ * crashed the client this way).
+ */
+function dropBody(body: DownloadResponse['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 function single(value: string | string[] | undefined): string | undefined {

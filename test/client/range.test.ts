@@ -1,10 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import fc from 'fast-check';
+import { DownloadAgent, type AttemptFailure } from '../../src/client/index.ts';
 import { ClientError } from '../../src/client/errors.ts';
 import {
   formatContentRange, parseContentRange, planBody, resumeHeaders, sameEntityTag, type DownloadAnswer,
 } from '../../src/client/range.ts';
+import { clientDirs } from './support/client-run.ts';
 
 const sizes = fc.integer({ min: 1, max: 2 ** 40 });
 
@@ -102,9 +107,113 @@ test('planBody: answers that contradict the request or the announcement are refu
     assert.equal(reason({ ...honest, contentRange: `bytes ${offset}-${size - 2}/${size}`, contentLength: size - offset - 1 }), 'bad-response');
     assert.equal(reason({ ...honest, contentLength: size - offset + skew }), 'bad-response');
     assert.equal(reason({ ...honest, contentRange: undefined }), 'bad-response');
-    assert.equal(reason({ ...honest, offset: 0 }), 'bad-response');
+    // A 206 to a plain GET, even one covering the whole file from byte 0 (so only the missing Range can be wrong).
+    assert.equal(reason({ ...honest, offset: 0, contentRange: `bytes 0-${size - 1}/${size}`, contentLength: size }), 'bad-response');
     assert.equal(reason({ ...honest, status: 204 }), 'bad-response');
   }));
+});
+
+/** The ClientError planBody throws for `answer`, or a failure when it accepts it. */
+function refusal(answer: DownloadAnswer): ClientError {
+  try {
+    planBody(answer);
+  } catch (error) {
+    assert.ok(error instanceof ClientError, String(error));
+    return error;
+  }
+  assert.fail(`accepted ${JSON.stringify(answer)}`);
+}
+
+test('planBody, 416: complete only when the range says the file is exactly what is on disk', () => {
+  const answer416 = (offset: number, contentRange: string | undefined, announcedSize: number | undefined): DownloadAnswer =>
+    ({ status: 416, offset, contentLength: 0, contentRange, announcedSize });
+  assert.deepEqual(planBody(answer416(1000, 'bytes */1000', 1000)), { kind: 'complete', total: 1000 });
+  assert.deepEqual(planBody(answer416(1000, 'bytes */1000', undefined)), { kind: 'complete', total: 1000 }, 'no announcement to contradict');
+  assert.deepEqual(planBody(answer416(1000, 'bytes */1000', 999)), { kind: 'discard' }, 'the file is not the one announced');
+  assert.deepEqual(planBody(answer416(1000, 'bytes */999', 999)), { kind: 'discard' }, 'more on disk than the file holds');
+  assert.deepEqual(planBody(answer416(999, 'bytes */1000', 1000)), { kind: 'discard' }, 'a 416 for bytes the file has');
+  // A 416 that does not say how long the file is (RFC 9110 §14.4 asks for `bytes */length`): nothing on
+  // disk can be trusted to be complete, so it goes, and the next try starts from byte 0.
+  assert.deepEqual(planBody(answer416(1000, undefined, 1000)), { kind: 'discard' });
+  assert.deepEqual(planBody(answer416(1000, undefined, undefined)), { kind: 'discard' });
+  assert.deepEqual(planBody(answer416(1000, 'bytes */*', 1000)), { kind: 'discard' });
+  assert.deepEqual(planBody(answer416(1000, 'garbage', 1000)), { kind: 'discard' });
+});
+
+test('planBody, 206: an unknown total (`/*`) or a missing Content-Length is fine when the rest adds up', () => {
+  const part = (contentRange: string, contentLength: number | undefined, announcedSize: number | undefined): DownloadAnswer =>
+    ({ status: 206, offset: 100, contentLength, contentRange, announcedSize });
+  assert.deepEqual(planBody(part('bytes 100-999/*', 900, 1000)), { kind: 'append', total: 1000 }, 'the total is the announced size');
+  assert.deepEqual(planBody(part('bytes 100-999/*', 900, undefined)), { kind: 'append', total: undefined }, 'neither knows the size');
+  assert.deepEqual(planBody(part('bytes 100-999/1000', undefined, 1000)), { kind: 'append', total: 1000 });
+  assert.deepEqual(planBody(part('bytes 100-999/1000', undefined, undefined)), { kind: 'append', total: 1000 });
+  // With `/*`, the announced size still decides where the part must end.
+  assert.match(refusal(part('bytes 100-998/*', 899, 1000)).message, /got only up to 998/);
+  assert.equal(refusal(part('bytes 100-998/*', 899, 1000)).reason, 'bad-response');
+  // Without Content-Length the other checks still hold.
+  assert.match(refusal(part('bytes 101-999/1000', undefined, 1000)).message, /asked for bytes from 100, got a part from 101/);
+  assert.equal(refusal(part('bytes 100-1099/1100', undefined, 1000)).reason, 'length-mismatch');
+  // A Content-Length one byte off either way.
+  assert.match(refusal(part('bytes 100-999/1000', 901, 1000)).message, /Content-Length 901 does not match/);
+  assert.match(refusal(part('bytes 100-999/1000', 899, 1000)).message, /Content-Length 899 does not match/);
+  // An unsatisfied-range form is no part at all.
+  assert.match(refusal(part('bytes */1000', 900, 1000)).message, /missing or bad Content-Range/);
+});
+
+test('planBody, 200: from the start, sized by the announcement or else the Content-Length', () => {
+  assert.deepEqual(planBody({ status: 200, offset: 0, contentLength: 10, contentRange: undefined, announcedSize: undefined }),
+    { kind: 'from-start', total: 10 });
+  assert.deepEqual(planBody({ status: 200, offset: 0, contentLength: undefined, contentRange: undefined, announcedSize: 10 }),
+    { kind: 'from-start', total: 10 });
+  assert.deepEqual(planBody({ status: 200, offset: 5, contentLength: undefined, contentRange: undefined, announcedSize: undefined }),
+    { kind: 'from-start', total: undefined });
+  assert.equal(refusal({ status: 200, offset: 0, contentLength: 9, contentRange: undefined, announcedSize: 10 }).reason, 'length-mismatch');
+  for (const status of [201, 204, 304, 404, 500]) {
+    assert.match(refusal({ status, offset: 0, contentLength: 0, contentRange: undefined, announcedSize: 10 }).message,
+      new RegExp(`unexpected status ${status}`));
+  }
+});
+
+test('a bodiless 416 without Content-Range: the partial file is dropped and the next try downloads it whole', async (t) => {
+  const file = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7) & 0xff));
+  const sha256 = createHash('sha256').update(file).digest('hex');
+  const ranges: Array<string | undefined> = [];
+  const http = createServer((request, response) => {
+    if (request.url === '/latest_version') {
+      response.writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ version: 'fw.bin', mtime: 1, sha256, size: file.length }));
+    } else if (request.url === '/get_nonce') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"nonce":"0123456789abcdef","expires_in":60}');
+    } else if (request.url?.startsWith('/ota_download/fw.bin?')) {
+      ranges.push(request.headers.range);
+      if (ranges.length === 1) {
+        // Cut after 40 kB, so the next try asks for the rest.
+        response.writeHead(200, { 'content-length': file.length });
+        response.write(file.subarray(0, 40_000), () => response.destroy());
+      } else if (request.headers.range) {
+        response.writeHead(416).end();
+      } else {
+        response.writeHead(200, { 'content-length': file.length }).end(file);
+      }
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  t.after(() => http.close());
+  const dirs = await clientDirs(t);
+  const agent = new DownloadAgent({ server: `http://127.0.0.1:${(http.address() as { port: number }).port}`, ...dirs,
+    maxRetry: 3, retryBackoffSeconds: 0.01 });
+  t.after(() => agent.close());
+  const failures: AttemptFailure[] = [];
+  agent.on('attempt-failed', (failure) => failures.push(failure));
+
+  const outcome = await agent.checkOnce();
+  assert.equal(outcome.status, 'downloaded', JSON.stringify(outcome));
+  assert.deepEqual(ranges, [undefined, 'bytes=40000-', undefined]);
+  assert.deepEqual(failures.map((failure) => failure.reason), ['connection', 'bad-response']);
+  assert.match(failures[1]!.message, /cannot continue our partial file from byte 40000 \(416\)/);
 });
 
 /**
