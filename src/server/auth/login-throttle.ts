@@ -8,10 +8,17 @@ export interface LoginThrottleOptions {
   windowMs?: number;
 }
 
+/** May this login attempt check its password? `lockedUntil` on an allowed attempt: it took the lock. */
+export type LoginAttempt =
+  | { allowed: true; lockedUntil: number | undefined }
+  | { allowed: false; lockedUntil: number };
+
 /**
- * Counts failed logins per client address and per username (whether the user exists or not, so the
- * lockout itself reveals nothing). After `maxFailures` failures within `windowMs`, that key is locked for
- * `lockMs`. The state lives in the database, so every server instance enforces the same lock.
+ * Counts login attempts per client address and per username (whether the user exists or not, so the
+ * lockout itself reveals nothing). Each attempt is counted as a failure before its password is checked,
+ * and a success clears the count: parallel guesses cannot all reach the check before the first one is
+ * counted. After `maxFailures` within `windowMs`, that key is locked for `lockMs`. The state lives in the
+ * database, so every server instance enforces the same lock.
  */
 export class LoginThrottle {
   constructor(
@@ -31,19 +38,21 @@ export class LoginThrottle {
     return until;
   }
 
-  /** Returns the lock end when this failure locked a key. */
-  async recordFailure(ip: string, username: string): Promise<number | undefined> {
+  /** Reserves one password check for both keys, counted as a failure until `recordSuccess`. */
+  async reserve(ip: string, username: string): Promise<LoginAttempt> {
     const now = this.clock();
     const lockUntil = now + this.options.lockMs;
-    const locked = await this.store.recordFailure(keys(ip, username), {
+    const reservation = await this.store.reserveAttempt(keys(ip, username), {
       now,
       windowStart: now - (this.options.windowMs ?? 15 * 60_000),
       maxFailures: this.options.maxFailures,
       lockUntil,
     });
-    return locked.length > 0 ? lockUntil : undefined;
+    if (reservation.refused) return { allowed: false, lockedUntil: reservation.lockedUntil };
+    return { allowed: true, lockedUntil: reservation.locked.length > 0 ? lockUntil : undefined };
   }
 
+  /** The reserved attempt was the right password: both counts (and a lock it took) are cleared. */
   async recordSuccess(ip: string, username: string): Promise<void> {
     for (const key of keys(ip, username)) await this.store.clear(key);
   }

@@ -41,17 +41,19 @@ export const loginRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     const again = (status: number, error: string) =>
       reply.code(status).type(html).send(loginPage({ csrfToken: reply.generateCsrf(), error, username }).value);
 
-    const lockedUntil = await ctx.loginThrottle.lockedUntil(ip, username);
-    if (lockedUntil !== undefined) {
+    // The attempt is counted before the (slow) password check, so a burst of parallel guesses gets at
+    // most --login-max-failures checks; a success clears the count again.
+    const attempt = await ctx.loginThrottle.reserve(ip, username);
+    if (!attempt.allowed) {
       ctx.metrics.logins.inc({ outcome: 'locked' });
-      await ctx.audit.record({ event: 'login', outcome: 'denied', actor: username, ip, details: { reason: 'locked out', locked_until: new Date(lockedUntil).toISOString() } });
-      reply.header('retry-after', Math.ceil((lockedUntil - ctx.clock()) / 1000));
+      await ctx.audit.record({ event: 'login', outcome: 'denied', actor: username, ip, details: { reason: 'locked out', locked_until: new Date(attempt.lockedUntil).toISOString() } });
+      reply.header('retry-after', Math.ceil((attempt.lockedUntil - ctx.clock()) / 1000));
       return again(429, lockedOut);
     }
 
     const user = username ? await ctx.storage.users.find(username) : undefined;
     if (!await verifyPassword(password, user?.password_hash)) {
-      const locked = await ctx.loginThrottle.recordFailure(ip, username);
+      const locked = attempt.lockedUntil;
       ctx.metrics.logins.inc({ outcome: 'failed' });
       await ctx.audit.record({
         event: 'login', outcome: 'failed', actor: username, ip,
