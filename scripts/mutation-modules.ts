@@ -1,0 +1,94 @@
+/**
+ * The modules that decide whether a firmware image is downloaded, verified, programmed, activated or
+ * rolled back, each with the code Stryker mutates and the test files that cover it (`npm run mutation`,
+ * scripts/mutation.ts; docs/testing.md says when to run it).
+ *
+ * Test files: the fast unit tests that import the module (directly or through its package), found with
+ * `grep` for imports; an end-to-end file only where the module's behaviour is reached nowhere else. Each
+ * file runs as one process (`node --import tsx <file>`) with `CANOTA_FROM_SOURCE=1`, so a `bin/canota`
+ * it spawns runs the (mutated) sources of the sandbox, never the bundle (dist/ is not even copied there).
+ *
+ * `mutate` takes Stryker's globs; a `file:from-to` line range mutates only those lines (keep them in step
+ * with the file when it changes).
+ */
+export interface MutationModule {
+  /** What the module decides, for the table in docs/testing.md. */
+  description: string;
+  mutate: readonly string[];
+  tests: readonly string[];
+}
+
+export const mutationModules = {
+  'nonce-service': {
+    description: 'server: a download needs a fresh, single-use nonce issued to the same client',
+    mutate: ['src/server/nonces/nonce-service.ts'],
+    tests: ['test/server/storage/nonces.test.ts'],
+  },
+  'frame-codec': {
+    description: 'ISO-TP: which CAN frames make up a message (every byte of an image crosses it)',
+    mutate: ['src/can/isotp/frame-codec.ts'],
+    tests: ['test/can/isotp/frame-codec.test.ts', 'test/can/isotp/properties.test.ts', 'test/can/isotp/channel.test.ts'],
+  },
+  range: {
+    description: 'client: which bytes on disk a resumed download keeps, from the server\'s answer',
+    mutate: ['src/client/range.ts'],
+    tests: ['test/client/range.test.ts'],
+  },
+  'flash-banks': {
+    description: 'ECU: A/B banks, which bank boots, trial boots and rollback',
+    mutate: ['src/vehicle/ecu/flash-banks.ts'],
+    tests: ['test/vehicle/ecu/flash-banks.test.ts', 'test/vehicle/ecu/bootloader.test.ts'],
+  },
+  bootloader: {
+    description: 'ECU: the UDS bootloader (session, security, erase, download, manifest and image checks, activation)',
+    mutate: ['src/vehicle/ecu/bootloader.ts'],
+    tests: ['test/vehicle/ecu/bootloader.test.ts', 'test/vehicle/tmu/installation.test.ts'],
+  },
+  'uds-download': {
+    description: 'UDS server: RequestDownload → TransferData… → RequestTransferExit (block counter, lengths, repeats)',
+    mutate: [
+      'src/can/uds/server/download.ts',
+      'src/can/uds/server/handlers/request-download.ts',
+      'src/can/uds/server/handlers/transfer-data.ts',
+      'src/can/uds/server/handlers/request-transfer-exit.ts',
+    ],
+    tests: [
+      'test/can/uds/server.test.ts',
+      'test/can/uds/client-server.test.ts',
+      'test/can/uds/properties.test.ts',
+      'test/vehicle/ecu/bootloader.test.ts',
+    ],
+  },
+  approval: {
+    description: 'CGW: the driver\'s approval routine (ask, remember, answer the TMU)',
+    mutate: ['src/vehicle/cgw/approval.ts'],
+    tests: ['test/vehicle/cgw/approval.test.ts', 'test/vehicle/cgw/approval-memory.test.ts', 'test/vehicle/cgw/central-gateway.test.ts'],
+  },
+  installation: {
+    description: 'TMU: programming the ECUs of a campaign, all or nothing, and rolling back',
+    mutate: ['src/vehicle/tmu/installation.ts'],
+    tests: ['test/vehicle/tmu/installation.test.ts', 'test/vehicle/tmu/tmu.test.ts'],
+  },
+  tmu: {
+    description: 'TMU: the update state machine (download, approval, install, report, restarts)',
+    mutate: ['src/vehicle/tmu/tmu.ts'],
+    tests: ['test/vehicle/tmu/tmu.test.ts', 'test/vehicle/car.test.ts'],
+  },
+  campaign: {
+    description: 'TMU: which releases make up a campaign, and when one is given up',
+    mutate: ['src/vehicle/tmu/campaign.ts'],
+    tests: ['test/vehicle/tmu/campaign.test.ts', 'test/vehicle/tmu/tmu.test.ts'],
+  },
+  // src/client/verification.ts holds only the verifier's types (no mutant); the checks are these lines.
+  'client-verification': {
+    description: 'client and TMU: length and SHA-256 of the download, the pluggable verifier, the release manifest\'s signature',
+    mutate: [
+      'src/client/fetch-release.ts:156-168', // checkHash: length, then SHA-256
+      'src/client/download-agent.ts:290-299', // #verify: the embedder's verifier
+      'src/vehicle/tmu/release-trust.ts', // the TMU's verifier: manifest matches the announcement, trusted signature
+    ],
+    tests: ['test/client/download-agent.test.ts', 'test/vehicle/tmu/release-trust.test.ts'],
+  },
+} satisfies Record<string, MutationModule>;
+
+export type MutationModuleName = keyof typeof mutationModules;
