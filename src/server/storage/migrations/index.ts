@@ -3,6 +3,7 @@ import type { Dialect } from './column-types.ts';
 import * as initial from './0001-initial.ts';
 import * as auditAppendOnly from './0002-audit-append-only.ts';
 import * as vehicles from './0003-vehicles.ts';
+import * as sessionIdHashes from './0004-session-id-hashes.ts';
 
 /**
  * Every migration, in order. Names are numbered and never change once released; later issues append
@@ -12,6 +13,7 @@ const steps: Record<string, { up(db: Kysely<unknown>, dialect: Dialect): Promise
   '0001-initial': initial,
   '0002-audit-append-only': auditAppendOnly,
   '0003-vehicles': vehicles,
+  '0004-session-id-hashes': sessionIdHashes,
 };
 
 export function migrationsFor(dialect: Dialect): MigrationProvider {
