@@ -7,6 +7,7 @@ import type { DownloaderIdentity, ServerContext } from './context.ts';
 import { openStorage, defaultDatabaseUrl, type Storage } from './storage/index.ts';
 import { BlobStore } from './storage/blobs.ts';
 import { AuditLog } from './audit/audit-log.ts';
+import { loadAuditChainKey } from './audit/chain-key.ts';
 import { ServerMetrics } from './metrics.ts';
 import { NonceService } from './nonces/nonce-service.ts';
 import { LatestRelease } from './releases/latest-release.ts';
@@ -34,11 +35,23 @@ export type ServerOptions = Partial<ServerConfig> & Pick<ServerConfig, 'dataDir'
 };
 
 /** Everything the server and the `user`/`audit` commands share: the data dir's database and audit log. */
-export async function openServerData(dataDir: string, databaseUrl: string | undefined, logger: Logger): Promise<{ storage: Storage; audit: AuditLog }> {
+export async function openServerData(dataDir: string, databaseUrl: string | undefined, logger: Logger,
+  options: { createAuditKey: boolean } = { createAuditKey: true }): Promise<{ storage: Storage; audit: AuditLog }> {
   // Owner only: the database holds password hashes and the session secret lives here.
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const storage = await openStorage(databaseUrl ?? defaultDatabaseUrl(dataDir));
-  return { storage, audit: new AuditLog(storage.audit, logger.child({ component: 'audit' })) };
+  try {
+    const chainKey = await loadAuditChainKey(dataDir, { create: options.createAuditKey });
+    const audit = new AuditLog(storage.audit, logger.child({ component: 'audit' }), { key: chainKey.key });
+    // The first keyed entry: it freezes any unkeyed entries before it, and proves the key was in use.
+    if (chainKey.created) {
+      await audit.record({ event: 'audit.key', outcome: 'ok', actor: 'canota', subject: chainKey.path, details: { key_id: chainKey.keyId, seal: 'HMAC-SHA256' } });
+    }
+    return { storage, audit };
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
 }
 
 /** Opens the data dir and database, builds the app and listens. */

@@ -137,10 +137,11 @@ export function collect(value: string, previous: string[] | undefined): string[]
 export async function withServerData<T>(
   options: { dataDir: string; databaseUrl?: string },
   work: (data: { storage: Storage; audit: AuditLog }) => Promise<T>,
+  open: { createAuditKey: boolean } = { createAuditKey: true },
 ): Promise<T> {
   // Commands print their results on stdout; log lines (warnings only) go to stderr.
   const logger = createLogger({ name: 'cli', level: 'warn', destination: process.stderr });
-  const data = await openServerData(resolve(options.dataDir), options.databaseUrl, logger);
+  const data = await openServerData(resolve(options.dataDir), options.databaseUrl, logger, open);
   try {
     return await work(data);
   } finally {

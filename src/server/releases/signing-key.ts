@@ -29,7 +29,11 @@ export function defaultSigningKeyPath(dataDir: string): string {
  */
 export async function loadReleaseSigningKey(dataDir: string, given?: string): Promise<LoadedSigningKey> {
   if (given !== undefined) return { ...await readSigningKey(resolve(given)), created: false };
-  const path = defaultSigningKeyPath(dataDir);
+  return loadOrCreateSigningKey(defaultSigningKeyPath(dataDir));
+}
+
+/** Reads the Ed25519 key at `path`, or generates it there (mode 0600) if it does not exist yet. */
+export async function loadOrCreateSigningKey(path: string): Promise<LoadedSigningKey> {
   try {
     return { ...await readSigningKey(path), created: false };
   } catch (error) {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import { canonicalJson, checkLink, genesisHash, seal } from '../../../src/server/audit/chain.ts';
+import { randomBytes } from 'node:crypto';
+import { canonicalJson, checkLink, entryHash, genesisHash, seal } from '../../../src/server/audit/chain.ts';
 import { AuditLog } from '../../../src/server/audit/audit-log.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
 import type { AuditRecord } from '../../../src/server/storage/audit-entries.ts';
@@ -34,13 +35,46 @@ test('canonical JSON does not depend on key order', () => {
   }));
 });
 
+test('a keyed seal cannot be recomputed without the key', () => {
+  fc.assert(fc.property(entry, (e) => {
+    const key = randomBytes(32);
+    const record = { id: 1, ...seal(e, null, key) } as AuditRecord;
+    assert.equal(checkLink(record, genesisHash, key), undefined);
+    assert.ok(checkLink(record, genesisHash, randomBytes(32)), 'another key does not verify it');
+    assert.ok(checkLink(record, genesisHash), 'nor does the unkeyed hash');
+    assert.ok(checkLink({ ...record, hash: entryHash(record) }, genesisHash, key), 'an unkeyed re-seal does not pass as keyed');
+  }));
+});
+
+test('with the key, unkeyed entries pass only as a prefix before the first keyed one', async (t) => {
+  const storage = await testStorage(t);
+  const logger = createLogger({ name: 'test', level: 'silent' });
+  const key = randomBytes(32);
+  const legacy = new AuditLog(storage.audit, logger);
+  const keyed = new AuditLog(storage.audit, logger, { key });
+  await legacy.record({ event: 'login', outcome: 'ok' });
+  await legacy.record({ event: 'upload', outcome: 'ok' });
+  assert.match(String((await keyed.verify()).problem?.reason), /no entry is sealed with the audit key/);
+  await keyed.record({ event: 'audit.key', outcome: 'ok' });
+  const head = await keyed.record({ event: 'download', outcome: 'ok' });
+  const verified = await keyed.verify([{ id: head.id, hash: head.hash, entries: 4 }, { id: head.id, hash: head.hash, entries: 3 }, { id: 99, hash: 'x', entries: 99 }]);
+  assert.equal(verified.problem, undefined);
+  assert.deepEqual([verified.entries, verified.legacyEntries, verified.head], [4, 2, { id: head.id, hash: head.hash, entries: 4 }]);
+  assert.equal(verified.claims[0], undefined, 'a claim that holds');
+  assert.match(String(verified.claims[1]), /it is entry 4, not 3/);
+  assert.match(String(verified.claims[2]), /#99 is no longer in the log/);
+  await legacy.record({ event: 'upload', outcome: 'ok', actor: 'forger' });
+  assert.match(String((await keyed.verify()).problem?.reason), /hash does not match .* under the audit key/, 'no unkeyed entry after a keyed one');
+});
+
 test('the audit log chains entries and verify() finds the first broken one', async (t) => {
   const storage = await testStorage(t);
-  const log = new AuditLog(storage.audit, createLogger({ name: 'test', level: 'silent' }));
+  const log = new AuditLog(storage.audit, createLogger({ name: 'test', level: 'silent' }), { key: randomBytes(32) });
   const records = await Promise.all(Array.from({ length: 20 }, (_, i) => log.record({ event: 'download', outcome: 'ok', subject: `f${i}` })));
   const sorted = [...records].sort((a, b) => a.id - b.id);
   for (let i = 1; i < sorted.length; i++) assert.equal(sorted[i]!.prev_hash, sorted[i - 1]!.hash, 'concurrent appends still chain');
-  assert.deepEqual(await log.verify(), { entries: 20 });
+  const verified = await log.verify();
+  assert.deepEqual([verified.entries, verified.problem], [20, undefined]);
 
   const tamper = () => storage.database.db.updateTable('audit_log').set({ outcome: 'failed' }).where('id', '=', sorted[7]!.id).execute();
   await assert.rejects(tamper(), /append-only/, 'the database refuses edits');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStorage } from '../../../src/server/storage/index.ts';
@@ -33,9 +34,13 @@ test('storage on a real PostgreSQL: migrations, users, releases, nonces, audit c
   }
 
   const logger = createLogger({ name: 'test', level: 'silent' });
-  const logs = [new AuditLog(storage.audit, logger), new AuditLog(other.audit, logger)];
+  // Instances sharing a database share the audit key too (docs/server.md).
+  const key = randomBytes(32);
+  const logs = [new AuditLog(storage.audit, logger, { key }), new AuditLog(other.audit, logger, { key })];
   await Promise.all(Array.from({ length: 30 }, (_, i) => logs[i % 2]!.record({ event: 'download', outcome: 'ok', subject: String(i) })));
-  assert.deepEqual(await logs[0]!.verify(), { entries: 30 }, 'concurrent appends from two instances still form one chain');
+  const verified = await logs[0]!.verify();
+  assert.equal(verified.problem, undefined, 'concurrent appends from two instances still form one keyed chain');
+  assert.equal(verified.entries, 30);
   await assert.rejects(storage.database.db.updateTable('audit_log').set({ outcome: 'failed' }).execute(), /append-only/);
   await assert.rejects(storage.database.db.deleteFrom('audit_log').execute(), /append-only/);
 
