@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext, SessionUser } from '../context.ts';
 import type { AuditEventName } from '../audit/audit-log.ts';
 import type { Role } from '../storage/index.ts';
+import type { LoginCsrf } from './login-csrf.ts';
 import { clientIp } from '../client-ip.ts';
 import { ForbiddenError, UnauthorizedError } from '../errors.ts';
 import { wantsHtml } from '../error-handler.ts';
@@ -30,10 +31,19 @@ export async function verifyCsrf(app: FastifyInstance, ctx: ServerContext, reque
   const refusal = await new Promise<Error | undefined>((resolve) => {
     app.csrfProtection(request, { send: (error: Error) => resolve(error) } as unknown as FastifyReply, () => resolve(undefined));
   });
-  if (!refusal) return;
+  if (refusal) await refuseCsrf(ctx, request, refusal.message);
+}
+
+/** Checks the login form's token against its cookie (auth/login-csrf.ts: no session yet); audits a failure. */
+export async function verifyLoginCsrf(ctx: ServerContext, loginCsrf: LoginCsrf, request: FastifyRequest): Promise<void> {
+  const refusal = loginCsrf.refusal(request, csrfTokenOf(request));
+  if (refusal) await refuseCsrf(ctx, request, refusal);
+}
+
+async function refuseCsrf(ctx: ServerContext, request: FastifyRequest, reason: string): Promise<never> {
   await ctx.audit.record({
     event: 'csrf', outcome: 'denied', actor: request.session.user?.username ?? null, ip: clientIp(request),
-    subject: `${request.method} ${request.routeOptions.url ?? request.url}`, details: { reason: refusal.message },
+    subject: `${request.method} ${request.routeOptions.url ?? request.url}`, details: { reason },
   });
   throw new ForbiddenError('missing or invalid CSRF token: reload the page and try again');
 }

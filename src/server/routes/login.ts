@@ -2,7 +2,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { clientIp } from '../client-ip.ts';
 import { verifyPassword } from '../auth/passwords.ts';
-import { verifyCsrf } from '../auth/guards.ts';
+import { verifyCsrf, verifyLoginCsrf } from '../auth/guards.ts';
+import { LoginCsrf } from '../auth/login-csrf.ts';
 import { loginPage } from '../views/login-page.ts';
 import { confirmLogoutPage } from '../views/confirm-logout-page.ts';
 
@@ -21,25 +22,27 @@ const loginBody = {
 
 export const loginRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   const html = 'text/html; charset=utf-8';
+  // The login form needs CSRF protection before there is a session: a cookie-bound token, no database row.
+  const loginCsrf = new LoginCsrf(ctx.config.sessionSecret, Boolean(ctx.config.tls));
 
   app.get('/login', {
     config: { page: true },
     schema: { tags: ['admin'], summary: 'Login form', produces: ['text/html'] },
   }, async (request, reply) => {
     if (request.session.user) return reply.redirect('/', 302);
-    return reply.type(html).send(loginPage({ csrfToken: reply.generateCsrf() }).value);
+    return reply.type(html).send(loginPage({ csrfToken: loginCsrf.token(request, reply) }).value);
   });
 
   app.post<{ Body: { username?: string; password?: string } }>('/login', {
     config: { page: true },
     schema: { tags: ['admin'], summary: 'Log in (form post, CSRF token required)', body: loginBody, consumes: ['application/x-www-form-urlencoded'] },
   }, async (request, reply) => {
-    await verifyCsrf(app, ctx, request);
+    await verifyLoginCsrf(ctx, loginCsrf, request);
     const ip = clientIp(request);
     const username = (request.body.username ?? '').trim();
     const password = request.body.password ?? '';
     const again = (status: number, error: string) =>
-      reply.code(status).type(html).send(loginPage({ csrfToken: reply.generateCsrf(), error, username }).value);
+      reply.code(status).type(html).send(loginPage({ csrfToken: loginCsrf.token(request, reply), error, username }).value);
 
     // The attempt is counted before the (slow) password check, so a burst of parallel guesses gets at
     // most --login-max-failures checks; a success clears the count again.
@@ -65,6 +68,7 @@ export const loginRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (ap
     await ctx.loginThrottle.recordSuccess(ip, username);
     // A fresh session id at login defeats session fixation.
     await request.session.regenerate();
+    loginCsrf.forget(reply);
     request.session.user = { username: user!.username, role: user!.role };
     ctx.metrics.logins.inc({ outcome: 'ok' });
     await ctx.audit.record({ event: 'login', outcome: 'ok', actor: username, ip, details: { role: user!.role } });

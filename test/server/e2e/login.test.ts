@@ -9,7 +9,7 @@ test('login, sessions and logout', async (t) => {
   // Room for the timing comparison's failed attempts before the lockout (tested on its own below).
   const server = await startTestServer(t, { args: ['--login-max-failures', '20'] });
 
-  await t.test('the login page has a form with a hidden csrf_token and sets an HttpOnly, SameSite=Strict cookie', async () => {
+  await t.test('the login page has a form with a hidden csrf_token bound to an HttpOnly, SameSite=Strict cookie, and no session', async () => {
     const client = server.client();
     const page = await client.fetch('/login');
     assert.equal(page.status, 200);
@@ -17,22 +17,29 @@ test('login, sessions and logout', async (t) => {
     assert.match(page.text, /name="username"/);
     assert.match(page.text, /name="password" type="password"/);
     assert.ok(csrfTokenIn(page.text).length > 20);
-    const cookie = client.setCookieHeaders.find((c) => c.startsWith('canota_session='))!;
+    const cookie = client.setCookieHeaders.find((c) => c.startsWith('canota_login_csrf='))!;
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
+    assert.match(cookie, /Path=\/login/);
     assert.doesNotMatch(cookie, /Secure/, 'plain HTTP: no Secure flag (it would stop the browser from sending it back)');
+    assert.ok(!client.setCookieHeaders.some((c) => c.startsWith('canota_session=')), 'no session before a login');
   });
 
-  await t.test('a good login redirects to / and regenerates the session id', async () => {
+  await t.test('a good login redirects to / with a new session id: a planted session cookie is not kept', async () => {
+    const planted = (await loggedIn(server, employee)).cookies.get('canota_session')!;
     const client = server.client();
     const token = await client.csrfToken('/login');
-    const before = client.cookies.get('canota_session');
+    client.cookies.set('canota_session', planted);
     const response = await client.fetch('/login', { form: { username: admin.username, password: admin.password, csrf_token: token } });
     assert.equal(response.status, 302);
     assert.equal(response.headers.location, '/');
     const after = client.cookies.get('canota_session');
-    assert.ok(before && after);
-    assert.notEqual(after.split('.')[0], before.split('.')[0], 'new session id after login');
+    assert.ok(after);
+    assert.notEqual(after.split('.')[0], planted.split('.')[0], 'new session id after login');
+    const cookie = client.setCookieHeaders.find((c) => c.startsWith('canota_session='))!;
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    assert.ok(!client.cookies.has('canota_login_csrf'), 'the login form\'s cookie is cleared after the login');
     const home = await client.fetch('/');
     assert.equal(home.status, 200);
     assert.match(home.text, /alice \(admin\)/);
