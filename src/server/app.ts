@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import swaggerUi from '@fastify/swagger-ui';
 import type { ServerContext } from './context.ts';
 import { installErrorHandling } from './error-handler.ts';
 import { ipAllowlistPlugin } from './plugins/ip-allowlist.ts';
@@ -41,6 +40,5 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(vehicleApiRoutes, { ctx });
   await app.register(opsRoutes, { ctx });
   await app.register(uiScope, { ctx });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   return app;
 }

@@ -33,6 +33,12 @@ export interface ServerConfig {
   signingKeyFile?: string;
   /** Refuse nonces, downloads and release queries from clients without a valid vehicle token (401). */
   requireVehicleToken: boolean;
+  /** Serve `/docs` to every allowed address, not only to logged-in users. */
+  publicDocs: boolean;
+  /** Serve `/metrics` to every allowed address, not only to admins and the metrics token. */
+  publicMetrics: boolean;
+  /** A file holding the bearer token that may read `/metrics` (Prometheus), ≥ 32 characters. */
+  metricsTokenFile?: string;
   logger?: Logger;
 }
 
@@ -49,6 +55,8 @@ export const defaultServerConfig: Omit<ServerConfig, 'dataDir'> = {
   loginLockSeconds: 900,
   shutdownGraceSeconds: 30,
   requireVehicleToken: false,
+  publicDocs: false,
+  publicMetrics: false,
 };
 
 /** A server setting that cannot work (a size, a network, a secret); thrown before the server starts. */

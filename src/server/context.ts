@@ -41,7 +41,7 @@ export type DownloaderIdentity = (request: FastifyRequest) => Promise<string | n
 
 /** Everything the routes share, built once by `start.ts`. */
 export interface ServerContext {
-  config: ServerConfig & { databaseUrl: string; sessionSecret: string };
+  config: ServerConfig & { databaseUrl: string; sessionSecret: string; metricsToken?: string };
   storage: Storage;
   blobs: BlobStore;
   audit: AuditLog;

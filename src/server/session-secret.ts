@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmod } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../files/atomic-write.ts';
 import { readOptional } from '../files/read-optional.ts';
 import { ServerConfigError } from './config.ts';
+import { errorMessage } from '../errors/error-message.ts';
 
 /**
  * The key that signs session cookies: `--session-secret` when given (several servers behind one load
@@ -21,4 +22,16 @@ export async function loadSessionSecret(dataDir: string, given: string | undefin
   await writeFileAtomic(file, `${secret}\n`);
   await chmod(file, 0o600);
   return secret;
+}
+
+/** The bearer token of `--metrics-token-file` (Prometheus' `bearer_token_file` can read the same file). */
+export async function loadMetricsToken(file: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    throw new ServerConfigError(`cannot read --metrics-token-file ${file}: ${errorMessage(error)}`);
+  }
+  if (token.length < 32 || /\s/.test(token)) throw new ServerConfigError(`--metrics-token-file ${file}: the token needs at least 32 characters and no spaces`);
+  return token;
 }

@@ -13,7 +13,7 @@ import { NonceService } from './nonces/nonce-service.ts';
 import { LatestRelease } from './releases/latest-release.ts';
 import { LoginThrottle } from './auth/login-throttle.ts';
 import { warmUpPasswordCheck } from './auth/passwords.ts';
-import { loadSessionSecret } from './session-secret.ts';
+import { loadMetricsToken, loadSessionSecret } from './session-secret.ts';
 import { loadReleaseSigningKey } from './releases/signing-key.ts';
 import { publicKeyToText } from '../crypto/ed25519.ts';
 import { ManifestSigner } from './releases/manifest-signer.ts';
@@ -66,6 +66,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       dataDir,
       databaseUrl: options.databaseUrl ?? defaultDatabaseUrl(dataDir),
       sessionSecret: await loadSessionSecret(dataDir, options.sessionSecret),
+      metricsToken: options.metricsTokenFile === undefined ? undefined : await loadMetricsToken(options.metricsTokenFile),
       logger,
     };
     const blobs = new BlobStore(join(dataDir, 'blobs'));

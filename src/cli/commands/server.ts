@@ -30,6 +30,9 @@ interface ServerCommandOptions {
   loginLock: number;
   signingKey?: string;
   requireVehicleToken?: boolean;
+  publicDocs?: boolean;
+  publicMetrics?: boolean;
+  metricsTokenFile?: string;
 }
 
 function cidrList(value: string, previous: string[] | undefined): string[] {
@@ -74,6 +77,9 @@ export function registerServerCommand(program: Command): void {
     .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running downloads may take to finish', parseInteger(0, 3600), defaultServerConfig.shutdownGraceSeconds)
     .option('--signing-key <file>', 'Ed25519 release signing key, PEM (default: <data-dir>/keys/release-signing.pem, generated on first start)')
     .option('--require-vehicle-token', 'serve nonces, downloads and release queries only to registered vehicles (Authorization: Bearer <token>)')
+    .option('--metrics-token-file <file>', 'a file with the bearer token that may read /metrics besides admin sessions (>= 32 characters)')
+    .option('--public-metrics', 'serve /metrics to every allowed address without login or token')
+    .option('--public-docs', 'serve /docs (Swagger UI, OpenAPI) to every allowed address without login')
     .action(async (options: ServerCommandOptions) => {
       if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
       // Before the server logs "listening at": whoever reads that may signal at once.
@@ -96,6 +102,9 @@ export function registerServerCommand(program: Command): void {
         loginLockSeconds: options.loginLock,
         signingKeyFile: options.signingKey,
         requireVehicleToken: options.requireVehicleToken,
+        publicDocs: options.publicDocs,
+        publicMetrics: options.publicMetrics,
+        metricsTokenFile: options.metricsTokenFile,
       });
       await closeOnSignal(await signal, server.ctx.logger, server.close);
     });

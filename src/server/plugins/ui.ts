@@ -16,6 +16,7 @@ import { uploadRoutes } from '../routes/upload.ts';
 import { auditRoutes } from '../routes/audit.ts';
 import { userRoutes } from '../routes/users.ts';
 import { vehicleRoutes } from '../routes/vehicles.ts';
+import { opsAccessScope } from './ops-access.ts';
 
 /**
  * Everything people use: sessions, CSRF, security headers, forms and uploads. It is a scope of its own,
@@ -65,4 +66,5 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
   await app.register(auditRoutes, { ctx });
   await app.register(userRoutes, { ctx });
   await app.register(vehicleRoutes, { ctx });
+  await app.register(opsAccessScope, { ctx });
 };

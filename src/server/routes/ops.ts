@@ -3,7 +3,7 @@ import type { ServerContext } from '../context.ts';
 import { ping } from '../storage/index.ts';
 import { HttpError } from '../errors.ts';
 
-/** Health and Prometheus metrics for operators and orchestrators. */
+/** Health for operators and orchestrators: open to every allowed address. */
 export const opsRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.get('/healthz', {
     logLevel: 'warn',
@@ -22,9 +22,17 @@ export const opsRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
     return { status: 'ok', database: ctx.storage.database.dialect };
   });
 
+};
+
+/** Prometheus metrics; registered behind a login or token by `plugins/ops-access.ts`. */
+export const metricsRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.get('/metrics', {
     logLevel: 'warn',
-    schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)', produces: ['text/plain'] },
+    schema: {
+      tags: ['ops'],
+      summary: 'Prometheus metrics (text exposition format): an admin session or the --metrics-token-file bearer token, unless --public-metrics',
+      produces: ['text/plain'],
+    },
   }, async (_request, reply) => {
     return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });

@@ -29,7 +29,8 @@ test('ops: healthz, metrics, OpenAPI docs, security headers, error formats', asy
     const { nonce } = (await client.fetch('/get_nonce')).json<{ nonce: string }>();
     await client.fetch(`/ota_download/m.bin?nonce=${nonce}`);
     await client.fetch(`/ota_download/m.bin?nonce=${nonce}`);
-    const metrics = (await client.fetch('/metrics')).text;
+    // /metrics needs an admin (or the metrics token) since test/attacks/ops-routes-exposure.test.ts.
+    const metrics = (await boss.fetch('/metrics')).text;
     const value = (pattern: string) => Number(new RegExp(`^${pattern} (\\d+)`, 'm').exec(metrics)?.[1]);
     assert.equal(value('canota_downloads_total\\{outcome="ok"\\}'), 1);
     assert.equal(value('canota_download_bytes_total'), 8);
@@ -44,14 +45,16 @@ test('ops: healthz, metrics, OpenAPI docs, security headers, error formats', asy
   });
 
   await t.test('/docs serves the OpenAPI document generated from the route schemas', async () => {
-    const spec = (await client.fetch('/docs/json')).json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>();
+    // A logged-in user's, since test/attacks/ops-routes-exposure.test.ts.
+    const reader = await loggedIn(server, admin);
+    const spec = (await reader.fetch('/docs/json')).json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>();
     assert.match(spec.openapi, /^3\./);
     for (const path of ['/latest_version', '/get_nonce', '/ota_download/{filename}', '/login', '/upload', '/upload/{filename}', '/audit', '/healthz', '/metrics', '/api/v1/releases']) {
       assert.ok(spec.paths[path], `${path} documented`);
     }
     const latest = spec.paths['/latest_version']!.get as { responses: Record<string, { content: Record<string, { schema: { required: string[] } }> }> };
     assert.deepEqual(latest.responses['200']!.content['application/json']!.schema.required, ['version', 'mtime', 'sha256']);
-    const ui = await client.fetch('/docs/');
+    const ui = await reader.fetch('/docs/');
     assert.equal(ui.status, 200);
     assert.match(ui.text, /swagger/i);
   });

@@ -32,7 +32,8 @@ test('release signing: the server\'s key, signed manifests, the newest release p
   await t.test('the key is generated on first start: 0600 in an owner-only keys dir, its public key logged', async () => {
     assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
     assert.equal((await stat(join(server.dataDir, 'keys'))).mode & 0o777, 0o700);
-    assert.deepEqual(await readdir(join(server.dataDir, 'keys')), ['release-signing.pem']);
+    // The audit chain's key lives there too (test/attacks/audit-forgery.test.ts).
+    assert.deepEqual(await readdir(join(server.dataDir, 'keys')), ['audit-chain.key', 'release-signing.pem']);
     const line = server.process.output.find((l) => l.includes('generated a new release signing key'));
     assert.ok(line, 'the first start says it made a key');
   });
@@ -95,7 +96,8 @@ test('release signing: the server\'s key, signed manifests, the newest release p
   });
 
   await t.test('the routes are in the OpenAPI document, with the vehicle token scheme', async () => {
-    const spec = (await vehicle.fetch('/docs/json')).json<{ paths: Record<string, unknown>; components: { securitySchemes: Record<string, { scheme: string }> } }>();
+    // /docs needs a login since test/attacks/ops-routes-exposure.test.ts.
+    const spec = (await uploader.fetch('/docs/json')).json<{ paths: Record<string, unknown>; components: { securitySchemes: Record<string, { scheme: string }> } }>();
     for (const path of ['/api/v1/releases/latest', '/api/v1/releases/{release_id}/manifest', '/api/v1/vehicles/{vin}/reports', '/api/v1/vehicles', '/api/v1/vehicles/{vin}', '/vehicles']) {
       assert.ok(spec.paths[path], `${path} documented`);
     }
@@ -127,7 +129,7 @@ test('--signing-key: a key made with canota keys generate signs instead; a missi
   assert.equal(verifyManifest(releases[0]!.manifest!, [publicKey]).firmware_version, '3.0.0');
   const defaultKey = await runCanota(['keys', 'show', '--data-dir', server.dataDir, '--signing-key', keyFile, '--json']);
   assert.equal((JSON.parse(defaultKey.stdout) as { path: string }).path, keyFile);
-  assert.deepEqual(await readdir(server.dataDir).then((names) => names.includes('keys')), false, 'no default key made when one is given');
+  assert.deepEqual(await readdir(join(server.dataDir, 'keys')).then((names) => names.includes('release-signing.pem')), false, 'no default key made when one is given');
 
   const missing = join(dir, 'nothing.pem');
   const refused = await startCanota(['server', '--port', '0', '--data-dir', join(dir, 'data2'), '--signing-key', missing]);

@@ -231,7 +231,8 @@ test('vehicles: tokens on the OTA routes, reports, the vehicles API and pages', 
   });
 
   await t.test('metrics count token checks and reports', async () => {
-    const metrics = (await car.fetch('/metrics')).text;
+    // /metrics needs an admin (or the metrics token) since test/attacks/ops-routes-exposure.test.ts.
+    const metrics = (await uploader.fetch('/metrics')).text;
     assert.match(metrics, /^canota_vehicle_reports_total\{outcome="stored"\} 3$/m);
     assert.match(metrics, /^canota_vehicle_auth_total\{outcome="invalid"\} \d+$/m);
   });
