@@ -7,7 +7,7 @@ import type { DownloaderIdentity, ServerContext } from './context.ts';
 import { openStorage, defaultDatabaseUrl, type Storage } from './storage/index.ts';
 import { BlobStore } from './storage/blobs.ts';
 import { AuditLog } from './audit/audit-log.ts';
-import { loadAuditChainKey } from './audit/chain-key.ts';
+import { AuditKeyError, loadAuditChainKey } from './audit/chain-key.ts';
 import { ServerMetrics } from './metrics.ts';
 import { NonceService } from './nonces/nonce-service.ts';
 import { LatestRelease } from './releases/latest-release.ts';
@@ -41,7 +41,17 @@ export async function openServerData(dataDir: string, databaseUrl: string | unde
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const storage = await openStorage(databaseUrl ?? defaultDatabaseUrl(dataDir));
   try {
-    const chainKey = await loadAuditChainKey(dataDir, { create: options.createAuditKey });
+    let chainKey;
+    try {
+      chainKey = await loadAuditChainKey(dataDir, { create: options.createAuditKey });
+    } catch (error) {
+      // A data dir no server or command has written to yet (no key, no entry) has nothing to verify; with
+      // entries but no key, the log cannot be vouched for and the verifier says so.
+      if (error instanceof AuditKeyError && (await storage.audit.list({ limit: 1 })).length === 0) {
+        return { storage, audit: new AuditLog(storage.audit, logger.child({ component: 'audit' })) };
+      }
+      throw error;
+    }
     const audit = new AuditLog(storage.audit, logger.child({ component: 'audit' }), { key: chainKey.key });
     // The first keyed entry: it freezes any unkeyed entries before it, and proves the key was in use.
     if (chainKey.created) {
