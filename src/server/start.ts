@@ -6,8 +6,9 @@ import { defaultServerConfig, type ServerConfig } from './config.ts';
 import type { DownloaderIdentity, ServerContext } from './context.ts';
 import { openStorage, defaultDatabaseUrl, type Storage } from './storage/index.ts';
 import { BlobStore } from './storage/blobs.ts';
+import { readOptional } from '../files/read-optional.ts';
 import { AuditLog } from './audit/audit-log.ts';
-import { AuditKeyError, loadAuditChainKey } from './audit/chain-key.ts';
+import { AuditKeyError, auditKeyPath, loadAuditChainKey } from './audit/chain-key.ts';
 import { ServerMetrics } from './metrics.ts';
 import { NonceService } from './nonces/nonce-service.ts';
 import { LatestRelease } from './releases/latest-release.ts';
@@ -41,17 +42,12 @@ export async function openServerData(dataDir: string, databaseUrl: string | unde
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const storage = await openStorage(databaseUrl ?? defaultDatabaseUrl(dataDir));
   try {
-    let chainKey;
-    try {
-      chainKey = await loadAuditChainKey(dataDir, { create: options.createAuditKey });
-    } catch (error) {
-      // A data dir no server or command has written to yet (no key, no entry) has nothing to verify; with
-      // entries but no key, the log cannot be vouched for and the verifier says so.
-      if (error instanceof AuditKeyError && (await storage.audit.list({ limit: 1 })).length === 0) {
-        return { storage, audit: new AuditLog(storage.audit, logger.child({ component: 'audit' })) };
-      }
-      throw error;
+    const missingKey = await auditKeyMissing(storage, dataDir);
+    if (missingKey === 'nothing to verify' && !options.createAuditKey) {
+      // A data dir nothing has written to yet (no key, no entry) has nothing to verify.
+      return { storage, audit: new AuditLog(storage.audit, logger.child({ component: 'audit' })) };
     }
+    const chainKey = await loadAuditChainKey(dataDir, { create: options.createAuditKey });
     const audit = new AuditLog(storage.audit, logger.child({ component: 'audit' }), { key: chainKey.key });
     // The first keyed entry: it freezes any unkeyed entries before it, and proves the key was in use.
     if (chainKey.created) {
@@ -62,6 +58,26 @@ export async function openServerData(dataDir: string, databaseUrl: string | unde
     await storage.close();
     throw error;
   }
+}
+
+/**
+ * Why this data dir has no audit key while it should not make one: `nothing to verify` (no key and an
+ * empty log), or undefined (the key is there, or it may be made). A log that is already sealed with a key
+ * this data dir lacks (another data dir on the same database made it) is refused: a new key would fork the
+ * chain into two halves that no single key verifies.
+ */
+async function auditKeyMissing(storage: Storage, dataDir: string): Promise<'nothing to verify' | undefined> {
+  const path = auditKeyPath(dataDir);
+  if (await readOptional(path).then((text) => text !== null, () => true)) return undefined;
+  const [sealed] = await storage.audit.list({ event: 'audit.key', limit: 1 });
+  if (sealed) {
+    throw new AuditKeyError(sealed.subject === path
+      ? `no audit key at ${path}, though the audit log is sealed with the key made there (entry #${sealed.id}): ` +
+        'it was removed or moved; restore it from a backup (a new key cannot vouch for the entries)'
+      : `no audit key at ${path}; the audit log is sealed with the key made at ${sealed.subject ?? 'another data dir'} ` +
+        `(entry #${sealed.id}): copy that key file here (servers and commands sharing a database share its audit key)`);
+  }
+  return (await storage.audit.list({ limit: 1 })).length === 0 ? 'nothing to verify' : undefined;
 }
 
 /** Opens the data dir and database, builds the app and listens. */

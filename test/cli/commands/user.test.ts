@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { runCanota } from '../../support/canota-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -59,8 +60,9 @@ test('canota user add|list|passwd|remove', async (t) => {
 
   const audit = await runCanota(['audit', 'list', '--json', ...data]);
   const events = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; subject: string; actor: string }).reverse();
+  // The first command to write to a new data dir makes its audit key, and says so in the log.
   assert.deepEqual(events.map((e) => `${e.event} ${e.subject} by ${e.actor}`), [
-    'user.add root-admin by cli', 'user.add erin by cli', 'user.add ops by cli', 'user.passwd erin by cli', 'user.remove ops by cli',
+    `audit.key ${join(dataDir, 'keys', 'audit-chain.key')} by canota`, 'user.add root-admin by cli', 'user.add erin by cli', 'user.add ops by cli', 'user.passwd erin by cli', 'user.remove ops by cli',
   ]);
 });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runCanota } from '../../support/canota-process.ts';
@@ -55,12 +55,21 @@ test('canota vehicle register VIN: the token once, alone on the last line; store
 
   const viaEnv = await runCanota(['vehicle', 'register', 'WCANTAREG00000002', '--json'], { env: { CANOTA_DATA_DIR: dataDir } });
   assert.equal(viaEnv.code, 0, viaEnv.stderr);
-  const viaUrl = await runCanota(['vehicle', 'register', 'WCANTAREG00000003', '--database-url', `sqlite:${join(dataDir, 'canota.db')}`, '--data-dir', join(dataDir, 'elsewhere')]);
+  // Another data dir on the same database must hold the same audit key: a key of its own would fork the chain.
+  const elsewhere = join(dataDir, 'elsewhere');
+  const sharedDatabase = ['--database-url', `sqlite:${join(dataDir, 'canota.db')}`, '--data-dir', elsewhere];
+  const withoutKey = await runCanota(['vehicle', 'register', 'WCANTAREG00000003', ...sharedDatabase]);
+  assert.equal(withoutKey.code, 1);
+  assert.match(withoutKey.stderr, /no audit key at .*elsewhere.*; the audit log is sealed with the key made at .*keys\/audit-chain\.key \(entry #1\): copy that key file here/);
+  await mkdir(join(elsewhere, 'keys'), { recursive: true });
+  await copyFile(join(dataDir, 'keys', 'audit-chain.key'), join(elsewhere, 'keys', 'audit-chain.key'));
+  const viaUrl = await runCanota(['vehicle', 'register', 'WCANTAREG00000003', ...sharedDatabase]);
   assert.equal(viaUrl.code, 0, viaUrl.stderr);
+  assert.equal((await runCanota(['audit', 'verify', ...data])).code, 0, 'one chain, one key');
 
   const audit = await runCanota(['audit', 'list', '--json', ...data]);
   const events = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; subject: string; actor: string }).reverse();
   assert.deepEqual(events.map((e) => `${e.event} ${e.subject} by ${e.actor}`), [
-    `vehicle.register ${VIN} by cli`, `vehicle.rotate ${VIN} by cli`, 'vehicle.register WCANTAREG00000002 by cli', 'vehicle.register WCANTAREG00000003 by cli',
+    `audit.key ${join(dataDir, 'keys', 'audit-chain.key')} by canota`, `vehicle.register ${VIN} by cli`, `vehicle.rotate ${VIN} by cli`, 'vehicle.register WCANTAREG00000002 by cli', 'vehicle.register WCANTAREG00000003 by cli',
   ]);
 });
