@@ -1,4 +1,5 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
+import { errorCode } from '../errors/error-message.ts';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 
@@ -26,6 +27,33 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     throw error;
   }
   await syncDirectory(dirname(path));
+}
+
+/**
+ * Creates `path` with `data` unless it exists: true when this call created it, false when a file was
+ * already there (kept untouched). The content is written and fsynced under a temp name, then hard-linked
+ * into place: unlike a rename, link() fails when the name exists, so of two processes creating the same
+ * file at once exactly one wins, and nobody ever sees it half-written. For files made once: keys, configs.
+ */
+export async function writeFileExclusive(path: string, data: string | Uint8Array, options: { mode: number }): Promise<boolean> {
+  const temp = temporaryPathFor(path);
+  const handle = await open(temp, 'wx', options.mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temp, path);
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  await syncDirectory(dirname(path));
+  return true;
 }
 
 /** A unique temp name beside `path` (same filesystem, so rename is atomic); dot-prefixed and `.tmp`-suffixed. */

@@ -1,12 +1,12 @@
 import { randomInt } from 'node:crypto';
-import { link, mkdir, open, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncDirectory, temporaryPathFor } from '../files/atomic-write.ts';
+import { writeFileExclusive } from '../files/atomic-write.ts';
 import { parsePublicKey } from '../crypto/ed25519.ts';
 import {
   VehicleConfigError, loadVehicleConfig, standardVehicleConfig, type BusConfig, type VehicleConfig,
 } from './config.ts';
-import { errorCode, errorMessage } from '../errors/error-message.ts';
+import { errorMessage } from '../errors/error-message.ts';
 
 export interface ResolveVehicleConfigOptions {
   /** `--config F`: use this file (never written). */
@@ -74,25 +74,10 @@ async function loadIfPresent(path: string): Promise<VehicleConfig | null> {
 async function createStandardCar(path: string, options: ResolveVehicleConfigOptions): Promise<ResolvedVehicleConfig> {
   const config = standardVehicleConfig(options.vin ?? randomVin(), options.driver ? { driver: options.driver } : {});
   await mkdir(options.stateDir, { recursive: true });
-  const temp = temporaryPathFor(path);
-  // 0600: the file holds every ECU's security-access secret.
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(config, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    // link() fails if the name exists, unlike rename(): a car another process created first is kept.
-    await link(temp, path);
-  } catch (error) {
-    if (errorCode(error) !== 'EEXIST') throw error;
+  // 0600: the file holds every ECU's security-access secret. A car another process created first is kept.
+  if (!await writeFileExclusive(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })) {
     return { config: await loadVehicleConfig(path), path, created: false };
-  } finally {
-    await unlink(temp).catch(() => undefined);
   }
-  await syncDirectory(options.stateDir);
   return { config, path, created: true };
 }
 

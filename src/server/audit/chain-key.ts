@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { syncDirectory, temporaryPathFor } from '../../files/atomic-write.ts';
+import { writeFileExclusive } from '../../files/atomic-write.ts';
 import { errorCode } from '../../errors/error-message.ts';
 
 /** The audit key file is missing where it must exist, or is not a key (truncated, edited). */
@@ -36,25 +36,12 @@ export async function loadAuditChainKey(dataDir: string, options: { create: bool
   if (!options.create) throw new AuditKeyError(`no audit key at ${path} (the server creates it at first start; without it the log cannot be verified)`);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
-  const temp = temporaryPathFor(path);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${key.toString('hex')}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(temp, path);
-  } catch (error) {
-    if (errorCode(error) !== 'EEXIST') throw error;
+  if (!await writeFileExclusive(path, `${key.toString('hex')}\n`, { mode: 0o600 })) {
+    // Another process made it first: use theirs, so both seal with the same key.
     const winner = await readKey(path);
     if (!winner) throw new AuditKeyError(`${path} vanished while it was being created`);
     return { ...winner, path, created: false };
-  } finally {
-    await unlink(temp).catch(() => undefined);
   }
-  await syncDirectory(dirname(path));
   return { key, keyId: keyIdOf(key), path, created: true };
 }
 
