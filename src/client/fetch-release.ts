@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
 import { ClientError } from './errors.ts';
-import type { DownloadResponse, ServerSession } from './ota-server.ts';
+import type { ServerSession } from './ota-server.ts';
 import type { PartialDownload } from './partial-download.ts';
 import { ProgressMeter, type DownloadProgress } from './progress.ts';
 import { planBody, resumeHeaders, sameEntityTag, type BodyPlan } from './range.ts';
@@ -75,14 +75,14 @@ export async function fetchRelease(input: {
   try {
     const response = await session.download(release.filename, nonce, resumeHeaders(resume.offset, resume.entityTag),
       { signal: attempt.signal, bodyTimeoutMs: settings.stallTimeoutMs });
-    const entityTag = single(response.headers.etag);
+    const entityTag = response.header('etag');
     let plan: BodyPlan;
     try {
       plan = planBody({
         status: response.status,
         offset: resume.offset,
-        contentLength: integerHeader(response.headers['content-length']),
-        contentRange: single(response.headers['content-range']),
+        contentLength: integerHeader(response.header('content-length')),
+        contentRange: response.header('content-range'),
         announcedSize: release.size,
       });
       if (plan.kind === 'append' && resume.entityTag !== undefined && entityTag !== undefined &&
@@ -91,19 +91,19 @@ export async function fetchRelease(input: {
         plan = { kind: 'discard' };
       }
     } catch (error) {
-      dropBody(response.body);
+      await response.discard();
       if (error instanceof ClientError && error.reason === 'length-mismatch') await partial.discard();
       throw error;
     }
     if (plan.kind === 'discard') {
-      dropBody(response.body);
+      await response.discard();
       await partial.discard();
       throw new ClientError('bad-response',
         `the server cannot continue our partial file from byte ${resume.offset} (${response.status}); starting again`,
         { status: response.status });
     }
     if (plan.kind === 'complete') {
-      await response.body.dump();
+      await response.discard();
       logger?.info({ bytes: resume.offset }, 'the partial file is complete: verifying it');
       return await checkHash(release, partial, hash, resume.offset, resume.offset);
     }
@@ -167,22 +167,7 @@ async function checkHash(release: Release, partial: PartialDownload, hash: Hash,
   return { path: partial.partPath, size, resumedFrom };
 }
 
-/**
- * Throws away a body we will not read. undici fails a body destroyed before its end with an AbortError
- * event; nobody listens for it here, so without this listener it is an uncaught exception (a bodiless 416
- * crashed the client this way).
- */
-function dropBody(body: DownloadResponse['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function integerHeader(value: string | string[] | undefined): number | undefined {
-  const text = single(value);
+function integerHeader(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d+$/.test(text.trim())) return undefined;
   const number = Number(text);
   return Number.isSafeInteger(number) ? number : undefined;

@@ -23,8 +23,11 @@ export interface LatestVersionCache {
   release: Release | null;
 }
 
-/** A download answer (200, 206 or 416) with its body unread. */
-export type DownloadResponse = Pick<OtaResponse, 'status' | 'headers' | 'body'>;
+/**
+ * A download answer (200, 206 or 416) with its body unread: streamed, or thrown away with `discard()`
+ * (a body merely destroyed fails with an AbortError nobody listens for: a bodiless 416 crashed the client).
+ */
+export type DownloadResponse = Pick<OtaResponse, 'status' | 'body' | 'header' | 'discard'>;
 
 /**
  * The seed's protocol (docs/architecture.md, "HTTP routes") on top of the shared HTTP client (src/ota-http/): one
