@@ -10,6 +10,6 @@ export { downloadImage, type DownloadOptions, type DownloadResult, type ImageSou
 export { UdsServer, type DiagnosticAddresses } from './server/server.ts';
 export type { Reply } from './server/dispatcher.ts';
 export type {
-  Addressing, DataIdentifierDefinition, DownloadHandlers, DownloadRequestInfo, RequestContext, RoutineDefinition, RoutineHandler,
-  SecurityOptions, SecurityRequirement, ServerTiming, UdsServerOptions,
+  Addressing, DataIdentifierDefinition, DownloadHandlers, DownloadRequestInfo, RequestContext, ResetAccess, RoutineDefinition, RoutineHandler,
+  SecurityAttempts, SecurityAttemptStore, SecurityOptions, SecurityRequirement, ServerTiming, UdsServerOptions,
 } from './server/options.ts';

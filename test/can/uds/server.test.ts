@@ -4,6 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RequestRejectedError, UdsServer, UdsServerConfigurationError, type Reply } from '../../../src/can/uds/index.ts';
 import { bytes, hex, key, testEcu, testerAndEcu } from './support.ts';
 import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { Logger } from '../../../src/logging/logger.ts';
 
 /** Sends hex requests in order; returns the hex replies ('' when none, '(suppressed) …' when suppressed). */
 async function run(server: UdsServer, ...requests: string[]): Promise<string[]> {
@@ -87,6 +90,144 @@ test('0x11 ECUReset: answered first, then reset to the default session and locke
   assert.equal(server.session, 1);
   assert.equal(server.securityLevel, null);
   assert.equal(await last(server, '11 83'), '(suppressed) 5103');
+});
+
+test('0x11 ECUReset with resetAccess: 0x7F outside its sessions, 0x33 locked, canReset vetoes before the answer; no reset types: 0x11', async (t) => {
+  let moving = false;
+  const vetoed: number[] = [];
+  const { server, log } = newServer({
+    resetAccess: { sessions: [2, 3], security: 1 },
+    canReset: (type: number) => {
+      if (moving) {
+        vetoed.push(type);
+        throw new RequestRejectedError(0x22, 'vehicle moving');
+      }
+    },
+  });
+  t.after(() => server.close());
+  assert.equal(await last(server, '11 01'), '7f117f', 'not in the default session');
+  assert.equal(await last(server, '10 03', '11 01'), '7f1133', 'extended, but locked');
+  await unlock(server);
+  moving = true;
+  assert.equal(await last(server, '11 01'), '7f1122', 'the application vetoes');
+  assert.deepEqual([vetoed, log.resets, server.securityLevel], [[1], [], 1], 'a vetoed reset resets nothing');
+  moving = false;
+  assert.equal(await last(server, '11 01'), '5101');
+  assert.deepEqual(log.resets, [1]);
+
+  const { server: plain } = newServer({ resetTypes: [] });
+  t.after(() => plain.close());
+  assert.equal(await last(plain, '11 01'), '7f1111', 'a server without reset types does not serve ECUReset');
+  assert.equal(await last(plain, '10 03', '11 01'), '7f1111');
+});
+
+/** An attempt store in memory whose saves resolve only when the test releases them. */
+class HeldStore {
+  saved: { failedAttempts: number; delayedUntil: number } | null = null;
+  loadError: Error | null = null;
+  saveError: Error | null = null;
+  readonly held: (() => void)[] = [];
+  hold = false;
+
+  load() {
+    if (this.loadError) throw this.loadError;
+    return this.saved;
+  }
+
+  async save(attempts: { failedAttempts: number; delayedUntil: number }): Promise<void> {
+    if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
+    if (this.saveError) throw this.saveError;
+    this.saved = { ...attempts };
+  }
+}
+
+function captureLogs(): { logger: Logger; lines: { level: number; msg: string }[] } {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+      done();
+    },
+  }));
+  return { logger, lines };
+}
+
+test('0x27 with an attempt store: each wrong key is saved before its NRC goes out, and a new server (a reboot) keeps count and delay', async (t) => {
+  const store = new HeldStore();
+  let clock = Date.parse('2030-01-01T00:00:00Z');
+  const security = { secret: 'edt-test-secret', maxAttempts: 3, delayMs: 10_000, attempts: store, now: () => clock };
+  const boot = () => {
+    const { server } = newServer({ security });
+    t.after(() => server.close());
+    return server;
+  };
+  let server = boot();
+  await run(server, '10 03', '27 01');
+  store.hold = true;
+  let answered = false;
+  const reply = server.handle(bytes('27 02 00112233445566778899aabbccddeeff')).then((value) => { answered = true; return value; });
+  await sleep(20);
+  assert.equal(answered, false, 'no answer while the count is being saved');
+  store.held.shift()!();
+  assert.equal(hex((await reply)!.message), '7f2735');
+  store.hold = false;
+  assert.deepEqual(store.saved, { failedAttempts: 1, delayedUntil: clock });
+
+  // Power cycle after one wrong key: the next one is the second, the one after it the third.
+  server = boot();
+  assert.equal(await last(server, '10 03', '27 01', '27 02 00112233445566778899aabbccddeeff'), '7f2735');
+  server = boot();
+  assert.equal(await last(server, '10 03', '27 01', '27 02 00112233445566778899aabbccddeeff'), '7f2736');
+  assert.deepEqual(store.saved, { failedAttempts: 0, delayedUntil: clock + 10_000 });
+  clock += 4000;
+  server = boot();
+  assert.equal(await last(server, '10 03', '27 01'), '7f2737', 'the delay outlives the reboot');
+  clock += 6000;
+  assert.match(await last(server, '27 01'), /^6701/, 'and ends when it is over');
+  await unlock(server);
+  assert.equal(server.securityLevel, 1);
+
+  // A right key after wrong ones clears the stored count.
+  server = boot();
+  await run(server, '10 03', '27 01', '27 02 00112233445566778899aabbccddeeff');
+  assert.equal(store.saved?.failedAttempts, 1);
+  await unlock(server);
+  assert.equal(store.saved?.failedAttempts, 0);
+});
+
+test('0x27 with an attempt store fails closed: unreadable state, a delay from a clock set back, a save that fails', async (t) => {
+  const store = new HeldStore();
+  let clock = Date.parse('2030-01-01T00:00:00Z');
+  const { logger, lines } = captureLogs();
+  const boot = () => {
+    const { server } = newServer({ logger, security: { secret: 'edt-test-secret', maxAttempts: 3, delayMs: 10_000, attempts: store, now: () => clock } });
+    t.after(() => server.close());
+    return server;
+  };
+  store.loadError = new Error('security-access.json: unexpected end of JSON input');
+  let server = boot();
+  assert.equal(await last(server, '10 03', '27 01'), '7f2737', 'unreadable: the full delay');
+  assert.ok(lines.some((line) => line.level === 50 && line.msg === 'security-access attempts unreadable: locked for the full delay'));
+  clock += 10_000;
+  assert.match(await last(server, '27 01'), /^6701/);
+
+  store.loadError = null;
+  store.saved = { failedAttempts: Number.NaN, delayedUntil: 0 };
+  server = boot();
+  assert.equal(await last(server, '10 03', '27 01'), '7f2737', 'not a count: the full delay');
+
+  // A delay far in the future (the clock was set back a year) lasts one delay, not a year.
+  store.saved = { failedAttempts: 0, delayedUntil: clock + 365 * 86_400_000 };
+  server = boot();
+  assert.equal(await last(server, '10 03', '27 01'), '7f2737');
+  clock += 10_000;
+  assert.match(await last(server, '27 01'), /^6701/);
+
+  // A wrong key whose count cannot be saved: no further guesses now.
+  store.saveError = new Error('ENOSPC: no space left on device');
+  assert.equal(await last(server, '27 02 00112233445566778899aabbccddeeff'), '7f2736');
+  assert.equal(await last(server, '27 01'), '7f2737');
+  assert.ok(lines.some((line) => line.level === 50 && line.msg === 'security-access attempts not saved: locked for the full delay'));
 });
 
 test('0x27 SecurityAccess: seed/key, zero seed when unlocked, 0x24, 0x35, 0x36, 0x37, 0x13', async (t) => {

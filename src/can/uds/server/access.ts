@@ -37,7 +37,14 @@ export function accessTable(state: ServerState): Map<number, ServiceAccess> {
       [Session.ExtendedDiagnostic, { sessions: new Set([Session.Default, Session.ExtendedDiagnostic]) }],
     ]),
   });
-  table.set(ServiceId.EcuReset, { sessions: ALL, subFunctions: subFunctions(state.resetTypes.map((type) => [type, {}])) });
+  if (state.resetTypes.length > 0) {
+    const reset = state.options.resetAccess;
+    table.set(ServiceId.EcuReset, {
+      sessions: reset?.sessions ? new Set(reset.sessions) : ALL,
+      security: reset?.security ?? null,
+      subFunctions: subFunctions(state.resetTypes.map((type) => [type, {}])),
+    });
+  }
   table.set(ServiceId.ClearDiagnosticInformation, { sessions: ALL });
   table.set(ServiceId.ReadDataByIdentifier, { sessions: ALL });
   table.set(ServiceId.WriteDataByIdentifier, { sessions: ALL });

@@ -73,6 +73,40 @@ export interface SecurityOptions {
   bootDelayMs?: number;
   /** Replaces canota's HMAC key derivation. */
   computeKey?: (seed: Uint8Array, level: number) => Uint8Array;
+  /**
+   * Keeps the failed-attempt counter and the delay timer across resets and power losses (ISO 14229-1
+   * §10.4.2: otherwise every reboot would grant fresh guesses). Without it they live in memory only.
+   */
+  attempts?: SecurityAttemptStore;
+  /** Wall clock, epoch ms (persisted delays must outlive the process, so no monotonic clock). Default Date.now. */
+  now?: () => number;
+}
+
+/** The security-access counters as they are persisted. */
+export interface SecurityAttempts {
+  /** Wrong keys in a row since the last right one or the last delay. */
+  failedAttempts: number;
+  /** Epoch ms until which seeds are refused with 0x37; 0 when no delay runs. */
+  delayedUntil: number;
+}
+
+/**
+ * Where SecurityState keeps its attempts. `load` runs at every power-up (a new server) and is synchronous,
+ * so a store reads its medium beforehand; it returns null when nothing was ever saved and throws when what
+ * was saved cannot be read (the server then fails closed: the full delay). `save` completes before the
+ * answer to a key goes out, so a reset right after a wrong key cannot undo it.
+ */
+export interface SecurityAttemptStore {
+  load(): SecurityAttempts | null;
+  save(attempts: SecurityAttempts): Promise<void>;
+}
+
+/** Where ECUReset may be requested; checked like any service (0x7F outside `sessions`, 0x33 locked). */
+export interface ResetAccess {
+  /** Sessions where ECUReset is served; default all (ISO 14229-1 allows a reset in any session). */
+  sessions?: readonly number[];
+  /** Security level it needs; default none. */
+  security?: SecurityRequirement;
 }
 
 export interface ServerTiming {
@@ -92,8 +126,15 @@ export interface UdsServerOptions {
   dids?: Readonly<Record<number, DataIdentifierDefinition>> | ReadonlyMap<number, DataIdentifierDefinition>;
   routines?: Readonly<Record<number, RoutineDefinition>> | ReadonlyMap<number, RoutineDefinition>;
   download?: DownloadHandlers;
-  /** ECUReset types supported (else 0x12). Default hard, keyOffOn, soft. */
+  /** ECUReset types supported (else 0x12). Default hard, keyOffOn, soft; none: ECUReset is not served at all (0x11). */
   resetTypes?: readonly number[];
+  /** Session and security ECUReset needs. Default: any session, no security. */
+  resetAccess?: ResetAccess;
+  /**
+   * Veto a reset before its positive response goes out (throw RequestRejectedError, e.g. 0x22 while the
+   * vehicle moves): once answered positively, the reset happens.
+   */
+  canReset?: (resetType: number, context: RequestContext) => void | Promise<void>;
   /** Called after the positive 0x11 response went out; the session is back to default by then. */
   onReset?: (resetType: number) => void | Promise<void>;
   /** Veto a session change (throw RequestRejectedError, e.g. 0x22 while driving). */

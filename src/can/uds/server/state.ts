@@ -57,7 +57,7 @@ export class ServerState {
     this.resetTypes = options.resetTypes ?? [ResetType.HardReset, ResetType.KeyOffOnReset, ResetType.SoftReset];
     this.downloadHandlers = options.download;
     this.logger = options.logger;
-    this.security = options.security ? new SecurityState(options.security as SecurityOptions) : null;
+    this.security = options.security ? new SecurityState(options.security as SecurityOptions, this.logger) : null;
     this.session = new SessionState(this.timing.s3Ms, (session, previous) => this.#sessionChanged(session, previous));
   }
 
