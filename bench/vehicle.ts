@@ -52,7 +52,7 @@ async function flashEdt(fd: boolean): Promise<Result> {
   const approval = ApprovalClient.forVehicle(tmuBus, config);
   const channel = new IsoTpChannel(tmuBus, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(bus) });
   const client = new UdsClient(channel);
-  const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT') });
+  const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), authority: approval });
   try {
     const image = randomBytes(size);
     const sha256 = createHash('sha256').update(image).digest('hex');

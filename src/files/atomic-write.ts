@@ -8,9 +8,10 @@ import { dirname, basename, join } from 'node:path';
  * the complete new content, never a half-written file: temp file in the same directory, fsync, rename,
  * then fsync the directory so the rename itself survives a power cut.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
   const temp = temporaryPathFor(path);
-  const handle = await open(temp, 'wx', 0o644);
+  // The mode is the temp file's, so a secret is never readable by others, not even for a moment.
+  const handle = await open(temp, 'wx', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
     await handle.sync();

@@ -20,7 +20,6 @@ import { startTmuDiagnostics } from './tmu/tmu-diagnostics.ts';
 import type { UdsServer } from '../can/uds/index.ts';
 import { parsePublicKey } from '../crypto/ed25519.ts';
 import { errorMessage } from '../errors/error-message.ts';
-import { securitySecretBytes } from './ecu/protocol.ts';
 import { DriverApproval } from './tmu/driver-approval.ts';
 import { ReportOutbox } from './tmu/report-outbox.ts';
 import { ServerApi } from './tmu/server-api.ts';
@@ -197,6 +196,7 @@ async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget): Prom
   const gateway = ecuByName(config, config.gateway.ecu);
   const server = new ServerApi({ server: download.server, token: download.token, ca: download.ca, timeoutMs: (download.timeoutSeconds ?? 30) * 1000 });
   const links = new TesterLinks(config, bus);
+  const approval = new DriverApproval(links.client(gateway.name), logger);
   return Tmu.start({
     config,
     intervalSeconds: download.intervalSeconds,
@@ -208,9 +208,9 @@ async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget): Prom
   }, {
     server,
     downloads: new ReleaseDownloads({ directory: join(directory, 'downloads'), settings: download, trustedKeys, logger }),
-    approval: new DriverApproval(links.client(gateway.name), securitySecretBytes(gateway.securitySecret), logger),
+    approval,
     ecus: new ConnectedEcus({
-      config, bus, links, local, ...(settings.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: settings.rebootTimeoutMs } : {}), ...(logger ? { logger } : {}),
+      config, bus, links, local, authority: approval, ...(settings.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: settings.rebootTimeoutMs } : {}), ...(logger ? { logger } : {}),
     }),
     store: new TmuStateFile(directory),
     outbox: new ReportOutbox(join(directory, 'reports'), logger),

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { MAX_STANDARD_ID, MAX_EXTENDED_ID } from '../can/bus/frame.ts';
@@ -39,8 +38,11 @@ export const ecuConfigSchema = z.object({
   /** Periodic status frame (see can/canota.dbc). */
   statusId: canId,
   hardwareId: z.string().min(1).max(32),
-  /** Security-access secret (hex, >= 16 bytes) shared by the ECU and the tester. */
-  securitySecret: z.string().regex(/^([0-9a-fA-F]{2}){16,64}$/, 'hex, 16 to 64 bytes'),
+  /**
+   * No longer used: every ECU keeps its own keys in `<state-dir>/ecus/<NAME>/keys.json`
+   * (docs/in-vehicle-security.md). Accepted so that older vehicle.json files still load; ignored.
+   */
+  securitySecret: z.string().regex(/^([0-9a-fA-F]{2}){16,64}$/, 'hex, 16 to 64 bytes').optional(),
   /** Version of the image the ECU ships with (bank A on first start). */
   factoryVersion: z.string().min(1).default('1.0.0'),
   flash: flashTimingSchema.default({ eraseBytesPerSecond: 0, programBytesPerSecond: 0 }),
@@ -61,6 +63,12 @@ export const vehicleConfigSchema = z.object({
   /** The ECU that runs the download client and acts as UDS tester. */
   tester: ecuName.default('TMU'),
   functionalRequestId: canId.default(0x7df),
+  /**
+   * The ECU whose status frame says whether the vehicle moves (its VehicleMoving bit); every ECU refuses
+   * what interrupts driving (a reset, the programming session) unless that frame, authenticated and
+   * fresh, says stopped. Absent: no ECU knows of motion, and the vehicle always counts as stopped.
+   */
+  motionSource: ecuName.optional(),
   /** Ed25519 public keys ("ed25519:<base64>" or PEM) whose release signatures ECUs accept. Empty: no signature check. */
   trustedKeys: z.array(z.string()).default([]),
 }).strict().superRefine((config, ctx) => {
@@ -83,6 +91,9 @@ export const vehicleConfigSchema = z.object({
   }
   if (!names.has(config.gateway.ecu)) ctx.addIssue({ code: 'custom', path: ['gateway', 'ecu'], message: `no ECU named ${config.gateway.ecu}` });
   if (!names.has(config.tester)) ctx.addIssue({ code: 'custom', path: ['tester'], message: `no ECU named ${config.tester}` });
+  if (config.motionSource !== undefined && !names.has(config.motionSource)) {
+    ctx.addIssue({ code: 'custom', path: ['motionSource'], message: `no ECU named ${config.motionSource}` });
+  }
   for (const [index, route] of config.gateway.routes.entries()) {
     for (const bus of [route.from, route.to]) {
       if (!config.buses[bus]) ctx.addIssue({ code: 'custom', path: ['gateway', 'routes', index], message: `unknown bus "${bus}"` });
@@ -121,21 +132,22 @@ export async function loadVehicleConfig(path: string): Promise<VehicleConfig> {
 }
 
 /**
- * The standard car (docs/architecture.md, "In-vehicle network"): TMU and CGW on CAN-T, CGW and EDT on CAN-B, CAN FD 500k/2M. Security
- * secrets are random per vehicle — never a shared default — so the caller persists the result.
+ * The standard car (docs/architecture.md, "In-vehicle network"): TMU and CGW on CAN-T, CGW and EDT on CAN-B,
+ * CAN FD 500k/2M, EDT (the drive train) as the motion source. It holds no secrets: each ECU's keys are made
+ * for it in its own state dir when the car first starts (src/vehicle/keys/).
  */
 export function standardVehicleConfig(vin: string, overrides: { driver?: BusConfig['driver']; timing?: boolean; fd?: boolean } = {}): VehicleConfig {
   const bus = { driver: overrides.driver ?? 'virtual', fd: overrides.fd ?? true, timing: overrides.timing ?? false };
   // On udp-multicast each segment is its own group:port; CAN-T takes python-can's default port.
-  const secret = () => randomBytes(32).toString('hex');
   return parseVehicleConfig({
     vin,
     buses: { cant: { ...bus, port: 43113 }, canb: { ...bus, port: 43114 } },
     ecus: [
-      { name: 'TMU', bus: 'cant', requestId: 0x720, responseId: 0x728, statusId: 0x520, hardwareId: 'TMU-HW-A1', securitySecret: secret() },
-      { name: 'CGW', bus: 'cant', requestId: 0x710, responseId: 0x718, statusId: 0x510, hardwareId: 'CGW-HW-A1', securitySecret: secret() },
-      { name: 'EDT', bus: 'canb', requestId: 0x730, responseId: 0x738, statusId: 0x530, hardwareId: 'EDT-HW-A1', securitySecret: secret() },
+      { name: 'TMU', bus: 'cant', requestId: 0x720, responseId: 0x728, statusId: 0x520, hardwareId: 'TMU-HW-A1' },
+      { name: 'CGW', bus: 'cant', requestId: 0x710, responseId: 0x718, statusId: 0x510, hardwareId: 'CGW-HW-A1' },
+      { name: 'EDT', bus: 'canb', requestId: 0x730, responseId: 0x738, statusId: 0x530, hardwareId: 'EDT-HW-A1' },
     ],
     gateway: { ecu: 'CGW', routes: [{ from: 'canb', to: 'cant', ids: [0x530] }] },
+    motionSource: 'EDT',
   });
 }

@@ -5,31 +5,22 @@ import { UdsClient, type UdsClientOptions } from '../../can/uds/client/client.ts
 import { NegativeResponseError } from '../../can/uds/errors.ts';
 import { NegativeResponseCode as Nrc } from '../../can/uds/nrc.ts';
 import { DiagnosticSessionType } from '../../can/uds/services/diagnostic-session-control.ts';
-import { computeSecurityKey } from '../../can/uds/services/security-access.ts';
 import type { VehicleConfig } from '../config.ts';
 import { ecuByName, isoTpFrameOptions } from '../network.ts';
 import {
-  APPROVAL_ROUTINE, APPROVAL_SECURITY_LEVEL, PROGRESS_ROUTINE, approvalOfferSchema, checkPayload, decodeApprovalStatus,
-  encodePayload, updateProgressSchema, updateResultSchema, type ApprovalOffer, type ApprovalOfferInput, type ApprovalStatus,
-  type UpdateProgress, type UpdateResultInput,
+  APPROVAL_ROUTINE, GRANT_ROUTINE, PROGRESS_ROUTINE, approvalOfferSchema, checkPayload, decodeApprovalStatus, decodeGrantAnswer,
+  encodeGrantRequest, encodePayload, updateProgressSchema, updateResultSchema, type ApprovalOffer, type ApprovalOfferInput,
+  type ApprovalStatus, type GrantAnswer, type GrantRequest, type UpdateProgress, type UpdateResultInput,
 } from './approval-protocol.ts';
-import { securitySecretBytes } from '../ecu/protocol.ts';
 
 export type ApprovalDecision = Exclude<ApprovalStatus, { state: 'pending' }>;
-
-export interface ApprovalClientOptions {
-  /** The CGW's security-access secret (its `securitySecret` from the vehicle config, as bytes). */
-  secret: Uint8Array;
-  securityLevel?: number;
-}
 
 /**
  * NRCs meaning "the CGW's diagnostic session (or its unlock) is gone": the routine is unknown outside the
  * extended session, locked, or no longer started in the new session.
  */
 const SESSION_LOST = new Set<number>([
-  Nrc.ServiceNotSupportedInActiveSession, Nrc.SubFunctionNotSupportedInActiveSession, Nrc.SecurityAccessDenied,
-  Nrc.RequestOutOfRange, Nrc.RequestSequenceError,
+  Nrc.ServiceNotSupportedInActiveSession, Nrc.SubFunctionNotSupportedInActiveSession, Nrc.RequestOutOfRange, Nrc.RequestSequenceError,
 ]);
 
 /**
@@ -52,16 +43,12 @@ const SESSION_LOST = new Set<number>([
  */
 export class ApprovalClient {
   readonly uds: UdsClient;
-  readonly #secret: Uint8Array;
-  readonly #level: number;
   readonly #ownedChannel: IsoTpChannel | null;
   #offer: ApprovalOffer | null = null;
   #lastState: ApprovalStatus['state'] | null = null;
 
-  constructor(uds: UdsClient, options: ApprovalClientOptions, ownedChannel: IsoTpChannel | null = null) {
+  constructor(uds: UdsClient, ownedChannel: IsoTpChannel | null = null) {
     this.uds = uds;
-    this.#secret = options.secret;
-    this.#level = options.securityLevel ?? APPROVAL_SECURITY_LEVEL;
     this.#ownedChannel = ownedChannel;
   }
 
@@ -72,7 +59,7 @@ export class ApprovalClient {
   static forVehicle(bus: Bus, config: VehicleConfig, options: UdsClientOptions = {}): ApprovalClient {
     const cgw = ecuByName(config, config.gateway.ecu);
     const channel = new IsoTpChannel(bus, { txId: cgw.requestId, rxId: cgw.responseId, ...isoTpFrameOptions(config.buses[cgw.bus]!) });
-    return new ApprovalClient(new UdsClient(channel, options), { secret: securitySecretBytes(cgw.securitySecret) }, channel);
+    return new ApprovalClient(new UdsClient(channel, options), channel);
   }
 
   /** The offer last sent, if any. */
@@ -80,7 +67,7 @@ export class ApprovalClient {
     return this.#offer;
   }
 
-  /** Extended session and security access on the CGW (done by `offer()`). */
+  /** The extended session on the CGW (done by `offer()`). */
   async connect(): Promise<void> {
     try {
       await this.uds.diagnosticSessionControl(DiagnosticSessionType.ExtendedDiagnostic);
@@ -90,7 +77,6 @@ export class ApprovalClient {
       await this.uds.diagnosticSessionControl(DiagnosticSessionType.Default);
       await this.uds.diagnosticSessionControl(DiagnosticSessionType.ExtendedDiagnostic);
     }
-    await this.uds.unlock(this.#level, (seed) => computeSecurityKey(this.#secret, seed));
   }
 
   /**
@@ -127,6 +113,15 @@ export class ApprovalClient {
   async progress(progress: UpdateProgress): Promise<void> {
     const checked = checkPayload(updateProgressSchema, progress, 'progress');
     await this.#recovering(() => this.uds.startRoutine(PROGRESS_ROUTINE, encodePayload(checked)));
+  }
+
+  /**
+   * A programming grant for an ECU of the approved update (`31 01 F003`): the security-access key for the
+   * ECU's `seed` and the grant to present at its erase (src/vehicle/keys/programming-grant.ts). Works in the
+   * session the CGW link is in (extended, or programming while the CGW itself is flashed).
+   */
+  async authorize(request: GrantRequest): Promise<GrantAnswer> {
+    return decodeGrantAnswer(await this.#recovering(() => this.uds.startRoutine(GRANT_ROUTINE, encodeGrantRequest(request))));
   }
 
   /** The update ended (or a pending offer is withdrawn): `31 02 F001` with the result; closes the firewall. */

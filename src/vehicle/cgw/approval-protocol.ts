@@ -6,13 +6,12 @@
 import { z } from 'zod';
 import { ApprovalResponseError, InvalidApprovalMessageError } from './errors.ts';
 import { errorMessage } from '../../errors/error-message.ts';
+import { GRANT_BYTES, SECURITY_KEY_BYTES, type GrantPurpose } from '../keys/programming-grant.ts';
 
 /** 0x31 01/03/02 F001: offer, result, stop. */
 export const APPROVAL_ROUTINE = 0xf001;
 /** 0x31 01 F002: progress for the HMI. */
 export const PROGRESS_ROUTINE = 0xf002;
-/** The approval routines need security access at this level (in the extended session). */
-export const APPROVAL_SECURITY_LEVEL = 0x01;
 
 /** Status record of `31 03 F001`. */
 export enum ApprovalStatusCode {
@@ -152,4 +151,53 @@ export function decodeApprovalStatus(record: Uint8Array): ApprovalStatus {
     case undefined: throw new ApprovalResponseError('empty approval status');
     default: throw new ApprovalResponseError(`unknown approval status 0x${code.toString(16)}`);
   }
+}
+
+/**
+ * 0x31 01 F003: a programming grant (src/vehicle/keys/programming-grant.ts). Record: purpose (1 byte:
+ * 0x00 access, 0x01 program, 0x02 rollback), the ECU name's length (1) and ASCII name, then the ECU's
+ * security-access seed. Answer: the 16-byte security-access key, then the 69-byte grant.
+ */
+export const GRANT_ROUTINE = 0xf003;
+
+export interface GrantRequest {
+  purpose: GrantPurpose;
+  ecu: string;
+  seed: Uint8Array;
+}
+
+const GRANT_PURPOSES: readonly GrantPurpose[] = ['access', 'program', 'rollback'];
+
+export function encodeGrantRequest(request: GrantRequest): Uint8Array {
+  const name = Buffer.from(request.ecu, 'ascii');
+  return new Uint8Array(Buffer.concat([Uint8Array.of(GRANT_PURPOSES.indexOf(request.purpose), name.length), name, request.seed]));
+}
+
+export function decodeGrantRequest(record: Uint8Array): GrantRequest {
+  const purpose = GRANT_PURPOSES[record[0] ?? 0xff];
+  if (purpose === undefined) throw new InvalidApprovalMessageError(`unknown grant purpose ${record[0] === undefined ? '(empty record)' : `0x${record[0].toString(16)}`}`);
+  const length = record[1] ?? 0;
+  const ecu = Buffer.from(record.subarray(2, 2 + length)).toString('ascii');
+  const seed = record.subarray(2 + length);
+  if (!/^[A-Z][A-Z0-9_]{1,15}$/.test(ecu) || ecu.length !== length) throw new InvalidApprovalMessageError('the grant request names no valid ECU');
+  if (seed.length < 8 || seed.length > 64 || seed.every((byte) => byte === 0)) {
+    throw new InvalidApprovalMessageError(`the grant request needs the ECU's seed (8 to 64 bytes, not all zero), got ${seed.length} bytes`);
+  }
+  return { purpose, ecu, seed: new Uint8Array(seed) };
+}
+
+export interface GrantAnswer {
+  key: Uint8Array;
+  grant: Uint8Array;
+}
+
+export function encodeGrantAnswer(answer: GrantAnswer): Uint8Array {
+  return new Uint8Array(Buffer.concat([answer.key, answer.grant]));
+}
+
+export function decodeGrantAnswer(record: Uint8Array): GrantAnswer {
+  if (record.length !== SECURITY_KEY_BYTES + GRANT_BYTES) {
+    throw new ApprovalResponseError(`a grant answer has ${SECURITY_KEY_BYTES + GRANT_BYTES} bytes, got ${record.length}`);
+  }
+  return { key: record.slice(0, SECURITY_KEY_BYTES), grant: record.slice(SECURITY_KEY_BYTES) };
 }

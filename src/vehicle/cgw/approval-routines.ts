@@ -4,10 +4,11 @@ import type { RoutineDefinition, RoutineHandler } from '../../can/uds/server/opt
 import { DiagnosticSessionType } from '../../can/uds/services/diagnostic-session-control.ts';
 import type { Logger } from '../../logging/logger.ts';
 import {
-  APPROVAL_ROUTINE, APPROVAL_SECURITY_LEVEL, PROGRESS_ROUTINE, approvalOfferSchema, decodePayload, encodeApprovalStatus,
-  updateProgressSchema, updateResultSchema,
+  APPROVAL_ROUTINE, GRANT_ROUTINE, PROGRESS_ROUTINE, approvalOfferSchema, decodeGrantRequest, decodePayload,
+  encodeApprovalStatus, encodeGrantAnswer, updateProgressSchema, updateResultSchema,
 } from './approval-protocol.ts';
 import type { UpdateApproval } from './approval.ts';
+import type { GrantIssuer } from './grant-issuer.ts';
 import {
   ApprovalConflictError, ApprovalLapsedError, ApprovalSequenceError, CgwError, InvalidApprovalMessageError,
 } from './errors.ts';
@@ -23,11 +24,12 @@ function nrcFor(error: CgwError): Nrc {
 const OK = Uint8Array.of(0x00);
 
 /**
- * Routines 0xF001 (offer / result / stop) and 0xF002 (progress) for the CGW's UDS server: extended
- * session and security access level 1, as docs/vehicle-protocol.md requires (progress also in the
- * programming session).
+ * Routines 0xF001 (offer / result / stop), 0xF002 (progress) and 0xF003 (programming grants) for the CGW's
+ * UDS server, in the extended session (progress and grants also in the programming session). No security
+ * level: each request is authenticated on its own with the TMU↔CGW key (docs/in-vehicle-security.md), and
+ * the CGW's security access belongs to its programming, which only a grant unlocks.
  */
-export function approvalRoutines(approval: UpdateApproval, logger?: Logger): Map<number, RoutineDefinition> {
+export function approvalRoutines(approval: UpdateApproval, grants: GrantIssuer, logger?: Logger): Map<number, RoutineDefinition> {
   const answering = (what: string, handler: (record: Uint8Array) => Uint8Array): RoutineHandler => (record) => {
     try {
       return handler(record);
@@ -37,12 +39,10 @@ export function approvalRoutines(approval: UpdateApproval, logger?: Logger): Map
       throw new RequestRejectedError(nrcFor(error), error.message);
     }
   };
-  const access = { sessions: [DiagnosticSessionType.ExtendedDiagnostic], security: APPROVAL_SECURITY_LEVEL };
-  // Progress also in the programming session: while the TMU flashes the CGW itself it reports progress on
-  // the same connection, and switching sessions for it would abort that download.
-  const progressAccess = {
-    sessions: [DiagnosticSessionType.ExtendedDiagnostic, DiagnosticSessionType.Programming], security: APPROVAL_SECURITY_LEVEL,
-  };
+  const access = { sessions: [DiagnosticSessionType.ExtendedDiagnostic] };
+  // Progress and grants also in the programming session: while the TMU flashes the CGW itself it reports
+  // progress and asks for the CGW's own grant on the same connection, and switching sessions would abort that.
+  const progressAccess = { sessions: [DiagnosticSessionType.ExtendedDiagnostic, DiagnosticSessionType.Programming] };
   return new Map<number, RoutineDefinition>([
     [APPROVAL_ROUTINE, {
       ...access,
@@ -62,6 +62,10 @@ export function approvalRoutines(approval: UpdateApproval, logger?: Logger): Map
         approval.progress(decodePayload(updateProgressSchema, record, 'progress'));
         return OK;
       }),
+    }],
+    [GRANT_ROUTINE, {
+      ...progressAccess,
+      start: answering('grant', (record) => encodeGrantAnswer(grants.issue(decodeGrantRequest(record)))),
     }],
   ]);
 }

@@ -174,6 +174,20 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
     this.emit('ended', this.snapshot());
   }
 
+  /**
+   * What the driver approved for `ecu`, for a programming grant (src/vehicle/keys/programming-grant.ts):
+   * the update's id and the approved image. Only while an update is approved and only for its ECUs:
+   * otherwise ApprovalSequenceError (nothing approved) or InvalidApprovalMessageError (not in the offer).
+   */
+  approvedFor(ecu: string): { updateId: Uint8Array; image: { sha256: string; size: number } } {
+    const { phase, offer } = this.#state;
+    if (phase === 'expired') throw new ApprovalLapsedError('the approval lapsed; no grant without a new approval');
+    if (phase !== 'approved') throw new ApprovalSequenceError(`no grant: there is no approved update (the offer is ${phase})`);
+    const approved = offer!.ecus.find((candidate) => candidate.name === ecu);
+    if (!approved) throw new InvalidApprovalMessageError(`no grant: ${ecu} is not part of campaign ${offer!.campaignId}`);
+    return { updateId: updateIdOf(offer!.id), image: { sha256: approved.sha256, size: approved.size } };
+  }
+
   /** The firewall closed for lack of diagnostic traffic: an approved update can no longer go on. */
   expire(inactiveSeconds: number): void {
     if (this.#state.phase !== 'approved') return;
@@ -279,6 +293,11 @@ export class UpdateApproval extends EventEmitter<ApprovalEvents> {
       this.#logger?.warn({ err: error, hmi: this.#hmi.kind }, `cgw HMI failed to show the ${what}`);
     }
   }
+}
+
+/** The 16 bytes of the presentation's UUID: one id per approval, the same in every grant of it. */
+function updateIdOf(presentationId: string): Uint8Array {
+  return new Uint8Array(Buffer.from(presentationId.replaceAll('-', ''), 'hex'));
 }
 
 function emptySnapshot(): ApprovalSnapshot {

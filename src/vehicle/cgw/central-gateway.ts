@@ -5,6 +5,8 @@ import { Ecu, ecuStateDir, type EcuOptions } from '../ecu/ecu.ts';
 import { connectToBus, ecuByName, type VehicleNetworkOptions } from '../network.ts';
 import { ApprovalMemory } from './approval-memory.ts';
 import { approvalRoutines } from './approval-routines.ts';
+import { GrantIssuer } from './grant-issuer.ts';
+import { loadEcuKeys } from '../keys/ecu-keys.ts';
 import { UpdateApproval } from './approval.ts';
 import { Gateway, type GatewayStatistics } from './gateway.ts';
 import type { DriverHmi } from './hmi/driver-hmi.ts';
@@ -96,10 +98,11 @@ export class CentralGateway {
       const approval = new UpdateApproval({
         config, hmi, ...now, ...(logger ? { logger } : {}), memory: { store: memory, remembered: await memory.load() },
       });
+      const grants = new GrantIssuer(approval, await loadEcuKeys(config, options.stateDir, self.name), logger);
       const ecu = await Ecu.start({
         ...options.ecu,
         config, name: self.name, stateDir: options.stateDir, bus: buses.get(self.bus)!,
-        routines: approvalRoutines(approval, logger),
+        routines: approvalRoutines(approval, grants, logger),
         ...(logger ? { logger } : {}),
       });
       const statisticsFile = new StatisticsFile(firewallStatisticsPath(options.stateDir, self.name), () => gateway!.statistics(), {

@@ -8,9 +8,9 @@ export type { SegmentStatistics, TrafficTotals } from './traffic-counters.ts';
 export { StatisticsFile, firewallStatisticsPath, readFirewallStatistics } from './statistics-file.ts';
 export { UpdateApproval, type ApprovalPhase, type ApprovalSnapshot, type OfferOutcome } from './approval.ts';
 export { approvalRoutines } from './approval-routines.ts';
-export { ApprovalClient, type ApprovalClientOptions, type ApprovalDecision } from './approval-client.ts';
+export { ApprovalClient, type ApprovalDecision } from './approval-client.ts';
 export {
-  APPROVAL_ROUTINE, APPROVAL_SECURITY_LEVEL, PROGRESS_ROUTINE, ApprovalStatusCode, UPDATE_OUTCOMES, UPDATE_PHASES,
+  APPROVAL_ROUTINE, GRANT_ROUTINE, PROGRESS_ROUTINE, ApprovalStatusCode, UPDATE_OUTCOMES, UPDATE_PHASES,
   approvalOfferSchema, updateProgressSchema, updateResultSchema, decodeApprovalStatus, encodeApprovalStatus,
   type ApprovalOffer, type ApprovalOfferInput, type ApprovalStatus, type OfferedEcu, type UpdateOutcome, type UpdateProgress,
   type UpdateResult, type UpdateResultInput,

@@ -13,6 +13,7 @@ import {
 import { ReleaseRefusedError, checkRelease } from './release-check.ts';
 import { EcuState } from './status-frame.ts';
 import { bootStateOf, identificationDids, type EcuIdentity } from './identification.ts';
+import { securityAccessKey, verifyGrant, type GrantFields } from '../keys/programming-grant.ts';
 
 /** 64 KiB of image data per TransferData, plus its SID and block sequence counter. */
 export const DEFAULT_MAX_BLOCK_LENGTH = 0x10000 + 2;
@@ -34,8 +35,12 @@ export interface BootloaderExtensions {
 export interface BootloaderOptions extends BootloaderExtensions {
   banks: FlashBanks;
   identity: EcuIdentity;
-  /** Security-access secret (bytes); the key is HMAC-SHA256(secret, seed), first 16 bytes. */
-  securitySecret: Uint8Array;
+  /**
+   * The ECU's `grant:<NAME>` key, shared with the CGW alone (src/vehicle/keys/): the security-access key for a
+   * seed and the programming grants are made with it, so only the CGW, for an update the driver approved,
+   * can let a tester program this ECU.
+   */
+  grantKey: Uint8Array;
   /** Release signing keys the ECU trusts; empty: signatures are not checked. */
   trustedKeys: readonly KeyObject[];
   timing?: ServerTiming;
@@ -75,6 +80,12 @@ export class Bootloader {
   #downloaded = false;
   /** 0xFF01 accepted the inactive bank during this power cycle: the next reset activates it. */
   #checked = false;
+  /** The seed whose key unlocked security access in this session: grants must be bound to it. */
+  #unlockSeed: Uint8Array | null = null;
+  /** The CGW's program grant accepted at this session's erase: the download and the check are held to it. */
+  #grant: GrantFields | null = null;
+  /** A grant was spent in this session (one erase per grant: the next needs a new seed, so a new grant). */
+  #grantSpent = false;
 
   constructor(options: BootloaderOptions) {
     this.#options = options;
@@ -118,7 +129,7 @@ export class Bootloader {
     const programming = { sessions: PROGRAMMING_ONLY, security: PROGRAMMING_SECURITY_LEVEL };
     const dids = identificationDids(banks, identity, () => this.state);
     const routines = new Map<number, RoutineDefinition>([
-      [BootloaderRoutine.EraseMemory, { ...programming, start: () => this.#erase() }],
+      [BootloaderRoutine.EraseMemory, { ...programming, start: (grant) => this.#erase(grant) }],
       [BootloaderRoutine.CheckProgrammingDependencies, { ...programming, start: (manifest) => this.#check(manifest) }],
       [BootloaderRoutine.Rollback, { ...programming, start: () => this.#armRollback() }],
     ]);
@@ -127,7 +138,13 @@ export class Bootloader {
     return {
       timing: { p2Ms: 50, p2StarMs: 5000, s3Ms: 5000, responsePendingIntervalMs: 1000, ...timing },
       security: {
-        secret: this.#options.securitySecret,
+        secret: this.#options.grantKey,
+        // Records the seed it answers for: when the key matches, that seed unlocked the session (an unlocked
+        // level answers seeds of zeros and takes no key), and the program grant must carry it.
+        computeKey: (seed) => {
+          this.#unlockSeed = new Uint8Array(seed);
+          return securityAccessKey(this.#options.grantKey, this.#options.identity.name, seed);
+        },
         levels: { [PROGRAMMING_SECURITY_LEVEL]: { sessions: [DiagnosticSessionType.Programming, DiagnosticSessionType.ExtendedDiagnostic] } },
       },
       dids,
@@ -143,6 +160,9 @@ export class Bootloader {
       onSessionChange: (session, previous) => {
         // Leaving a session ends a download (ServerState aborts its side; the bank file is ours to close).
         this.#dropWriter();
+        this.#unlockSeed = null;
+        this.#grant = null;
+        this.#grantSpent = false;
         if (session === DiagnosticSessionType.Default) this.#failed = false;
         this.#options.onSessionChange?.(session, previous);
       },
@@ -150,10 +170,11 @@ export class Bootloader {
     };
   }
 
-  async #erase(): Promise<Uint8Array> {
+  async #erase(grantBytes: Uint8Array): Promise<Uint8Array> {
     if (this.#writer) {
       throw new RequestRejectedError(Nrc.RequestSequenceError, 'a download is in progress; finish it or restart the programming session');
     }
+    this.#acceptGrant(grantBytes);
     this.#downloaded = false;
     this.#checked = false;
     this.#failed = false;
@@ -173,6 +194,11 @@ export class Bootloader {
     const banks = this.#banks;
     if (memoryAddress !== DOWNLOAD_ADDRESS) {
       throw new RequestRejectedError(Nrc.RequestOutOfRange, `downloads start at address ${DOWNLOAD_ADDRESS} (the inactive bank), not 0x${memoryAddress.toString(16)}`);
+    }
+    const approved = this.#grant?.image;
+    if (!approved) throw new RequestRejectedError(Nrc.ConditionsNotCorrect, 'no programming grant in this session: erase with the CGW\'s grant first');
+    if (memorySize !== approved.size) {
+      throw new RequestRejectedError(Nrc.RequestOutOfRange, `${memorySize} bytes announced, but the driver approved a ${approved.size}-byte image`);
     }
     if (memorySize > banks.bankSize) {
       throw new RequestRejectedError(Nrc.RequestOutOfRange, `${memorySize} bytes do not fit the ${banks.bankSize}-byte bank`);
@@ -258,6 +284,11 @@ export class Bootloader {
         trustedKeys: this.#options.trustedKeys,
       });
       await banks.verifyInactive({ sha256: release.sha256, size: release.size, version: release.firmware_version, manifest: signed });
+      // The bytes are the manifest's (just re-read and hashed); they must also be what the driver approved.
+      const approved = this.#grant?.image;
+      if (!approved || approved.sha256 !== release.sha256 || approved.size !== release.size) {
+        throw new ReleaseRefusedError(`the image is not the one the driver approved (grant: ${approved ? `${approved.sha256}, ${approved.size} bytes` : 'none in this session'})`);
+      }
       return { ok: true };
     } catch (error) {
       if (error instanceof ReleaseRefusedError) {
@@ -297,6 +328,27 @@ export class Bootloader {
     this.#checked = false;
     this.#activity = 'resetting';
     this.#options.onRestart(resetType);
+  }
+
+  /**
+   * The erase's option record must be the CGW's program grant for this ECU, bound to the seed that unlocked
+   * this session and naming an image; it is spent at once (docs/in-vehicle-security.md).
+   */
+  #acceptGrant(grantBytes: Uint8Array): void {
+    if (this.#grantSpent) {
+      throw new RequestRejectedError(Nrc.ConditionsNotCorrect, 'this session\'s grant is spent: unlock again and ask the CGW for a new one');
+    }
+    const verdict = verifyGrant(this.#options.grantKey, this.#options.identity.name, this.#unlockSeed, grantBytes);
+    if (!verdict.ok) {
+      this.#logger?.warn({ reason: verdict.reason }, 'erase refused: no valid programming grant');
+      throw new RequestRejectedError(Nrc.SecurityAccessDenied, `programming needs the CGW's grant: ${verdict.reason}`);
+    }
+    if (verdict.grant.purpose !== 'program' || !verdict.grant.image) {
+      throw new RequestRejectedError(Nrc.SecurityAccessDenied, `a ${verdict.grant.purpose} grant does not allow programming`);
+    }
+    this.#grant = verdict.grant;
+    this.#grantSpent = true;
+    this.#logger?.info({ sha256: verdict.grant.image.sha256, size: verdict.grant.image.size }, 'programming granted by the CGW');
   }
 
   #dropWriter(): void {

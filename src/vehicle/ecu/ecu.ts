@@ -10,7 +10,9 @@ import type { BootEvent, BootRecord } from './boot-record.ts';
 import { Bootloader, type BootloaderExtensions } from './bootloader.ts';
 import { openEcuFlash, trustedKeysOf } from './ecu-flash.ts';
 import type { FlashBanks, FlashTiming } from './flash-banks.ts';
-import { securitySecretBytes, type BootState } from './protocol.ts';
+import type { BootState } from './protocol.ts';
+import { loadEcuKeys, type EcuKeys } from '../keys/ecu-keys.ts';
+import { grantKeyName } from '../keys/key-plan.ts';
 import { ecuStateDir } from './state-dir.ts';
 import { StatusBroadcast } from './status-broadcast.ts';
 import { EcuState, versionTriple, type EcuStatus } from './status-frame.ts';
@@ -60,12 +62,15 @@ export class Ecu {
   readonly #status: StatusBroadcast;
   readonly #bootListeners = new Set<(event: BootEvent) => void>();
   readonly #trustedKeys: KeyObject[];
+  /** This ECU's own keys (`ecus/<NAME>/keys.json`): its grant key and the status keys it sends or receives. */
+  readonly keys: EcuKeys;
   #bootloader: Bootloader | null = null;
   #restarting: Promise<void> | null = null;
   #availableWaiters: (() => void)[] = [];
   #closed = false;
 
-  private constructor(options: EcuOptions, config: EcuConfig, bus: Bus, ownsBus: boolean, banks: FlashBanks) {
+  private constructor(options: EcuOptions, config: EcuConfig, bus: Bus, ownsBus: boolean, banks: FlashBanks, keys: EcuKeys) {
+    this.keys = keys;
     this.#options = options;
     this.#vehicle = options.config;
     this.name = config.name;
@@ -83,12 +88,13 @@ export class Ecu {
     const config = ecuByName(options.config, options.name);
     // Keys are parsed before anything starts: a bad key must stop the ECU, not silently disable checks.
     trustedKeysOf(options.config);
+    const keys = await loadEcuKeys(options.config, options.stateDir, config.name);
     const banks = await openEcuFlash(config, options.stateDir, {
       ...(options.bankSize !== undefined ? { bankSize: options.bankSize } : {}),
       ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),
     });
     const bus = options.bus ?? await connectToBus(options.config, config.bus, options.virtualNetwork ? { virtualNetwork: options.virtualNetwork } : {});
-    const ecu = new Ecu(options, config, bus, options.bus === undefined, banks);
+    const ecu = new Ecu(options, config, bus, options.bus === undefined, banks, keys);
     const boot = banks.record.lastBoot;
     if (boot) ecu.#logBoot(boot);
     ecu.#powerOn();
@@ -154,7 +160,7 @@ export class Ecu {
     const bootloader = new Bootloader({
       banks: this.#banks,
       identity: { name: this.name, hardwareId: this.config.hardwareId, vin: this.#vehicle.vin },
-      securitySecret: securitySecretBytes(this.config.securitySecret),
+      grantKey: this.keys.get(grantKeyName(this.name)),
       trustedKeys: this.#trustedKeys,
       ...(this.#options.serverTiming ? { timing: this.#options.serverTiming } : {}),
       ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),

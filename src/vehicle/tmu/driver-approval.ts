@@ -2,7 +2,8 @@ import { NegativeResponseCode as Nrc, NegativeResponseError, DiagnosticSessionTy
 import { pause } from '../../timing/schedule.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { ApprovalClient, type ApprovalDecision } from '../cgw/approval-client.ts';
-import type { ApprovalOfferInput, UpdateResultInput } from '../cgw/approval-protocol.ts';
+import type { ApprovalOfferInput, GrantAnswer, GrantRequest, UpdateResultInput } from '../cgw/approval-protocol.ts';
+import type { ProgrammingAuthority } from './programming-authority.ts';
 import { ProgressRelay } from './progress-relay.ts';
 
 export interface DecisionOptions {
@@ -19,15 +20,15 @@ export interface DecisionOptions {
  * recoveries the TMU needs: an offer the CGW holds from before a restart is replaced, and an approval
  * that lapsed or vanished (a restarted CGW) is offered again.
  */
-export class DriverApproval {
+export class DriverApproval implements ProgrammingAuthority {
   readonly relay: ProgressRelay;
   readonly #client: ApprovalClient;
   readonly #uds: UdsClient;
   readonly #logger: Logger | undefined;
 
-  constructor(uds: UdsClient, secret: Uint8Array, logger?: Logger) {
+  constructor(uds: UdsClient, logger?: Logger) {
     this.#uds = uds;
-    this.#client = new ApprovalClient(uds, { secret });
+    this.#client = new ApprovalClient(uds);
     this.relay = new ProgressRelay(this.#client, logger);
     this.#logger = logger;
   }
@@ -73,6 +74,11 @@ export class DriverApproval {
         if (!await options.keepWaiting.check()) return null;
       }
     }
+  }
+
+  /** An ECU's security-access key and programming grant from the CGW (only for the approved update's ECUs). */
+  authorize(request: GrantRequest): Promise<GrantAnswer> {
+    return this.#client.authorize(request);
   }
 
   /** Ends a pending offer (the HMI shows `message`). */

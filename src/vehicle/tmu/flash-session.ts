@@ -15,7 +15,8 @@ import {
 import {
   EcuUnreachableError, FlashSessionError, FlashStepError, ImageRefusedError, type FlashPhase,
 } from './flash-errors.ts';
-import { securityKeyFor } from './security-key.ts';
+import type { GrantPurpose } from '../keys/programming-grant.ts';
+import type { ProgrammingAuthority } from './programming-authority.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 
 export interface FlashProgress {
@@ -32,8 +33,10 @@ export interface FlashProgress {
 export interface FlashSessionOptions {
   /** A UDS client on the ECU's physical ids (request/response); it and its channel stay the caller's. */
   client: UdsClient;
-  /** The target: its name (for errors) and its security-access secret (hex, from the vehicle config). */
-  ecu: { name: string; securitySecret: string };
+  /** The target ECU's name. */
+  ecu: { name: string };
+  /** The CGW, which alone makes the ECU's security-access keys and programming grants (for an approved update). */
+  authority: ProgrammingAuthority;
   onProgress?: (progress: FlashProgress) => void;
   /** How long activate()/rollback() wait for the ECU to answer after its reset. Default 15 s. */
   rebootTimeoutMs?: number;
@@ -86,13 +89,11 @@ export class FlashSession {
   readonly ecu: string;
   readonly #client: UdsClient;
   readonly #options: FlashSessionOptions;
-  readonly #computeKey: (seed: Uint8Array) => Uint8Array;
 
   constructor(options: FlashSessionOptions) {
     this.#options = options;
     this.#client = options.client;
     this.ecu = options.ecu.name;
-    this.#computeKey = securityKeyFor(options.ecu.securitySecret);
   }
 
   /** Reads name, version, hardware id, VIN and boot state (default session is enough). */
@@ -115,24 +116,39 @@ export class FlashSession {
 
   /** Session, security, erase, download, check. Throws ImageRefusedError with the ECU's reason on refusal. */
   async program(image: FlashImage, manifest: SignedManifest): Promise<void> {
-    await this.openProgrammingSession();
-    await this.erase();
+    const grant = await this.openProgrammingSession('program');
+    await this.erase(grant);
     await this.download(image);
     const result = await this.check(manifest);
     if (!result.ok) throw new ImageRefusedError(this.ecu, result.reason);
   }
 
-  /** 0x10 02, then security access level 0x01 with the ECU's secret. */
-  async openProgrammingSession(): Promise<void> {
-    await this.#step('session', () => this.#client.diagnosticSessionControl(DiagnosticSessionType.Programming));
-    await this.#step('security', () => this.#client.unlock(PROGRAMMING_SECURITY_LEVEL, this.#computeKey));
+  /**
+   * 0x10 02, then security access level 0x01: the ECU's seed goes to the CGW, which answers the key and a
+   * grant for `purpose` (only for an ECU of the update the driver approved). Returns the grant.
+   */
+  async openProgrammingSession(purpose: GrantPurpose = 'access'): Promise<Uint8Array> {
+    const client = this.#client;
+    await this.#step('session', () => client.diagnosticSessionControl(DiagnosticSessionType.Programming));
+    return this.#step('security', async () => {
+      let seed = await client.requestSeed(PROGRAMMING_SECURITY_LEVEL);
+      if (seed.every((byte) => byte === 0)) {
+        // Already unlocked (zeros instead of a seed): a grant needs a fresh seed, so a fresh session.
+        await client.diagnosticSessionControl(DiagnosticSessionType.Default);
+        await client.diagnosticSessionControl(DiagnosticSessionType.Programming);
+        seed = await client.requestSeed(PROGRAMMING_SECURITY_LEVEL);
+      }
+      const { key, grant } = await this.#options.authority.authorize({ ecu: this.ecu, purpose, seed });
+      await client.sendKey(PROGRAMMING_SECURITY_LEVEL, key);
+      return grant;
+    });
   }
 
-  /** 0x31 01 FF00: erases the inactive bank (the ECU answers 0x78 while it works). */
-  async erase(): Promise<void> {
+  /** 0x31 01 FF00 with the CGW's program grant: erases the inactive bank (the ECU answers 0x78 while it works). */
+  async erase(grant: Uint8Array): Promise<void> {
     this.#progress('erase', 0, 0, 0);
     await this.#step('erase', async () => {
-      const status = await this.#client.startRoutine(BootloaderRoutine.EraseMemory);
+      const status = await this.#client.startRoutine(BootloaderRoutine.EraseMemory, grant);
       if (status[0] !== RoutineStatus.Ok) throw new FlashSessionError(this.ecu, 'erase', `erase answered status 0x${(status[0] ?? 0).toString(16)}`);
     });
     this.#progress('erase', 0, 0, 100);
@@ -173,10 +189,10 @@ export class FlashSession {
    * ECU arms its previous image), reset. A FlashStepError with nrc 0x22 means there is nothing to roll back to.
    */
   async rollback(): Promise<BootReport> {
-    await this.openProgrammingSession();
+    const order = await this.openProgrammingSession('rollback');
     this.#progress('rollback', 0, 0, 0);
     await this.#step('rollback', async () => {
-      const status = await this.#client.startRoutine(BootloaderRoutine.Rollback);
+      const status = await this.#client.startRoutine(BootloaderRoutine.Rollback, order);
       if (status[0] !== RoutineStatus.Ok) throw new FlashSessionError(this.ecu, 'rollback', `rollback answered status 0x${(status[0] ?? 0).toString(16)}`);
     });
     return this.#resetAndReport();

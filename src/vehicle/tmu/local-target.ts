@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { encodeManifest, type SignedManifest } from '../../crypto/manifest.ts';
@@ -11,7 +11,10 @@ import { openEcuFlash, trustedKeysOf } from '../ecu/ecu-flash.ts';
 import { ecuByName } from '../network.ts';
 import { FlashSessionError, FlashStepError, ImageRefusedError, type FlashPhase } from './flash-errors.ts';
 import type { BootReport, FlashProgress } from './flash-session.ts';
-import type { UpdateTarget } from './update-target.ts';
+import type { ProgrammingAuthority } from './programming-authority.ts';
+import { loadEcuKeys } from '../keys/ecu-keys.ts';
+import { grantKeyName } from '../keys/key-plan.ts';
+import { verifyGrant } from '../keys/programming-grant.ts';
 
 export interface LocalTargetOptions {
   config: VehicleConfig;
@@ -26,15 +29,18 @@ export interface LocalTargetOptions {
  * bootloader's release check), driven directly instead of over CAN. Like an ECU, a checked image is
  * activated only in the power cycle of its check: a TMU restarted in between programs it again.
  */
-export class LocalTarget implements UpdateTarget {
+export class LocalTarget {
   readonly ecu: string;
   readonly config: EcuConfig;
   readonly banks: FlashBanks;
   readonly #trustedKeys: readonly KeyObject[];
+  /** `grant:<TMU>`, shared with the CGW: the TMU's banks take an image only with the CGW's grant for it. */
+  readonly #grantKey: Uint8Array;
   #checked = false;
   #onProgress: ((progress: FlashProgress) => void) | undefined;
 
-  private constructor(config: EcuConfig, banks: FlashBanks, trustedKeys: readonly KeyObject[]) {
+  private constructor(config: EcuConfig, banks: FlashBanks, trustedKeys: readonly KeyObject[], grantKey: Uint8Array) {
+    this.#grantKey = grantKey;
     this.ecu = config.name;
     this.config = config;
     this.banks = banks;
@@ -48,7 +54,8 @@ export class LocalTarget implements UpdateTarget {
       ...(options.bankSize !== undefined ? { bankSize: options.bankSize } : {}),
       ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),
     });
-    return new LocalTarget(config, banks, trustedKeysOf(options.config));
+    const keys = await loadEcuKeys(options.config, options.stateDir, config.name);
+    return new LocalTarget(config, banks, trustedKeysOf(options.config), keys.get(grantKeyName(config.name)));
   }
 
   get version(): string | null {
@@ -74,14 +81,30 @@ export class LocalTarget implements UpdateTarget {
     };
   }
 
-  async program(image: { path: string }, manifest: SignedManifest): Promise<void> {
+  /**
+   * Like an ECU's bootloader, the TMU's banks take only the image the driver approved: a fresh challenge
+   * goes to the CGW, whose grant (made with `grant:<TMU>`) must name exactly this image.
+   */
+  async program(image: { path: string }, manifest: SignedManifest, authority: ProgrammingAuthority): Promise<void> {
     this.#checked = false;
+    const approved = await this.#step('security', async () => {
+      const seed = new Uint8Array(randomBytes(16));
+      const { grant } = await authority.authorize({ ecu: this.ecu, purpose: 'program', seed });
+      const verdict = verifyGrant(this.#grantKey, this.ecu, seed, grant);
+      if (!verdict.ok) throw new FlashSessionError(this.ecu, 'security', `programming needs the CGW's grant: ${verdict.reason}`);
+      if (verdict.grant.purpose !== 'program' || !verdict.grant.image) {
+        throw new FlashSessionError(this.ecu, 'security', `a ${verdict.grant.purpose} grant does not allow programming`);
+      }
+      return verdict.grant.image;
+    });
+    const { size } = await this.#step('download', () => stat(image.path));
+    if (size !== approved.size) throw new ImageRefusedError(this.ecu, `the image has ${size} bytes, but the driver approved ${approved.size}`);
     this.#progress('erase', 0, 0, 0);
     await this.#step('erase', () => this.banks.eraseInactive());
     this.#progress('erase', 0, 0, 100);
     await this.#download(image.path);
     this.#progress('check', 0, 0, 0);
-    await this.#check(manifest);
+    await this.#check(manifest, approved.sha256);
     this.#progress('check', 0, 0, 100);
     this.#checked = true;
   }
@@ -122,7 +145,7 @@ export class LocalTarget implements UpdateTarget {
     });
   }
 
-  async #check(manifest: SignedManifest): Promise<void> {
+  async #check(manifest: SignedManifest, approvedSha256: string): Promise<void> {
     const banks = this.banks;
     let version: string;
     try {
@@ -130,6 +153,7 @@ export class LocalTarget implements UpdateTarget {
         ecu: this.ecu, hardwareId: this.config.hardwareId, runningVersion: banks.activeBank.version, trustedKeys: this.#trustedKeys,
       });
       version = release.firmware_version;
+      if (release.sha256 !== approvedSha256) throw new ReleaseRefusedError(`the image is not the one the driver approved (${approvedSha256})`);
       await banks.verifyInactive({ sha256: release.sha256, size: release.size, version, manifest });
     } catch (error) {
       if (error instanceof ReleaseRefusedError) {

@@ -5,6 +5,7 @@ import { ecuByName } from '../network.ts';
 import { FlashSession, type FlashProgress } from './flash-session.ts';
 import { InstalledVersions } from './installed-versions.ts';
 import type { LocalTarget } from './local-target.ts';
+import type { ProgrammingAuthority } from './programming-authority.ts';
 import type { ReportedEcu } from './server-api.ts';
 import type { TesterLinks } from './tester-links.ts';
 import { RemoteTarget, reportedEcu, type UpdateTarget } from './update-target.ts';
@@ -28,6 +29,8 @@ export interface ConnectedEcusOptions {
   links: TesterLinks;
   /** The TMU's own banks. */
   local: LocalTarget;
+  /** Security-access keys and programming grants (the CGW, through the TMU's approval link). */
+  authority: ProgrammingAuthority;
   /** How long an ECU may take to answer after its reset. Default 15 s. */
   rebootTimeoutMs?: number;
   logger?: Logger;
@@ -73,10 +76,10 @@ export class ConnectedEcus implements VehicleEcus {
   }
 
   target(ecu: string, options: { signal: AbortSignal; onProgress: (progress: FlashProgress) => void }): UpdateTarget {
-    const { config, links, local, rebootTimeoutMs } = this.#options;
-    if (ecu === config.tester) return localWithProgress(local, options.onProgress);
+    const { config, links, local, rebootTimeoutMs, authority } = this.#options;
+    if (ecu === config.tester) return localUpdateTarget(local, authority, options.onProgress);
     const session = new FlashSession({
-      client: links.client(ecu), ecu: ecuByName(config, ecu), onProgress: options.onProgress, signal: options.signal,
+      client: links.client(ecu), ecu: ecuByName(config, ecu), authority, onProgress: options.onProgress, signal: options.signal,
       ...(rebootTimeoutMs !== undefined ? { rebootTimeoutMs } : {}),
     });
     return new RemoteTarget(session);
@@ -88,8 +91,11 @@ export class ConnectedEcus implements VehicleEcus {
   }
 }
 
-/** The TMU's own banks, reporting progress to `onProgress` during each step (and to no one after). */
-function localWithProgress(local: LocalTarget, onProgress: (progress: FlashProgress) => void): UpdateTarget {
+/**
+ * The TMU's own banks as an update target: programmed only with the CGW's grant (from `authority`), reporting
+ * progress to `onProgress` during each step (and to no one after).
+ */
+export function localUpdateTarget(local: LocalTarget, authority: ProgrammingAuthority, onProgress?: (progress: FlashProgress) => void): UpdateTarget {
   const reporting = async <T>(action: () => Promise<T>): Promise<T> => {
     local.onProgress = onProgress;
     try {
@@ -101,7 +107,7 @@ function localWithProgress(local: LocalTarget, onProgress: (progress: FlashProgr
   return {
     ecu: local.ecu,
     bootState: () => local.bootState(),
-    program: (image, manifest) => reporting(() => local.program(image, manifest)),
+    program: (image, manifest) => reporting(() => local.program(image, manifest, authority)),
     activate: () => reporting(() => local.activate()),
     rollback: () => reporting(() => local.rollback()),
   };

@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
 import { UdsClient } from '../../../src/can/uds/index.ts';
 import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
-import { securitySecretBytes } from '../../../src/vehicle/ecu/protocol.ts';
 import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
 import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
@@ -27,7 +26,7 @@ test('the TMU flashes the real EDT through the CGW only while the driver approve
   const approval = ApprovalClient.forVehicle(tmu, config);
   const channel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
   const client = new UdsClient(channel);
-  const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), rebootTimeoutMs: 5000 });
+  const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), authority: approval, rebootTimeoutMs: 5000 });
   t.after(async () => {
     client.close();
     channel.close();
@@ -73,7 +72,7 @@ test('the CGW itself is updated with EDT: progress on the same connection during
   // One UDS client to the CGW serves both the approval and the CGW's own flashing (one channel per id pair).
   const cgwChannel = new IsoTpChannel(tmu, { txId: cgwConfig.requestId, rxId: cgwConfig.responseId, ...isoTpFrameOptions(config.buses.cant!) });
   const cgwClient = new UdsClient(cgwChannel);
-  const approval = new ApprovalClient(cgwClient, { secret: securitySecretBytes(cgwConfig.securitySecret) });
+  const approval = new ApprovalClient(cgwClient);
   const edtChannel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
   const edtClient = new UdsClient(edtChannel);
   t.after(async () => {
@@ -85,8 +84,8 @@ test('the CGW itself is updated with EDT: progress on the same connection during
     await cgw.close();
     await rm(stateDir, { recursive: true, force: true });
   });
-  const cgwSession = new FlashSession({ client: cgwClient, ecu: cgwConfig, rebootTimeoutMs: 5000 });
-  const edtSession = new FlashSession({ client: edtClient, ecu: ecuByName(config, 'EDT'), rebootTimeoutMs: 5000 });
+  const cgwSession = new FlashSession({ client: cgwClient, ecu: cgwConfig, authority: approval, rebootTimeoutMs: 5000 });
+  const edtSession = new FlashSession({ client: edtClient, ecu: ecuByName(config, 'EDT'), authority: approval, rebootTimeoutMs: 5000 });
 
   const cgwImage = randomBytes(24 * 1024);
   const edtImage = randomBytes(24 * 1024);

@@ -13,9 +13,8 @@ import { decodeStatusFrame } from '../../../src/vehicle/ecu/status-frame.ts';
 import { ecuByName } from '../../../src/vehicle/network.ts';
 import { BootloaderDid, asciiText } from '../../../src/vehicle/ecu/protocol.ts';
 import { ImageRefusedError, FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
-import { FlashSession, type FlashProgress } from '../../../src/vehicle/tmu/flash-session.ts';
-import { securityKeyFor } from '../../../src/vehicle/tmu/security-key.ts';
-import { ecuBench, manifestFor, sha256, VIN, type Bench } from './support.ts';
+import { type FlashProgress } from '../../../src/vehicle/tmu/flash-session.ts';
+import { ApprovingFlashSession, ecuBench, manifestFor, sha256, VIN, type Bench } from './support.ts';
 
 const hex = (text: string) => Uint8Array.from(Buffer.from(text.replace(/\s/g, ''), 'hex'));
 
@@ -54,8 +53,8 @@ test('a signed image is flashed to the inactive bank, checked, and runs after th
   const bench = await ecuBench(t, { signed: true });
   const image = randomBytes(50_000 + Math.floor(Math.random() * 5000));
   const progress: FlashProgress[] = [];
-  const session = new FlashSession({
-    client: bench.client, ecu: ecuByName(bench.config, 'EDT'), onProgress: (p) => progress.push(p), pollIntervalMs: 10,
+  const session = new ApprovingFlashSession(bench.cgw, {
+    client: bench.client, ecu: ecuByName(bench.config, 'EDT'), authority: bench.cgw, onProgress: (p) => progress.push(p), pollIntervalMs: 10,
   });
   await session.program(image, manifestFor(image, bench.key));
   assert.deepEqual(await bankFile(bench, 'B'), image, 'the inactive bank holds exactly the image');
@@ -159,14 +158,15 @@ test('services out of order get the NRCs of ISO 14229 and docs/vehicle-protocol.
   assert.equal(await nrcOf(bench, '31 01 FF02'), 0x33);
   assert.equal(await nrcOf(bench, '34 00 44 00000000 00000010'), 0x33);
   assert.equal(await nrcOf(bench, '27 02 00112233445566778899AABBCCDDEEFF'), 0x24, 'sendKey without a seed');
-  await bench.session.openProgrammingSession();
+  bench.approve(new Uint8Array(16));
+  const grant = await bench.session.openProgrammingSession('program');
   // Unlocked, but in the wrong order.
   assert.equal(await nrcOf(bench, '34 00 44 00000000 00000010'), 0x22, 'the bank must be erased first');
   assert.equal(await nrcOf(bench, '36 01 00'), 0x24, 'TransferData without RequestDownload');
   assert.equal(await nrcOf(bench, '37'), 0x24, 'TransferExit without RequestDownload');
   assert.equal(await nrcOf(bench, '31 01 FF01 7B7D'), 0x24, 'check before any download');
   assert.equal(await nrcOf(bench, '31 01 FF02'), 0x22, 'nothing to roll back to');
-  await bench.session.erase();
+  await bench.session.erase(grant);
   assert.equal(await nrcOf(bench, '34 00 44 00001000 00000010'), 0x31, 'downloads start at address 0');
   assert.equal(await nrcOf(bench, '34 00 44 00000000 7FFFFFFF'), 0x31, 'larger than the bank');
   assert.equal(await nrcOf(bench, '34 11 44 00000000 00000010'), 0x31, 'compressed/encrypted formats are not supported');
@@ -234,15 +234,13 @@ test('erasing the bank that held the previous image ends the right to roll back 
   const first = randomBytes(2000);
   await bench.session.program(first, manifestFor(first, null));
   await bench.session.activate();
-  await bench.session.openProgrammingSession();
-  await bench.session.erase(); // bank A (factory image) is gone
+  await bench.eraseFor(2000); // bank A (factory image) is gone
   await assert.rejects(bench.session.rollback(), (error: unknown) => error instanceof FlashStepError && error.nrc === 0x22);
 });
 
 test('leaving the programming session mid-download drops it; a power cycle keeps the old image', async (t) => {
   const bench = await ecuBench(t);
-  await bench.session.openProgrammingSession();
-  await bench.session.erase();
+  await bench.eraseFor(0x1000);
   await bench.client.exchange(hex('34 00 44 00000000 00001000'));
   await bench.client.exchange(hex(`36 01 ${'ab'.repeat(100)}`));
   assert.equal(bench.ecu.state, 3 /* Programming */);
@@ -344,7 +342,8 @@ test('extension points: extra DIDs and routines are served; the bootloader\'s ow
   assert.deepEqual([...await bench.client.readDataByIdentifier(0xf1b0)], [1, 2, 3]);
   await bench.client.diagnosticSessionControl(0x03);
   assert.equal(await nrcOf(bench, '31 01 F001'), 0x33);
-  await bench.client.unlock(1, securityKeyFor(ecuByName(bench.config, 'EDT').securitySecret));
+  bench.approve(new Uint8Array(1));
+  await bench.client.unlock(1, async (seed) => (await bench.cgw.authorize({ ecu: 'EDT', purpose: 'access', seed })).key);
   assert.deepEqual([...await bench.client.startRoutine(0xf001, Buffer.from('offer'))], [0]);
   assert.deepEqual(calls, ['offer@3']);
   await assert.rejects(Ecu.start({ config: bench.config, name: 'TMU', stateDir: bench.stateDir, virtualNetwork: bench.network, routines: { 0xff00: {} } }),

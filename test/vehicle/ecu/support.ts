@@ -8,8 +8,11 @@ import { signManifest, type ReleaseManifest, type SignedManifest } from '../../.
 import { standardVehicleConfig, type VehicleConfig } from '../../../src/vehicle/config.ts';
 import { Ecu, type EcuOptions } from '../../../src/vehicle/ecu/ecu.ts';
 import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
-import { FlashSession, type FlashSessionOptions } from '../../../src/vehicle/tmu/flash-session.ts';
+import { FlashSession, type FlashImage, type FlashSessionOptions } from '../../../src/vehicle/tmu/flash-session.ts';
+import type { SignedManifest as Manifest } from '../../../src/crypto/manifest.ts';
+import { readFile } from 'node:fs/promises';
 import { tempDir } from '../../support/temp-dir.ts';
+import { TestCgw } from '../support/test-cgw.ts';
 
 export const VIN = 'WCANTA10000000042';
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -51,6 +54,12 @@ export interface Bench {
   client: UdsClient;
   channel: IsoTpChannel;
   session: FlashSession;
+  /** The CGW's grants for the session: approve an image before programming it. */
+  cgw: TestCgw;
+  /** Approves `image` for EDT (bytes) at the CGW: what the driver does before an update. */
+  approve(image: Uint8Array): void;
+  /** Programming session, the CGW's grant for an approved image of `size` bytes, and the erase. */
+  eraseFor(size: number): Promise<void>;
   /** Stops the ECU and starts it again on the same state dir (a power cycle, or a new process). */
   restartEcu(): Promise<Ecu>;
 }
@@ -80,9 +89,17 @@ export async function ecuBench(
   const testerBus = new VirtualBus({ channel: 'canb', network });
   const channel = new IsoTpChannel(testerBus, { txId: edt.requestId, rxId: edt.responseId, ...isoTpFrameOptions(config.buses.canb!) });
   const client = new UdsClient(channel, options.client);
-  const session = new FlashSession({ client, ecu: edt, rebootTimeoutMs: 3000, pollIntervalMs: 10, ...options.session });
+  const cgw = await TestCgw.open(config, stateDir);
+  const session = new ApprovingFlashSession(cgw, { client, ecu: edt, authority: cgw, rebootTimeoutMs: 3000, pollIntervalMs: 10, ...options.session });
   const bench: Bench = {
-    config, key, stateDir, network, ecu, client, channel, session,
+    config, key, stateDir, network, ecu, client, channel, session, cgw,
+    approve(image) {
+      cgw.approve('EDT', image);
+    },
+    async eraseFor(size) {
+      cgw.approve('EDT', new Uint8Array(size));
+      await session.erase(await session.openProgrammingSession('program'));
+    },
     async restartEcu() {
       await bench.ecu.close();
       ecu = await start();
@@ -97,4 +114,23 @@ export async function ecuBench(
     await testerBus.close();
   });
   return bench;
+}
+
+/**
+ * A tester whose every program() the driver approved: the CGW (a TestCgw) is told to approve exactly the
+ * image about to be flashed. Tests of the bootloader's own checks use it; tests of the grants themselves
+ * approve (or do not) explicitly.
+ */
+export class ApprovingFlashSession extends FlashSession {
+  readonly #cgw: TestCgw;
+
+  constructor(cgw: TestCgw, options: FlashSessionOptions) {
+    super(options);
+    this.#cgw = cgw;
+  }
+
+  override async program(image: FlashImage, manifest: Manifest): Promise<void> {
+    this.#cgw.approve(this.ecu, image instanceof Uint8Array ? image : new Uint8Array(await readFile(image.path)));
+    return super.program(image, manifest);
+  }
 }

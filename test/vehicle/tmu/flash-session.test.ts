@@ -6,11 +6,16 @@ import { join } from 'node:path';
 import { EcuUnreachableError, FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
 import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { ecuByName } from '../../../src/vehicle/network.ts';
-import { ecuBench, manifestFor } from '../ecu/support.ts';
+import { ApprovingFlashSession, ecuBench, manifestFor } from '../ecu/support.ts';
+import { securityAccessKey } from '../../../src/vehicle/keys/programming-grant.ts';
 
-test('a tester with the wrong secret fails at the security step, named, with the ECU\'s NRC', async (t) => {
+test('a tester with a key not made by the CGW fails at the security step, named, with the ECU\'s NRC', async (t) => {
   const bench = await ecuBench(t);
-  const impostor = new FlashSession({ client: bench.client, ecu: { name: 'EDT', securitySecret: 'ab'.repeat(32) } });
+  // An authority that makes keys with a grant key of its own: the ECU refuses them.
+  const forger = {
+    authorize: async ({ seed }: { seed: Uint8Array }) => ({ key: securityAccessKey(new Uint8Array(32).fill(0xab), 'EDT', seed), grant: new Uint8Array(69) }),
+  };
+  const impostor = new FlashSession({ client: bench.client, ecu: { name: 'EDT' }, authority: forger });
   await assert.rejects(impostor.program(randomBytes(100), manifestFor(randomBytes(100), null)), (error: unknown) => {
     assert.ok(error instanceof FlashStepError);
     assert.equal(error.ecu, 'EDT');
@@ -23,8 +28,7 @@ test('a tester with the wrong secret fails at the security step, named, with the
 
 test('a missing image file fails the download step before anything is sent', async (t) => {
   const bench = await ecuBench(t);
-  await bench.session.openProgrammingSession();
-  await bench.session.erase();
+  await bench.eraseFor(100);
   await assert.rejects(bench.session.download({ path: join(bench.stateDir, 'missing.bin') }), (error: unknown) =>
     error instanceof FlashStepError && error.step === 'download' && /ENOENT/.test(error.message) && error.nrc === undefined);
   assert.equal((await bench.session.readBootState()).banks.B.state, 'erased');
@@ -33,8 +37,8 @@ test('a missing image file fails the download step before anything is sent', asy
 test('aborting mid-download stops the transfer; the bank is never verified, and the ECU takes the next flash', async (t) => {
   const bench = await ecuBench(t, { ecu: { flashTiming: { programBytesPerSecond: 200_000 } } });
   const controller = new AbortController();
-  const session = new FlashSession({
-    client: bench.client, ecu: ecuByName(bench.config, 'EDT'), signal: controller.signal,
+  const session = new ApprovingFlashSession(bench.cgw, {
+    client: bench.client, ecu: ecuByName(bench.config, 'EDT'), authority: bench.cgw, signal: controller.signal,
     onProgress: (progress) => { if (progress.phase === 'download' && progress.percent >= 20) controller.abort(new Error('driver turned the car off')); },
   });
   const image = randomBytes(40_000);

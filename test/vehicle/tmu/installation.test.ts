@@ -14,7 +14,9 @@ import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { abandon, install, type InstallStep } from '../../../src/vehicle/tmu/installation.ts';
 import { LocalTarget } from '../../../src/vehicle/tmu/local-target.ts';
 import type { TargetStatus } from '../../../src/vehicle/tmu/tmu-state.ts';
-import { RemoteTarget } from '../../../src/vehicle/tmu/update-target.ts';
+import { RemoteTarget, type UpdateTarget } from '../../../src/vehicle/tmu/update-target.ts';
+import { localUpdateTarget } from '../../../src/vehicle/tmu/vehicle-ecus.ts';
+import { TestCgw } from '../support/test-cgw.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { manifestFor, sha256, testCar } from '../ecu/support.ts';
 
@@ -35,7 +37,9 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
   };
   await start('EDT');
   await start('CGW');
-  const local = await LocalTarget.open({ config, stateDir });
+  // The driver approved every image a step makes (step() below), as the CGW would have been told.
+  const authority = await TestCgw.open(config, stateDir);
+  const local = localUpdateTarget(await LocalTarget.open({ config, stateDir }), authority);
   const testers: { client: UdsClient; channel: IsoTpChannel; bus: VirtualBus }[] = [];
   const statuses: [string, TargetStatus][] = [];
   const remote = (name: string) => {
@@ -44,7 +48,7 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
     const channel = new IsoTpChannel(bus, { txId: ecu.requestId, rxId: ecu.responseId, ...isoTpFrameOptions(config.buses[ecu.bus]!) });
     const client = new UdsClient(channel, { p2Ms: 300 });
     testers.push({ client, channel, bus });
-    return new RemoteTarget(new FlashSession({ client, ecu, rebootTimeoutMs: 3000, pollIntervalMs: 10 }));
+    return new RemoteTarget(new FlashSession({ client, ecu, authority, rebootTimeoutMs: 3000, pollIntervalMs: 10 }));
   };
   const edt = remote('EDT');
   const cgw = remote('CGW');
@@ -56,8 +60,9 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
     }
     for (const ecu of ecus.values()) await ecu.close();
   });
-  const step = (target: RemoteTarget | LocalTarget, version: string, fields: { hardware_id?: string } = {}) => {
+  const step = (target: UpdateTarget, version: string, fields: { hardware_id?: string } = {}) => {
     const image = randomBytes(5000 + Math.floor(Math.random() * 20_000));
+    authority.approve(target.ecu, image);
     const path = join(stateDir, `${target.ecu}-${version}.bin`);
     writeFileSync(path, image);
     const manifest: SignedManifest = manifestFor(image, key, { ecu: target.ecu, firmware_version: version, ...fields });
@@ -67,7 +72,7 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
     const state = await target.bootState();
     return [target.ecu, `${state.version}@${state.active}`];
   })));
-  return { config, stateDir, ecus, local, edt, cgw, step, statuses, running, start, onStatus: (ecu: string, status: TargetStatus) => { statuses.push([ecu, status]); } };
+  return { config, stateDir, ecus, local, edt, cgw, authority, step, statuses, running, start, onStatus: (ecu: string, status: TargetStatus) => { statuses.push([ecu, status]); } };
 }
 
 test('all checked, then all activated: EDT, CGW and the TMU itself end on the new versions', async (t) => {
