@@ -24,10 +24,11 @@ const counterFileSchema = z.object({
  *
  * Persistence by reservation blocks: the file says "values below N may have been used"; `reservedUpTo` is
  * written atomically (src/files/atomic-write.ts: temp file, fsync, rename, fsync dir) BEFORE any value
- * below it is handed out, and a new process starts at the stored N. A restart therefore skips at most one
- * block of unused values (receivers resynchronise, see freshness-reconstruction.ts) and the counter costs
- * one file write per block. The next block is reserved in the background when half of the current one is
- * used, so `next()` rarely waits for the disk.
+ * below it is handed out, and a new process starts at the stored N. The counter costs one file write per
+ * block; the next block is reserved in the background once fewer than half a block of reserved values
+ * remain, so `next()` rarely waits for the disk. A restart therefore skips fewer than 1.5 blocks of unused
+ * values, which receivers of truncated freshness must be able to resynchronise over
+ * (freshness-reconstruction.ts): with 8 transmitted bits and 16 extra attempts, a block of at most 2730.
  *
  * The first value ever handed out is 1 (a receiver that accepted nothing yet starts from 0).
  * One file, one process: two counters on the same file would hand out the same values.

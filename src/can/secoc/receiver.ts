@@ -5,7 +5,10 @@ import { freshnessCandidates, replayCandidate } from './freshness-reconstruction
 import { checkProfile, type SecOcProfile } from './profile.ts';
 import { parseSecuredPdu } from './secured-pdu.ts';
 
-/** Further upper parts tried after a silence: one reservation block (4096) of 8-bit freshness is 16. */
+/**
+ * Further upper parts tried after a silence: 16 × 256 = 4096 values of 8-bit freshness, enough for a sender
+ * restart with reservation blocks up to 2730 (a restart skips < 1.5 blocks), or two with blocks of 1024.
+ */
 export const DEFAULT_RESYNC_ATTEMPTS = 16;
 /** The sender counts as silent (maybe restarted) once nothing verified for this long. */
 export const DEFAULT_RESYNC_AFTER_SILENCE_MS = 1000;
