@@ -86,7 +86,7 @@ export interface SecurityOptions {
 export interface SecurityAttempts {
   /** Wrong keys in a row since the last right one or the last delay. */
   failedAttempts: number;
-  /** Epoch ms until which seeds are refused with 0x37; 0 when no delay runs. */
+  /** Epoch ms until which seeds are refused with 0x37 (not after now: no delay runs). */
   delayedUntil: number;
 }
 

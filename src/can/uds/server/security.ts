@@ -23,6 +23,8 @@ export class SecurityState {
   /** Epoch ms: wall-clock time, because a persisted delay must mean the same after a restart. */
   #delayedUntil: number;
   #saving: Promise<void> = Promise.resolve();
+  /** The store held something unreadable: the next outcome replaces it. */
+  #storeDamaged = false;
 
   constructor(options: SecurityOptions, logger?: Logger) {
     this.#options = {
@@ -83,7 +85,7 @@ export class SecurityState {
     if (key.length !== this.#options.keyLength) throw invalidFormat(`key must be ${this.#options.keyLength} bytes, got ${key.length}`);
     const expected = this.#computeKey(pending.seed, level);
     if (expected.length === key.length && timingSafeEqual(expected, key)) {
-      if (this.#failedAttempts > 0) {
+      if (this.#failedAttempts > 0 || this.#storeDamaged) {
         this.#failedAttempts = 0;
         // A stored count that stays too high only costs the rightful tester a guess: unlock anyway.
         await this.#save().catch((error: unknown) => this.#logger?.warn({ err: error }, 'security-access attempts not saved after a right key'));
@@ -136,6 +138,7 @@ export class SecurityState {
     } catch (error) {
       // Fail closed: what cannot be read may have been a lockout.
       this.#delayedUntil = Math.max(this.#delayedUntil, now + delayMs);
+      this.#storeDamaged = true;
       this.#logger?.error({ err: error, delayMs }, 'security-access attempts unreadable: locked for the full delay');
       return;
     }
@@ -152,6 +155,6 @@ export class SecurityState {
     // In order: a later save never lands before an earlier one.
     const saving = this.#saving.then(() => store.save(attempts));
     this.#saving = saving.catch(() => undefined);
-    return saving;
+    return saving.then(() => { this.#storeDamaged = false; });
   }
 }
