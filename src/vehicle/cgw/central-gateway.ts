@@ -2,6 +2,7 @@ import type { Bus } from '../../can/bus/bus.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { VehicleConfig } from '../config.ts';
 import { Ecu, ecuStateDir, type EcuOptions } from '../ecu/ecu.ts';
+import type { VehicleCondition } from '../ecu/vehicle-condition.ts';
 import { connectToBus, ecuByName, type VehicleNetworkOptions } from '../network.ts';
 import { ApprovalMemory } from './approval-memory.ts';
 import { approvalRoutines } from './approval-routines.ts';
@@ -32,6 +33,8 @@ export interface CentralGatewayOptions {
   ecu?: Pick<EcuOptions, 'serverTiming' | 'rebootMs' | 'statusIntervalMs' | 'flashTiming' | 'bankSize' | 'maxBlockLength'>;
   /** Epoch milliseconds, for tests. */
   now?: () => number;
+  /** Whether the vehicle stands still: the CGW's own reset and programming session wait for it. Default ALWAYS_STOPPED. */
+  vehicleCondition?: VehicleCondition;
   logger?: Logger;
 }
 
@@ -102,6 +105,7 @@ export class CentralGateway {
       const ecu = await Ecu.start({
         ...options.ecu,
         config, name: self.name, stateDir: options.stateDir, bus: buses.get(self.bus)!,
+        ...(options.vehicleCondition ? { vehicleCondition: options.vehicleCondition } : {}),
         routines: approvalRoutines(approval, grants, logger),
         ...(logger ? { logger } : {}),
       });

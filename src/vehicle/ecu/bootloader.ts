@@ -2,8 +2,9 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../../logging/logger.ts';
 import {
   DiagnosticSessionType, NegativeResponseCode as Nrc, RequestRejectedError, UdsServer,
-  type DataIdentifierDefinition, type RoutineDefinition, type ServerTiming, type UdsServerOptions,
+  type DataIdentifierDefinition, type RoutineDefinition, type SecurityAttemptStore, type ServerTiming, type UdsServerOptions,
 } from '../../can/uds/index.ts';
+import { ALWAYS_STOPPED, type VehicleCondition } from './vehicle-condition.ts';
 import { EcuError } from './errors.ts';
 import { FlashError, type BankWriter, type FlashBanks } from './flash-banks.ts';
 import {
@@ -56,6 +57,15 @@ export interface BootloaderOptions extends BootloaderExtensions {
    * one. Called synchronously; the caller takes the ECU off the bus before it returns.
    */
   onRestart: (resetType: number) => void;
+  /**
+   * Whether the vehicle stands still: a reset and the programming session interrupt what the ECU does, so
+   * they wait for it (NRC 0x22). Default ALWAYS_STOPPED.
+   */
+  vehicleCondition?: VehicleCondition;
+  /** Keeps the security-access attempts and delay across resets and power losses (the ECU's security-access.json). */
+  securityAttempts?: SecurityAttemptStore;
+  /** Wall clock (epoch ms) of the security-access delay. Default Date.now. */
+  now?: () => number;
 }
 
 type Activity = 'erasing' | 'programming' | 'verifying' | 'resetting';
@@ -146,6 +156,8 @@ export class Bootloader {
           return securityAccessKey(this.#options.grantKey, this.#options.identity.name, seed);
         },
         levels: { [PROGRAMMING_SECURITY_LEVEL]: { sessions: [DiagnosticSessionType.Programming, DiagnosticSessionType.ExtendedDiagnostic] } },
+        ...(this.#options.securityAttempts ? { attempts: this.#options.securityAttempts } : {}),
+        ...(this.#options.now ? { now: this.#options.now } : {}),
       },
       dids,
       routines,
@@ -155,6 +167,13 @@ export class Bootloader {
         onRequestDownload: ({ memoryAddress, memorySize }) => this.#beginDownload(memoryAddress, memorySize),
         onTransferData: (data, { offset }) => this.#program(data, offset),
         onTransferExit: () => this.#endDownload(),
+      },
+      // Only a tester that may flash may reboot the ECU, and not while the vehicle moves (issue 10: `11 01`
+      // from any node used to reboot it, and each reboot cleared the security-access lockout).
+      resetAccess: { sessions: [DiagnosticSessionType.Programming, DiagnosticSessionType.ExtendedDiagnostic], security: PROGRAMMING_SECURITY_LEVEL },
+      canReset: () => this.#requireStopped('ECU reset'),
+      canEnterSession: (session) => {
+        if (session === DiagnosticSessionType.Programming) this.#requireStopped('programming session');
       },
       onReset: (resetType) => this.#reset(resetType),
       onSessionChange: (session, previous) => {
@@ -363,6 +382,14 @@ export class Bootloader {
   #refusal(error: unknown, nrc: Nrc): unknown {
     if (error instanceof FlashError) return new RequestRejectedError(nrc, error.message);
     return error;
+  }
+
+  /** Refuses (0x22) what would interrupt driving unless the vehicle is stopped. */
+  #requireStopped(what: string): void {
+    const reason = (this.#options.vehicleCondition ?? ALWAYS_STOPPED).drivingReason();
+    if (reason === null) return;
+    this.#logger?.warn({ reason }, `${what} refused: the vehicle is not stopped`);
+    throw new RequestRejectedError(Nrc.ConditionsNotCorrect, `${what} refused while driving: ${reason}`);
   }
 }
 

@@ -16,6 +16,8 @@ import { grantKeyName } from '../keys/key-plan.ts';
 import { ecuStateDir } from './state-dir.ts';
 import { StatusBroadcast } from './status-broadcast.ts';
 import { EcuState, versionTriple, type EcuStatus } from './status-frame.ts';
+import { SecurityAttemptsFile } from './security-attempts-file.ts';
+import type { VehicleCondition } from './vehicle-condition.ts';
 
 export interface EcuOptions extends BootloaderExtensions {
   config: VehicleConfig;
@@ -40,6 +42,10 @@ export interface EcuOptions extends BootloaderExtensions {
   flashTiming?: FlashTiming;
   /** Bytes per bank (largest image). Default: the config's `flash.bankSize`. */
   bankSize?: number;
+  /** Whether the vehicle stands still (resets and the programming session wait for it). Default ALWAYS_STOPPED. */
+  vehicleCondition?: VehicleCondition;
+  /** Wall clock (epoch ms) of the security-access delay, for tests. Default Date.now. */
+  now?: () => number;
 }
 
 export { ecuStateDir };
@@ -67,6 +73,8 @@ export class Ecu {
   #bootloader: Bootloader | null = null;
   #restarting: Promise<void> | null = null;
   #availableWaiters: (() => void)[] = [];
+  /** `<ecu dir>/security-access.json`: the lockout outlives resets and power losses. */
+  #securityAttempts: SecurityAttemptsFile | null = null;
   #closed = false;
 
   private constructor(options: EcuOptions, config: EcuConfig, bus: Bus, ownsBus: boolean, banks: FlashBanks, keys: EcuKeys) {
@@ -95,6 +103,7 @@ export class Ecu {
     });
     const bus = options.bus ?? await connectToBus(options.config, config.bus, options.virtualNetwork ? { virtualNetwork: options.virtualNetwork } : {});
     const ecu = new Ecu(options, config, bus, options.bus === undefined, banks, keys);
+    ecu.#securityAttempts = await SecurityAttemptsFile.open(ecuStateDir(options.stateDir, config.name));
     const boot = banks.record.lastBoot;
     if (boot) ecu.#logBoot(boot);
     ecu.#powerOn();
@@ -168,6 +177,9 @@ export class Ecu {
       ...(this.#options.routines ? { routines: this.#options.routines } : {}),
       ...(this.#options.onSessionChange ? { onSessionChange: this.#options.onSessionChange } : {}),
       ...(this.#logger ? { logger: this.#logger } : {}),
+      ...(this.#securityAttempts ? { securityAttempts: this.#securityAttempts } : {}),
+      ...(this.#options.vehicleCondition ? { vehicleCondition: this.#options.vehicleCondition } : {}),
+      ...(this.#options.now ? { now: this.#options.now } : {}),
       onRestart: (resetType) => this.#restart(resetType),
     });
     bootloader.server.listenOnBus(this.bus, {

@@ -179,8 +179,12 @@ export class FlashSession {
     return result;
   }
 
-  /** 0x11 01: the ECU activates the checked image and boots; reports what actually runs afterwards. */
+  /**
+   * Programming session and security (a reset needs both), then 0x11 01: the ECU activates the checked image
+   * and boots; reports what actually runs afterwards.
+   */
   async activate(): Promise<BootReport> {
+    await this.openProgrammingSession();
     return this.#resetAndReport();
   }
 

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
 import { PolicyHmi } from '../../../src/vehicle/cgw/hmi/policy.ts';
+import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { readFirewallStatistics, firewallStatisticsPath } from '../../../src/vehicle/cgw/statistics-file.ts';
-import { edtOffer, eventually, eventuallyAsync, frame, gatewayRig } from './support.ts';
+import { edtOffer, eventuallyAsync, frame, gatewayRig } from './support.ts';
 
 const silent = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -31,12 +32,14 @@ test('the CGW is an ECU too: its bootloader answers on 0x710 and keeps its banks
 
 test('an approved update survives a reset of the CGW: the client re-opens its session and goes on', async (t) => {
   const { cgw, approval, edtReachable } = await gatewayRig(t, { hmi: new PolicyHmi('auto', { warn: silent() }) });
-  await approval.offer(edtOffer());
+  const offer = edtOffer();
+  offer.ecus.push({ name: 'CGW', from: '1.0.0', to: '2.0.0', size: 1 << 16, sha256: 'cd'.repeat(32) });
+  await approval.offer(offer);
   assert.equal((await approval.waitForDecision({ intervalMs: 20 })).state, 'approved');
 
-  await approval.uds.ecuReset(0x01);
-  await eventually(() => !cgw.ecu.available, 'the CGW going down');
-  await cgw.ecu.whenAvailable();
+  // A reset needs the CGW's programming session, unlocked with its own grant, as when the CGW is updated.
+  const boot = await new FlashSession({ client: approval.uds, ecu: { name: 'CGW' }, authority: approval, pollIntervalMs: 10 }).activate();
+  assert.equal(boot.bootState.bootCount, 2);
   await approval.progress({ ecu: 'EDT', phase: 'resetting', percent: 100 });
   assert.equal(cgw.approval.phase, 'approved');
   assert.equal(await edtReachable(), true);

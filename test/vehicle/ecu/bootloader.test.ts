@@ -151,12 +151,17 @@ test('services out of order get the NRCs of ISO 14229 and docs/vehicle-protocol.
   assert.equal(await nrcOf(bench, '31 01 FF00'), 0x31, 'routine not available in the default session');
   assert.equal(await nrcOf(bench, '34 00 44 00000000 00000010'), 0x7f, 'download only in the programming session');
   assert.equal(await nrcOf(bench, '27 01'), 0x7f, 'no security access in the default session');
+  assert.equal(await nrcOf(bench, '11 01'), 0x7f, 'no reset from the default session');
+  await bench.client.diagnosticSessionControl(0x03);
+  assert.equal(await nrcOf(bench, '11 01'), 0x33, 'no reset in the extended session while locked');
   await bench.client.diagnosticSessionControl(0x02);
   // Programming session, locked.
   assert.equal(await nrcOf(bench, '31 01 FF00'), 0x33);
   assert.equal(await nrcOf(bench, '31 01 FF01 7B7D'), 0x33);
   assert.equal(await nrcOf(bench, '31 01 FF02'), 0x33);
   assert.equal(await nrcOf(bench, '34 00 44 00000000 00000010'), 0x33);
+  assert.equal(await nrcOf(bench, '11 01'), 0x33);
+  assert.equal(bench.ecu.bootRecord.bootCount, 1, 'none of these rebooted the ECU');
   assert.equal(await nrcOf(bench, '27 02 00112233445566778899AABBCCDDEEFF'), 0x24, 'sendKey without a seed');
   bench.approve(new Uint8Array(16));
   const grant = await bench.session.openProgrammingSession('program');

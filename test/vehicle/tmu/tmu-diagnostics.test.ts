@@ -10,7 +10,7 @@ import { LocalTarget } from '../../../src/vehicle/tmu/local-target.ts';
 import { startTmuDiagnostics } from '../../../src/vehicle/tmu/tmu-diagnostics.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
-test('a workshop tester reads the TMU on 0x720/0x728 like any ECU; the TMU refuses to be flashed over the bus', async (t) => {
+test('a workshop tester reads the TMU on 0x720/0x728 like any ECU; the TMU refuses to be flashed or reset over the bus', async (t) => {
   const stateDir = await tempDir(t, 'canota-tmu-diag-');
   const config = standardVehicleConfig('WVWZZZ1JZXW000001');
   const network = new VirtualNetwork();
@@ -35,7 +35,9 @@ test('a workshop tester reads the TMU on 0x720/0x728 like any ECU; the TMU refus
   const boot = decodeBootState(await client.readDataByIdentifier(BootloaderDid.BootState));
   assert.deepEqual([boot.ecu, boot.active, boot.state], ['TMU', 'A', 'Running']);
 
+  const refusedWith = (nrc: number) => (error: Error) => error instanceof NegativeResponseError && error.nrc === nrc;
+  await assert.rejects(client.ecuReset(1), refusedWith(NegativeResponseCode.ServiceNotSupported), 'no reset from the bus');
   await client.diagnosticSessionControl(DiagnosticSessionType.ExtendedDiagnostic);
-  await assert.rejects(client.diagnosticSessionControl(DiagnosticSessionType.Programming),
-    (error: Error) => error instanceof NegativeResponseError && error.nrc === NegativeResponseCode.ConditionsNotCorrect);
+  await assert.rejects(client.diagnosticSessionControl(DiagnosticSessionType.Programming), refusedWith(NegativeResponseCode.ConditionsNotCorrect));
+  await assert.rejects(client.ecuReset(1), refusedWith(NegativeResponseCode.ServiceNotSupported), 'in no session');
 });
