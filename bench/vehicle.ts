@@ -26,6 +26,7 @@ import { CentralGateway } from '../src/vehicle/cgw/central-gateway.ts';
 import { PolicyHmi } from '../src/vehicle/cgw/hmi/policy.ts';
 import { ecuByName, isoTpFrameOptions } from '../src/vehicle/network.ts';
 import { FlashSession } from '../src/vehicle/tmu/flash-session.ts';
+import { ApprovalChannelTester } from '../src/vehicle/cgw/approval-channel.ts';
 
 const sizeArgument = process.argv.indexOf('--size');
 const size = sizeArgument > 0 ? Number(process.argv[sizeArgument + 1]) : 1 << 20;
@@ -49,7 +50,7 @@ async function flashEdt(fd: boolean): Promise<Result> {
     ecu: { rebootMs: 0 },
   });
   const edt = await Ecu.start({ config, name: 'EDT', stateDir, bus: open('canb'), rebootMs: 0 });
-  const approval = ApprovalClient.forVehicle(tmuBus, config);
+  const approval = ApprovalClient.forVehicle(tmuBus, config, await ApprovalChannelTester.forTester(config, stateDir));
   const channel = new IsoTpChannel(tmuBus, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(bus) });
   const client = new UdsClient(channel);
   const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), authority: approval });

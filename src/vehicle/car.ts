@@ -21,6 +21,8 @@ import type { UdsServer } from '../can/uds/index.ts';
 import { parsePublicKey } from '../crypto/ed25519.ts';
 import { errorMessage } from '../errors/error-message.ts';
 import { DriverApproval } from './tmu/driver-approval.ts';
+import { ApprovalChannelTester } from './cgw/approval-channel.ts';
+import { loadEcuKeys } from './keys/ecu-keys.ts';
 import { ReportOutbox } from './tmu/report-outbox.ts';
 import { ServerApi } from './tmu/server-api.ts';
 import { TesterLinks } from './tmu/tester-links.ts';
@@ -196,7 +198,8 @@ async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget): Prom
   const gateway = ecuByName(config, config.gateway.ecu);
   const server = new ServerApi({ server: download.server, token: download.token, ca: download.ca, timeoutMs: (download.timeoutSeconds ?? 30) * 1000 });
   const links = new TesterLinks(config, bus);
-  const approval = new DriverApproval(links.client(gateway.name), logger);
+  const keys = await loadEcuKeys(config, options.stateDir, config.tester);
+  const approval = new DriverApproval(links.client(gateway.name), await ApprovalChannelTester.open(keys, options.stateDir), logger);
   return Tmu.start({
     config,
     intervalSeconds: download.intervalSeconds,

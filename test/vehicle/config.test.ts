@@ -9,7 +9,7 @@ import { tempDir } from '../support/temp-dir.ts';
 
 const VIN = 'WDB12345678901234';
 
-test('the standard car: TMU and CGW on CAN-T, EDT on CAN-B, docs/architecture.md ids, random secrets', () => {
+test('the standard car: TMU and CGW on CAN-T, EDT on CAN-B, docs/architecture.md ids, EDT as motion source, no secrets', () => {
   const config = standardVehicleConfig(VIN);
   const byName = Object.fromEntries(config.ecus.map((ecu) => [ecu.name, ecu]));
   assert.deepEqual([byName.CGW?.requestId, byName.CGW?.responseId], [0x710, 0x718]);
@@ -17,7 +17,8 @@ test('the standard car: TMU and CGW on CAN-T, EDT on CAN-B, docs/architecture.md
   assert.deepEqual([byName.EDT?.requestId, byName.EDT?.responseId], [0x730, 0x738]);
   assert.equal(byName.EDT?.bus, 'canb');
   assert.equal(config.buses.cant?.fd, true);
-  assert.notEqual(standardVehicleConfig(VIN).ecus[0]!.securitySecret, config.ecus[0]!.securitySecret);
+  assert.equal(config.motionSource, 'EDT');
+  assert.ok(config.ecus.every((ecu) => ecu.securitySecret === undefined), 'ECU keys live in each ECU\'s own state dir, not in vehicle.json');
 });
 
 test('ids may be written as "0x…" strings', () => {
@@ -38,6 +39,7 @@ test('bad configs are refused with the path and the reason', async (t) => {
     ['short secret', (c) => { c.ecus[0].securitySecret = 'abcd'; }, /16 to 64 bytes/],
     ['unknown key', (c) => { c.turbo = true; }, /turbo/],
     ['missing gateway ECU', (c) => { c.gateway.ecu = 'BCM'; }, /no ECU named BCM/],
+    ['unknown motion source', (c) => { c.motionSource = 'ABS'; }, /no ECU named ABS[\s\S]*motionSource/],
   ];
   for (const [name, mutate, message] of cases) {
     const config = structuredClone(base);

@@ -5,6 +5,8 @@ import { UdsClient, type UdsClientOptions } from '../../can/uds/client/client.ts
 import { NegativeResponseError } from '../../can/uds/errors.ts';
 import { NegativeResponseCode as Nrc } from '../../can/uds/nrc.ts';
 import { DiagnosticSessionType } from '../../can/uds/services/diagnostic-session-control.ts';
+import { RoutineControlType } from '../../can/uds/services/routine-control.ts';
+import type { ApprovalChannelTester } from './approval-channel.ts';
 import type { VehicleConfig } from '../config.ts';
 import { ecuByName, isoTpFrameOptions } from '../network.ts';
 import {
@@ -43,12 +45,14 @@ const SESSION_LOST = new Set<number>([
  */
 export class ApprovalClient {
   readonly uds: UdsClient;
+  readonly #channel: ApprovalChannelTester;
   readonly #ownedChannel: IsoTpChannel | null;
   #offer: ApprovalOffer | null = null;
   #lastState: ApprovalStatus['state'] | null = null;
 
-  constructor(uds: UdsClient, ownedChannel: IsoTpChannel | null = null) {
+  constructor(uds: UdsClient, channel: ApprovalChannelTester, ownedChannel: IsoTpChannel | null = null) {
     this.uds = uds;
+    this.#channel = channel;
     this.#ownedChannel = ownedChannel;
   }
 
@@ -56,10 +60,10 @@ export class ApprovalClient {
    * A client on the tester's node `bus` (on the CGW's segment) with its own ISO-TP channel to the CGW,
    * closed by `close()`. Use the constructor instead to share a UdsClient the tester already has for the CGW.
    */
-  static forVehicle(bus: Bus, config: VehicleConfig, options: UdsClientOptions = {}): ApprovalClient {
+  static forVehicle(bus: Bus, config: VehicleConfig, channel: ApprovalChannelTester, options: UdsClientOptions = {}): ApprovalClient {
     const cgw = ecuByName(config, config.gateway.ecu);
-    const channel = new IsoTpChannel(bus, { txId: cgw.requestId, rxId: cgw.responseId, ...isoTpFrameOptions(config.buses[cgw.bus]!) });
-    return new ApprovalClient(new UdsClient(channel, options), channel);
+    const isoTp = new IsoTpChannel(bus, { txId: cgw.requestId, rxId: cgw.responseId, ...isoTpFrameOptions(config.buses[cgw.bus]!) });
+    return new ApprovalClient(new UdsClient(isoTp, options), channel, isoTp);
   }
 
   /** The offer last sent, if any. */
@@ -86,14 +90,14 @@ export class ApprovalClient {
   async offer(offer: ApprovalOfferInput): Promise<void> {
     const checked = checkPayload(approvalOfferSchema, offer, 'offer');
     await this.connect();
-    await this.uds.startRoutine(APPROVAL_ROUTINE, encodePayload(checked));
+    await this.#routine(RoutineControlType.StartRoutine, APPROVAL_ROUTINE, encodePayload(checked));
     this.#offer = checked;
     this.#lastState = 'pending';
   }
 
   /** The driver's decision so far (`31 03 F001`). */
   async poll(): Promise<ApprovalStatus> {
-    const status = decodeApprovalStatus(await this.#recovering(() => this.uds.requestRoutineResults(APPROVAL_ROUTINE)));
+    const status = decodeApprovalStatus(await this.#recovering(() => this.#routine(RoutineControlType.RequestRoutineResults, APPROVAL_ROUTINE)));
     this.#lastState = status.state;
     return status;
   }
@@ -112,7 +116,7 @@ export class ApprovalClient {
   /** Progress for the HMI (`31 01 F002`); only while the update is approved. */
   async progress(progress: UpdateProgress): Promise<void> {
     const checked = checkPayload(updateProgressSchema, progress, 'progress');
-    await this.#recovering(() => this.uds.startRoutine(PROGRESS_ROUTINE, encodePayload(checked)));
+    await this.#recovering(() => this.#routine(RoutineControlType.StartRoutine, PROGRESS_ROUTINE, encodePayload(checked)));
   }
 
   /**
@@ -121,13 +125,13 @@ export class ApprovalClient {
    * session the CGW link is in (extended, or programming while the CGW itself is flashed).
    */
   async authorize(request: GrantRequest): Promise<GrantAnswer> {
-    return decodeGrantAnswer(await this.#recovering(() => this.uds.startRoutine(GRANT_ROUTINE, encodeGrantRequest(request))));
+    return decodeGrantAnswer(await this.#recovering(() => this.#routine(RoutineControlType.StartRoutine, GRANT_ROUTINE, encodeGrantRequest(request))));
   }
 
   /** The update ended (or a pending offer is withdrawn): `31 02 F001` with the result; closes the firewall. */
   async finish(result: UpdateResultInput): Promise<void> {
     const checked = checkPayload(updateResultSchema, result, 'result');
-    await this.#recovering(() => this.uds.stopRoutine(APPROVAL_ROUTINE, encodePayload(checked)));
+    await this.#recovering(() => this.#routine(RoutineControlType.StopRoutine, APPROVAL_ROUTINE, encodePayload(checked)));
     this.#offer = null;
     this.#lastState = null;
   }
@@ -141,6 +145,7 @@ export class ApprovalClient {
     }
     this.uds.close();
     this.#ownedChannel?.close();
+    await this.#channel.close();
   }
 
   async #recovering(request: () => Promise<Uint8Array>): Promise<Uint8Array> {
@@ -151,8 +156,19 @@ export class ApprovalClient {
       const attached = this.#lastState === 'pending' || this.#lastState === 'approved';
       if (!(error instanceof NegativeResponseError) || !SESSION_LOST.has(error.nrc) || !offer || !attached) throw error;
       await this.connect();
-      await this.uds.startRoutine(APPROVAL_ROUTINE, encodePayload(offer));
+      await this.#routine(RoutineControlType.StartRoutine, APPROVAL_ROUTINE, encodePayload(offer));
       return request();
     }
+  }
+
+  /**
+   * One approval routine request, authenticated (src/vehicle/cgw/approval-channel.ts): the record goes out
+   * with the TMU's freshness and MAC, and the answer counts only if the CGW's MAC binds it to this request;
+   * otherwise UnauthenticatedAnswerError.
+   */
+  async #routine(controlType: RoutineControlType, routineId: number, record: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    const request = await this.#channel.secure(controlType, routineId, record);
+    const response = await this.uds.routineControl(controlType, routineId, request.record);
+    return this.#channel.open(controlType, routineId, request.freshness, response!.status);
   }
 }

@@ -7,6 +7,7 @@ import { connectToBus, ecuByName, type VehicleNetworkOptions } from '../network.
 import { ApprovalMemory } from './approval-memory.ts';
 import { approvalRoutines } from './approval-routines.ts';
 import { GrantIssuer } from './grant-issuer.ts';
+import { ApprovalChannelGateway } from './approval-channel.ts';
 import { loadEcuKeys } from '../keys/ecu-keys.ts';
 import { UpdateApproval } from './approval.ts';
 import { Gateway, type GatewayStatistics } from './gateway.ts';
@@ -58,14 +59,17 @@ export class CentralGateway {
   /** The CGW as an ECU: its bootloader serves UDS on the CGW's ids, with the approval routines added. */
   readonly ecu: Ecu;
   readonly statisticsFile: StatisticsFile;
+  /** The authenticated approval channel (its counters show dropped forgeries). */
+  readonly channel: ApprovalChannelGateway;
   readonly #ownedBuses: Bus[];
   readonly #memory: ApprovalMemory;
   #closed = false;
 
   private constructor(parts: {
     config: VehicleConfig; hmi: DriverHmi; gateway: Gateway; approval: UpdateApproval; memory: ApprovalMemory; ecu: Ecu;
-    statisticsFile: StatisticsFile; ownedBuses: Bus[];
+    statisticsFile: StatisticsFile; ownedBuses: Bus[]; channel: ApprovalChannelGateway;
   }) {
+    this.channel = parts.channel;
     this.config = parts.config;
     this.hmi = parts.hmi;
     this.gateway = parts.gateway;
@@ -82,6 +86,7 @@ export class CentralGateway {
     const buses = new Map<string, Bus>();
     const ownedBuses: Bus[] = [];
     let gateway: Gateway | undefined;
+    let channel: ApprovalChannelGateway | undefined;
     try {
       if (options.buses) {
         for (const [name, bus] of options.buses instanceof Map ? options.buses : Object.entries(options.buses)) buses.set(name, bus);
@@ -101,23 +106,26 @@ export class CentralGateway {
       const approval = new UpdateApproval({
         config, hmi, ...now, ...(logger ? { logger } : {}), memory: { store: memory, remembered: await memory.load() },
       });
-      const grants = new GrantIssuer(approval, await loadEcuKeys(config, options.stateDir, self.name), logger);
+      const keys = await loadEcuKeys(config, options.stateDir, self.name);
+      const grants = new GrantIssuer(approval, keys, logger);
+      channel = await ApprovalChannelGateway.open(keys, options.stateDir);
       const ecu = await Ecu.start({
         ...options.ecu,
         config, name: self.name, stateDir: options.stateDir, bus: buses.get(self.bus)!,
         ...(options.vehicleCondition ? { vehicleCondition: options.vehicleCondition } : {}),
-        routines: approvalRoutines(approval, grants, logger),
+        routines: approvalRoutines(approval, grants, channel, logger),
         ...(logger ? { logger } : {}),
       });
       const statisticsFile = new StatisticsFile(firewallStatisticsPath(options.stateDir, self.name), () => gateway!.statistics(), {
         ...(options.statisticsIntervalMs ? { intervalMs: options.statisticsIntervalMs } : {}), ...(logger ? { logger } : {}),
       });
-      const cgw = new CentralGateway({ config, hmi, gateway, approval, memory, ecu, statisticsFile, ownedBuses });
+      const cgw = new CentralGateway({ config, hmi, gateway, approval, memory, ecu, statisticsFile, ownedBuses, channel });
       cgw.#wire();
       logger?.info({ ecu: self.name, segments: [...buses.keys()], hmi: hmi.kind, inactivityMs: gateway.inactivityMs }, 'cgw running');
       return cgw;
     } catch (error) {
       gateway?.stop();
+      await channel?.close();
       await Promise.all(ownedBuses.map((bus) => bus.close()));
       throw error;
     }
@@ -134,6 +142,7 @@ export class CentralGateway {
     this.gateway.stop();
     await this.#memory.settled();
     await this.ecu.close();
+    await this.channel.close();
     await this.statisticsFile.stop();
     await this.hmi.close();
     await Promise.all(this.#ownedBuses.map((bus) => bus.close()));

@@ -35,3 +35,16 @@ export class ApprovalResponseError extends CgwError {
 export class HmiError extends CgwError {
   override name = 'HmiError';
 }
+
+/** A request on the approval channel whose MAC or freshness does not verify (answered NRC 0x33, counted). */
+export class ApprovalAuthenticationError extends CgwError {
+  override name = 'ApprovalAuthenticationError';
+}
+
+/**
+ * The tester got an answer the CGW did not make for its request (a forged, replayed or damaged answer on the
+ * bus). Never believed: an update in progress is aborted and rolled back.
+ */
+export class UnauthenticatedAnswerError extends CgwError {
+  override name = 'UnauthenticatedAnswerError';
+}

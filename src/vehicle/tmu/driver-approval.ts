@@ -4,6 +4,7 @@ import type { Logger } from '../../logging/logger.ts';
 import { ApprovalClient, type ApprovalDecision } from '../cgw/approval-client.ts';
 import type { ApprovalOfferInput, GrantAnswer, GrantRequest, UpdateResultInput } from '../cgw/approval-protocol.ts';
 import type { ProgrammingAuthority } from './programming-authority.ts';
+import type { ApprovalChannelTester } from '../cgw/approval-channel.ts';
 import { ProgressRelay } from './progress-relay.ts';
 
 export interface DecisionOptions {
@@ -26,9 +27,9 @@ export class DriverApproval implements ProgrammingAuthority {
   readonly #uds: UdsClient;
   readonly #logger: Logger | undefined;
 
-  constructor(uds: UdsClient, logger?: Logger) {
+  constructor(uds: UdsClient, channel: ApprovalChannelTester, logger?: Logger) {
     this.#uds = uds;
-    this.#client = new ApprovalClient(uds);
+    this.#client = new ApprovalClient(uds, channel);
     this.relay = new ProgressRelay(this.#client, logger);
     this.#logger = logger;
   }

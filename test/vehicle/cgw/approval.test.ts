@@ -103,15 +103,21 @@ test('the driver decides: pending until answered, postponed with the remaining t
 });
 
 test('bad offers, progress and results are refused with NRCs and the CGW keeps serving', async (t) => {
-  const { cgw, approval } = await gatewayRig(t, { hmi: new PolicyHmi('decline', { warn: silent() }) });
+  const { cgw, approval, channel } = await gatewayRig(t, { hmi: new PolicyHmi('decline', { warn: silent() }) });
   const uds = approval.uds;
-  const start = (routine: number, payload: Uint8Array | string) =>
-    uds.startRoutine(routine, typeof payload === 'string' ? new TextEncoder().encode(payload) : payload);
+  // What the TMU sends, authenticated like the ApprovalClient does, but with any payload.
+  const send = async (controlType: number, routine: number, payload: Uint8Array | string) => {
+    const request = await channel.secure(controlType, routine, typeof payload === 'string' ? new TextEncoder().encode(payload) : payload);
+    const response = await uds.routineControl(controlType, routine, request.record);
+    return channel.open(controlType, routine, request.freshness, response!.status);
+  };
+  const start = (routine: number, payload: Uint8Array | string) => send(0x01, routine, payload);
 
-  // Default session: the routine does not exist there; extended but locked: security access denied.
-  await assert.rejects(start(APPROVAL_ROUTINE, encodePayload(edtOffer())), nrcOf(0x31));
+  // Default session: the routine does not exist there; extended, but without the TMU's MAC: refused.
+  await assert.rejects(uds.startRoutine(APPROVAL_ROUTINE, encodePayload(edtOffer())), nrcOf(0x31));
   await uds.diagnosticSessionControl(0x03);
-  await assert.rejects(start(APPROVAL_ROUTINE, encodePayload(edtOffer())), nrcOf(0x33));
+  await assert.rejects(uds.startRoutine(APPROVAL_ROUTINE, encodePayload(edtOffer())), nrcOf(0x33));
+  assert.equal(cgw.channel.counters.malformed + cgw.channel.counters.macFailures, 1, 'counted');
   await approval.connect();
 
   const bad: [string, Uint8Array | string][] = [
@@ -138,7 +144,7 @@ test('bad offers, progress and results are refused with NRCs and the CGW keeps s
   // Progress needs an approved update.
   await assert.rejects(start(PROGRESS_ROUTINE, encodePayload({ ecu: 'EDT', phase: 'programming', percent: 1 })), nrcOf(0x24));
   await assert.rejects(start(PROGRESS_ROUTINE, '{"ecu":"EDT"}'), nrcOf(0x31));
-  await assert.rejects(uds.stopRoutine(APPROVAL_ROUTINE, encodePayload({ outcome: 'maybe' })), nrcOf(0x31));
+  await assert.rejects(send(0x02, APPROVAL_ROUTINE, encodePayload({ outcome: 'maybe' })), nrcOf(0x31));
   // The client refuses to send what the CGW would refuse.
   await assert.rejects(approval.progress({ ecu: 'EDT', phase: 'Programming!', percent: 500 }), InvalidApprovalMessageError);
 

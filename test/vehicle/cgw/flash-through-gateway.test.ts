@@ -15,6 +15,7 @@ import { CentralGateway } from '../../../src/vehicle/cgw/central-gateway.ts';
 import { PolicyHmi } from '../../../src/vehicle/cgw/hmi/policy.ts';
 import { manifestFor, sha256 } from '../ecu/support.ts';
 import { edtOffer, eventually, recorder, twoSegments } from './support.ts';
+import { ApprovalChannelTester } from '../../../src/vehicle/cgw/approval-channel.ts';
 
 test('the TMU flashes the real EDT through the CGW only while the driver approved it', async (t) => {
   // Removed by the hook that stops the ECUs, after them (node:test runs `after` hooks in order).
@@ -23,7 +24,7 @@ test('the TMU flashes the real EDT through the CGW only while the driver approve
   const warn = new Writable({ write: (_chunk, _encoding, done) => done() });
   const cgw = await CentralGateway.start({ config, hmi: new PolicyHmi('auto', { warn }), stateDir, buses: gatewayBuses });
   const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 50, rebootMs: 50 });
-  const approval = ApprovalClient.forVehicle(tmu, config);
+  const approval = ApprovalClient.forVehicle(tmu, config, await ApprovalChannelTester.forTester(config, stateDir));
   const channel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
   const client = new UdsClient(channel);
   const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), authority: approval, rebootTimeoutMs: 5000 });
@@ -72,7 +73,7 @@ test('the CGW itself is updated with EDT: progress on the same connection during
   // One UDS client to the CGW serves both the approval and the CGW's own flashing (one channel per id pair).
   const cgwChannel = new IsoTpChannel(tmu, { txId: cgwConfig.requestId, rxId: cgwConfig.responseId, ...isoTpFrameOptions(config.buses.cant!) });
   const cgwClient = new UdsClient(cgwChannel);
-  const approval = new ApprovalClient(cgwClient);
+  const approval = new ApprovalClient(cgwClient, await ApprovalChannelTester.forTester(config, stateDir));
   const edtChannel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
   const edtClient = new UdsClient(edtChannel);
   t.after(async () => {

@@ -14,6 +14,7 @@ import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
 import type { ApprovalOfferInput } from '../../../src/vehicle/cgw/approval-protocol.ts';
 import { CentralGateway } from '../../../src/vehicle/cgw/central-gateway.ts';
 import type { DriverHmi } from '../../../src/vehicle/cgw/hmi/driver-hmi.ts';
+import { ApprovalChannelTester } from '../../../src/vehicle/cgw/approval-channel.ts';
 
 export const VIN = 'WVWZZZ1JZXW000001';
 
@@ -100,7 +101,8 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
     config, hmi: options.hmi, buses: gatewayBuses, stateDir, statisticsIntervalMs: 50,
     ...(options.inactivityMs !== undefined ? { inactivityMs: options.inactivityMs } : {}),
   });
-  const approval = ApprovalClient.forVehicle(tmu, config, {
+  const channel = await ApprovalChannelTester.forTester(config, stateDir);
+  const approval = ApprovalClient.forVehicle(tmu, config, channel, {
     p2Ms: 300, ...(options.testerPresentIntervalMs !== undefined ? { testerPresentIntervalMs: options.testerPresentIntervalMs } : {}),
   });
   const isotp = isoTpFrameOptions(config.buses.canb!);
@@ -126,5 +128,5 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
       throw error;
     }
   };
-  return { config, cgw, approval, edtReachable, tmu, edt, gatewayBuses, stateDir };
+  return { config, cgw, approval, channel, edtReachable, tmu, edt, gatewayBuses, stateDir };
 }
