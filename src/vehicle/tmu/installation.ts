@@ -41,6 +41,12 @@ export interface InstallationOptions {
   onStatus?: (ecu: string, status: TargetStatus, error?: string) => void | Promise<void>;
   signal?: AbortSignal;
   logger?: Logger | undefined;
+  /**
+   * Why the update must stop now, or null (checked before and after every step): the CGW refused the update's
+   * progress or answered unauthentically. Unlike `signal` (a shutdown, resumed later), this fails the
+   * installation and rolls back what switched.
+   */
+  vetoed?: () => string | null;
 }
 
 /**
@@ -66,6 +72,10 @@ export async function install(steps: readonly InstallStep[], options: Installati
   const switched: InstallStep[] = [];
   const toProgram: InstallStep[] = [];
   let failure: { ecu: string; message: string } | null = null;
+  const veto = (ecu: string): { ecu: string; message: string } | null => {
+    const reason = options.vetoed?.() ?? null;
+    return reason === null ? null : { ecu, message: `stopped: ${reason}` };
+  };
   for (const step of steps) {
     signal?.throwIfAborted();
     const ecu = step.target.ecu;
@@ -90,6 +100,8 @@ export async function install(steps: readonly InstallStep[], options: Installati
 
   for (const step of failure ? [] : toProgram) {
     const ecu = step.target.ecu;
+    failure = veto(ecu);
+    if (failure) break;
     const problem = await programWithRetries(step, maxTries, options);
     if (problem) {
       failure = { ecu, message: problem.message };
@@ -105,6 +117,8 @@ export async function install(steps: readonly InstallStep[], options: Installati
     for (const step of toProgram) {
       signal?.throwIfAborted();
       const ecu = step.target.ecu;
+      failure = veto(ecu);
+      if (failure) break;
       let boot: BootReport | undefined;
       let problem: string | undefined;
       try {
@@ -130,6 +144,8 @@ export async function install(steps: readonly InstallStep[], options: Installati
     }
   }
 
+  // The last word: a refusal that came while the last ECU was activated still undoes the update.
+  failure ??= veto(steps.at(-1)?.target.ecu ?? '');
   if (!failure) {
     for (const step of steps) {
       targets[step.target.ecu] = { result: 'installed' };

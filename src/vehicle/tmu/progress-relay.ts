@@ -1,6 +1,9 @@
 import type { Logger } from '../../logging/logger.ts';
 import type { ApprovalClient } from '../cgw/approval-client.ts';
 import type { UpdateProgress } from '../cgw/approval-protocol.ts';
+import { NegativeResponseError } from '../../can/uds/errors.ts';
+import { UnauthenticatedAnswerError } from '../cgw/errors.ts';
+import { errorMessage } from '../../errors/error-message.ts';
 
 /** Where the TMU sends the update's progress for the HMI (ProgressRelay, or a test's). */
 export interface HmiProgress {
@@ -12,6 +15,11 @@ export interface HmiProgress {
   settle(): Promise<void>;
   /** Forgets what was shown (a new update starts). */
   reset(): void;
+  /**
+   * Why the update must stop, or null: the CGW refused a progress message (the approval lapsed or was
+   * withdrawn) or an answer was not authentic. The installation checks it between steps and rolls back.
+   */
+  readonly refusal: string | null;
 }
 
 /**
@@ -28,6 +36,7 @@ export class ProgressRelay implements HmiProgress {
   readonly #lastSent = new Map<string, UpdateProgress>();
   #paused = 0;
   #sending: Promise<void> | null = null;
+  #refusal: string | null = null;
 
   constructor(approval: ApprovalClient, logger?: Logger) {
     this.#approval = approval;
@@ -61,6 +70,11 @@ export class ProgressRelay implements HmiProgress {
   reset(): void {
     this.#waiting.clear();
     this.#lastSent.clear();
+    this.#refusal = null;
+  }
+
+  get refusal(): string | null {
+    return this.#refusal;
   }
 
   #kick(): void {
@@ -73,7 +87,13 @@ export class ProgressRelay implements HmiProgress {
           await this.#approval.progress(progress);
           this.#lastSent.set(ecu, progress);
         } catch (error) {
-          this.#logger?.debug({ err: error, ecu }, 'progress not shown on the HMI');
+          // Silence (a busy bus) only costs the HMI a step; a "no" or a forged answer ends the update.
+          if (error instanceof NegativeResponseError || error instanceof UnauthenticatedAnswerError) {
+            this.#refusal ??= `the CGW ${error instanceof NegativeResponseError ? 'refused' : 'did not authenticate its answer to'} the update's progress: ${errorMessage(error)}`;
+            this.#logger?.warn({ err: error, ecu }, 'progress refused: the update stops');
+          } else {
+            this.#logger?.debug({ err: error, ecu }, 'progress not shown on the HMI');
+          }
         }
       }
     })().finally(() => {

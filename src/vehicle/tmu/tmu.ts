@@ -391,6 +391,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
       signal,
       logger: this.#logger,
       onStatus: track.onStatus,
+      vetoed: () => this.#approval.relay.refusal,
     });
     campaign = track.campaign();
     for (const [ecu, outcome] of Object.entries(result.targets)) {

@@ -101,9 +101,14 @@ export class FakeRelay implements HmiProgress {
   /** `pause`, `resume`, `reset`, as called. */
   readonly calls: string[] = [];
   paused = 0;
+  /** Set by a test: the CGW refused progress (the installation must stop and roll back). */
+  refusal: string | null = null;
+  /** Refuse once progress for this ECU and phase is shown (`EDT:programming`). */
+  refuseAt: { key: string; reason: string } | null = null;
 
   report(progress: UpdateProgress): void {
     this.shown.push(progress);
+    if (this.refuseAt?.key === `${progress.ecu}:${progress.phase}`) this.refusal = this.refuseAt.reason;
   }
 
   pause(): void {
@@ -120,6 +125,7 @@ export class FakeRelay implements HmiProgress {
 
   reset(): void {
     this.calls.push('reset');
+    this.refusal = null;
   }
 }
 

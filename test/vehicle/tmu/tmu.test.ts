@@ -327,6 +327,19 @@ test('all or nothing: an ECU that fails its boot rolls back every ECU that switc
   }
 });
 
+test('the CGW refusing the update\'s progress (or answering unauthentically) stops it: what switched is rolled back, nothing more is flashed', async (t) => {
+  const rig = await tmuRig(t, { driver: [approved] });
+  rig.server.releases = [release('EDT', '2.0.0'), release('CGW', '1.1.0')];
+  // The CGW says no to the progress that follows EDT's activation (e.g. a forged or lapsed approval).
+  rig.approval.relay.refuseAt = { key: 'EDT:done', reason: 'the CGW refused the update\'s progress: conditionsNotCorrect (0x22)' };
+  await rig.cycle();
+  assert.deepEqual(rig.ecus.calls.filter((call) => !call.endsWith(':bootState')), ['EDT:program', 'CGW:program', 'EDT:activate', 'EDT:rollback']);
+  const [report] = rig.server.reports;
+  assert.equal(report!.outcome, 'rolled-back');
+  assert.match(report!.message, /^CGW failed: stopped: the CGW refused the update's progress: conditionsNotCorrect \(0x22\); rolled back 1 ECU\(s\)/);
+  assert.deepEqual([rig.ecus.version('EDT'), rig.ecus.version('CGW')], ['1.0.0', '1.0.0']);
+});
+
 test('restarted while downloading, or downloaded but not offered: planned again from the server\'s answer', async (t) => {
   for (const cut of ['downloading', 'verified'] as const) {
     const rig = await tmuRig(t);
