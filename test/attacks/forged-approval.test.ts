@@ -62,7 +62,9 @@ test('a forged "approved" on 0x718 installs nothing; replayed approval requests 
   const before = { ...car.cgw.channel.counters };
   const sample = recorded.filter((request) => request[0] === 0x31).slice(0, 5);
   assert.ok(sample.length >= 3, 'recorded the TMU\'s approval requests');
-  for (const request of sample) await attacker.send(request);
+  const replayer = new IsoTpChannel(attackerBus, { txId: 0x710, rxId: 0x718, ...isoTpFrameOptions(cant) });
+  t.after(() => replayer.close());
+  for (const request of sample) await replayer.send(request);
   await eventually(() => car.cgw.channel.counters.replays - before.replays >= sample.length, 'the replays counted', 5000);
   assert.equal(car.cgw.approval.phase, 'pending', 'no replayed request changed the approval');
 

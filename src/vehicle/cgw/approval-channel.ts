@@ -70,7 +70,9 @@ export class ApprovalChannelTester {
 
   /** The answer's status record without its MAC; UnauthenticatedAnswerError when the MAC is not the CGW's for this request. */
   open(controlType: number, routineId: number, freshness: bigint, status: Uint8Array): Uint8Array {
-    if (status.length < MAC_BYTES) throw new UnauthenticatedAnswerError(`the answer has ${status.length} bytes, too short for its ${MAC_BYTES}-byte MAC`);
+    if (status.length < MAC_BYTES) {
+      throw new UnauthenticatedAnswerError(`the answer to routine 0x${routineId.toString(16).toUpperCase()} is not authenticated by the CGW (${status.length} bytes, too short for a ${MAC_BYTES}-byte MAC)`);
+    }
     const answer = status.subarray(0, status.length - MAC_BYTES);
     if (!macEquals(answerMac(this.#key, controlType, routineId, freshness, answer), status.subarray(status.length - MAC_BYTES))) {
       throw new UnauthenticatedAnswerError(`the answer to routine 0x${routineId.toString(16).toUpperCase()} is not authenticated by the CGW (forged, replayed or damaged)`);
