@@ -11,6 +11,8 @@ import { VehicleConfigError, type VehicleConfig } from './config.ts';
 import { Ecu, type EcuOptions } from './ecu/ecu.ts';
 import { StatusBroadcast } from './ecu/status-broadcast.ts';
 import { EcuState, versionTriple } from './ecu/status-frame.ts';
+import { StatusReceiver } from './ecu/status-receiver.ts';
+import { vehicleConditionFor } from './ecu/motion-listener.ts';
 import { connectToBus, ecuByName, type VehicleNetworkOptions } from './network.ts';
 import { LocalTarget } from './tmu/local-target.ts';
 import { TmuError } from './tmu/errors.ts';
@@ -50,6 +52,8 @@ export interface CarOptions {
   };
   /** ECU runtime settings for every ECU started here (simulated reboot time, status frame period, …). */
   ecu?: Pick<EcuOptions, 'rebootMs' | 'statusIntervalMs' | 'serverTiming'>;
+  /** The motion source's simulated drive input (`canota vehicle --driving`), when it runs in this process. */
+  driving?: () => boolean;
   logger?: Logger;
 }
 
@@ -69,6 +73,8 @@ export class Car {
   readonly log: CandumpWriter | null;
   readonly #buses: Bus[];
   readonly #tmuStatus: StatusBroadcast;
+  /** The TMU's verifier of other ECUs' status frames (versions behind the gateway, the vehicle's motion). */
+  readonly tmuStatusFrames: StatusReceiver;
   readonly #tmuDiagnostics: UdsServer;
   readonly #lock: StateLock;
   readonly #logger: Logger | undefined;
@@ -76,7 +82,7 @@ export class Car {
 
   private constructor(parts: {
     config: VehicleConfig; cgw: CentralGateway; ecus: Map<string, Ecu>; tmu: Tmu; local: LocalTarget; log: CandumpWriter | null; buses: Bus[];
-    tmuStatus: StatusBroadcast; tmuDiagnostics: UdsServer; lock: StateLock; logger: Logger | undefined;
+    tmuStatus: StatusBroadcast; tmuStatusFrames: StatusReceiver; tmuDiagnostics: UdsServer; lock: StateLock; logger: Logger | undefined;
   }) {
     this.config = parts.config;
     this.cgw = parts.cgw;
@@ -86,6 +92,7 @@ export class Car {
     this.log = parts.log;
     this.#buses = parts.buses;
     this.#tmuStatus = parts.tmuStatus;
+    this.tmuStatusFrames = parts.tmuStatusFrames;
     this.#tmuDiagnostics = parts.tmuDiagnostics;
     this.#lock = parts.lock;
     this.#logger = parts.logger;
@@ -113,6 +120,7 @@ export class Car {
     let log: CandumpWriter | null = null;
     let cgw: CentralGateway | undefined;
     let tmu: Tmu | undefined;
+    let tmuStatusFrames: StatusReceiver | undefined;
     try {
       if (options.logCan) {
         log = await CandumpWriter.open(options.logCan);
@@ -126,7 +134,8 @@ export class Car {
       const ecuOptions = { ...options.ecu, ...(logger ? { logger } : {}) };
       for (const ecu of config.ecus) {
         if (ecu.name === config.tester || ecu.name === config.gateway.ecu || external.has(ecu.name)) continue;
-        ecus.set(ecu.name, await Ecu.start({ ...ecuOptions, config, name: ecu.name, stateDir: options.stateDir, ...network }));
+        const driving = ecu.name === config.motionSource && options.driving ? { driving: options.driving } : {};
+        ecus.set(ecu.name, await Ecu.start({ ...ecuOptions, ...driving, config, name: ecu.name, stateDir: options.stateDir, ...network }));
       }
       cgw = await CentralGateway.start({
         config, hmi: options.hmi, stateDir: options.stateDir, network, ...(logger ? { logger } : {}),
@@ -137,19 +146,26 @@ export class Car {
       const tmuBus = await connectToBus(config, tester.bus, network);
       buses.push(tmuBus);
       // TMU_Status (can/canota.dbc), like every ECU's: what the TMU itself runs.
-      const tmuStatus = new StatusBroadcast(tmuBus, tester.statusId, options.ecu?.statusIntervalMs ?? 100, () => {
-        const record = local.banks.record;
-        return {
-          version: versionTriple(local.version), state: EcuState.Running, activeBank: record.active, trialPending: record.trial !== null,
-          lastBootRolledBack: record.lastBoot !== null && record.lastBoot.outcome !== 'booted', bootCount: record.bootCount,
-        };
-      }, logger);
-      tmu = await startTmu(options, tmuBus, local);
+      const tmuStatus = await StatusBroadcast.open({
+        config, stateDir: options.stateDir, ecu: tester.name, bus: tmuBus, intervalMs: options.ecu?.statusIntervalMs ?? 100, status: () => {
+          const record = local.banks.record;
+          return {
+            version: versionTriple(local.version), state: EcuState.Running, activeBank: record.active, trialPending: record.trial !== null,
+            lastBootRolledBack: record.lastBoot !== null && record.lastBoot.outcome !== 'booted', vehicleMoving: false,
+          };
+        }, ...(logger ? { logger } : {}),
+      });
+      // The TMU verifies status frames with its own keys only (ecus/TMU/keys.json), once, for all its parts.
+      tmuStatusFrames = await StatusReceiver.open({ config, stateDir: options.stateDir, ecu: tester.name, ...(logger ? { logger } : {}) });
+      tmuStatusFrames.attach(tmuBus);
+      local.vehicleCondition = vehicleConditionFor(config, tester.name, { receiver: tmuStatusFrames });
+      tmu = await startTmu(options, tmuBus, local, tmuStatusFrames);
       tmuStatus.start();
       const tmuDiagnostics = startTmuDiagnostics({ config, bus: tmuBus, local, ...(logger ? { logger } : {}) });
-      return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, tmuDiagnostics, lock, logger });
+      return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, tmuStatusFrames, tmuDiagnostics, lock, logger });
     } catch (error) {
       await tmu?.close();
+      await tmuStatusFrames?.close();
       if (cgw) await cgw.close();
       else await options.hmi.close();
       await Promise.all([...ecus.values()].map((ecu) => ecu.close()));
@@ -169,9 +185,10 @@ export class Car {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#tmuStatus.stop();
+    await this.#tmuStatus.close();
     await this.#tmuDiagnostics.close();
     await this.tmu.close();
+    await this.tmuStatusFrames.close();
     await this.cgw.close();
     await Promise.all([...this.ecus.values()].map((ecu) => ecu.close()));
     await Promise.all(this.#buses.map((bus) => bus.close()));
@@ -190,7 +207,7 @@ export class Car {
  * The TMU with its real parts: the OTA server, a download agent per ECU, the driver's approval on the CGW
  * and the ECUs over the TMU's UDS links, its state and reports in `<state-dir>/tmu/`.
  */
-async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget): Promise<Tmu> {
+async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget, statusFrames: StatusReceiver): Promise<Tmu> {
   const { config, download, tmu: settings = {} } = options;
   const directory = join(options.stateDir, 'tmu');
   const logger = options.logger?.child({ component: 'tmu' });
@@ -213,7 +230,7 @@ async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget): Prom
     downloads: new ReleaseDownloads({ directory: join(directory, 'downloads'), settings: download, trustedKeys, logger }),
     approval,
     ecus: new ConnectedEcus({
-      config, bus, links, local, authority: approval, ...(settings.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: settings.rebootTimeoutMs } : {}), ...(logger ? { logger } : {}),
+      config, statusFrames, links, local, authority: approval, ...(settings.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: settings.rebootTimeoutMs } : {}), ...(logger ? { logger } : {}),
     }),
     store: new TmuStateFile(directory),
     outbox: new ReportOutbox(join(directory, 'reports'), logger),

@@ -8,12 +8,14 @@ import { ecuByName } from '../../vehicle/network.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
 import { nextStopSignal } from '../stop-signal.ts';
+import { driveInput } from '../drive-input.ts';
 
 interface EcuCommandOptions {
   bus: string;
   stateDir: string;
   config?: string;
   vin?: string;
+  driving?: boolean;
 }
 
 /** The state dir `canota ecu` and `canota vehicle` share by default. */
@@ -27,6 +29,7 @@ export function registerEcuCommand(program: Command): void {
     .option('--state-dir <dir>', 'vehicle state: vehicle.json (created if missing) and ecus/<NAME>/ (flash banks)', DEFAULT_VEHICLE_STATE_DIR)
     .option('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json, else the standard car)')
     .option('--vin <vin>', 'VIN of a new car (must match an existing one)')
+    .option('--driving', 'the motion source (EDT in the standard car) reports the vehicle moving; SIGUSR1 toggles it')
     .action(async (name: string, options: EcuCommandOptions) => runEcu(name, options));
   readOptionsFromEnvironment(command);
 }
@@ -52,13 +55,18 @@ async function runEcu(name: string, options: EcuCommandOptions): Promise<void> {
   }
   if (created) logger.info({ path, vin: config.vin }, 'created a new standard car (random security secrets)');
   if (driver === 'virtual') logger.warn('--bus virtual: only nodes inside this process can reach this ECU');
+  if (options.driving && config.motionSource !== target.name) {
+    throw new UsageError(`--driving is the drive input of the motion source (${config.motionSource ?? 'none in this config'}), not of ${target.name}`);
+  }
   const stopped = nextStopSignal();
-  const ecu = await Ecu.start({ config, name: target.name, stateDir: options.stateDir, logger });
+  const drive = config.motionSource === target.name ? driveInput(options.driving ?? false, logger) : null;
+  const ecu = await Ecu.start({ config, name: target.name, stateDir: options.stateDir, logger, ...(drive ? { driving: drive.driving } : {}) });
   const ids = `0x${target.requestId.toString(16).toUpperCase()}/0x${target.responseId.toString(16).toUpperCase()}`;
   logger.info({ ecu: ecu.name, bus: target.bus, driver, vin: config.vin, version: ecu.bootRecord.banks[ecu.bootRecord.active].version },
     `ECU ${ecu.name} ready on ${target.bus} (${ids})`);
   const signal = await stopped;
   await ecu.close();
+  drive?.release();
   logger.info({ signal }, `ECU ${ecu.name} stopped`);
 }
 

@@ -6,6 +6,7 @@ import { UsageError } from '../exit-codes.ts';
 import { addDownloadClientOptions, downloadAgentOptions, type DownloadClientOptions } from './client.ts';
 import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
 import { abortOnStopSignal } from '../stop-signal.ts';
+import { driveInput } from '../drive-input.ts';
 
 export interface VehicleRunOptions extends Omit<DownloadClientOptions, 'server' | 'downloadDir' | 'stateDir'> {
   server?: string;
@@ -18,6 +19,7 @@ export interface VehicleRunOptions extends Omit<DownloadClientOptions, 'server' 
   logCan?: string;
   external: string[];
   reofferAfter: number;
+  driving?: boolean;
 }
 
 const APPROVE_MODES = ['hmi', 'prompt', 'auto', 'decline'];
@@ -43,6 +45,7 @@ export function addVehicleRunOptions(command: Command): Command {
     .option('--log-can <file>', 'write every frame of every segment to this candump log')
     .addOption(new Option('--external <ecus>', 'ECUs that run in their own process (canota ecu NAME, needs --bus udp-multicast), comma-separated')
       .argParser(ecuList).default([]))
+    .option('--driving', 'the motion source (EDT in the standard car) reports the vehicle moving; SIGUSR1 toggles it')
     .addOption(new Option('--reoffer-after <seconds>', 'a declined or failed update is offered again only for newer releases or after this long')
       .argParser(nonNegativeNumber).default(86_400));
 }
@@ -74,11 +77,12 @@ export async function runVehicle(options: VehicleRunOptions): Promise<void> {
   }
 
   const stop = abortOnStopSignal((signal) => logger.info({ signal }, 'stopping'));
+  const drive = driveInput(options.driving ?? false, logger);
   try {
     const hmi = await createDriverHmi(options.approve, { port: options.hmiPort, logger });
     const { downloadDir: _d, stateDir: _s, logger: _l, installedVersion: _i, ...settings } = download;
     const car = await Car.start({
-      config, stateDir: options.stateDir, hmi, download: settings, external: options.external,
+      config, stateDir: options.stateDir, hmi, download: settings, external: options.external, driving: drive.driving,
       ...(options.logCan !== undefined ? { logCan: options.logCan } : {}),
       tmu: { reofferAfterSeconds: options.reofferAfter },
       logger,
@@ -94,6 +98,7 @@ export async function runVehicle(options: VehicleRunOptions): Promise<void> {
     logger.info({ vin: config.vin }, `vehicle ${config.vin} stopped`);
   } finally {
     stop.release();
+    drive.release();
   }
 }
 

@@ -112,6 +112,8 @@ export class CentralGateway {
       const ecu = await Ecu.start({
         ...options.ecu,
         config, name: self.name, stateDir: options.stateDir, bus: buses.get(self.bus)!,
+        // The motion source's frames are heard on its own segment: forwarded copies leave from the CGW's own node.
+        ...(config.motionSource !== undefined ? { statusBus: buses.get(ecuByName(config, config.motionSource).bus) ?? buses.get(self.bus)! } : {}),
         ...(options.vehicleCondition ? { vehicleCondition: options.vehicleCondition } : {}),
         routines: approvalRoutines(approval, grants, channel, logger),
         ...(logger ? { logger } : {}),

@@ -19,19 +19,20 @@ export async function readFirewallStatistics(path: string): Promise<GatewayStati
 export const DEFAULT_STATISTICS_INTERVAL_MS = 2000;
 
 /**
- * Writes the gateway's statistics atomically every few seconds (only when they changed), and once more
- * on demand (`flush`) and when stopped, so the file is never half-written and never far behind.
+ * Writes a component's statistics (the gateway's by default) atomically every few seconds (only when they
+ * changed, `updatedAt` aside), and once more on demand (`flush`) and when stopped, so the file is never
+ * half-written and never far behind.
  */
-export class StatisticsFile {
+export class StatisticsFile<T extends { updatedAt?: string } = GatewayStatistics> {
   readonly path: string;
-  readonly #read: () => GatewayStatistics;
+  readonly #read: () => T;
   readonly #intervalMs: number;
   readonly #logger: Logger | undefined;
   #timer: NodeJS.Timeout | null = null;
   #lastWritten = '';
   #writing: Promise<void> = Promise.resolve();
 
-  constructor(path: string, read: () => GatewayStatistics, options: { intervalMs?: number; logger?: Logger } = {}) {
+  constructor(path: string, read: () => T, options: { intervalMs?: number; logger?: Logger } = {}) {
     this.path = path;
     this.#read = read;
     this.#intervalMs = options.intervalMs ?? DEFAULT_STATISTICS_INTERVAL_MS;
@@ -66,7 +67,7 @@ export class StatisticsFile {
       await writeFileAtomic(this.path, `${JSON.stringify(statistics, null, 2)}\n`);
       this.#lastWritten = key;
     } catch (error) {
-      this.#logger?.warn({ err: error, path: this.path }, 'cgw statistics not written');
+      this.#logger?.warn({ err: error, path: this.path }, 'statistics not written');
     }
   }
 }

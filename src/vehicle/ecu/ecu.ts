@@ -16,6 +16,8 @@ import { grantKeyName } from '../keys/key-plan.ts';
 import { ecuStateDir } from './state-dir.ts';
 import { StatusBroadcast } from './status-broadcast.ts';
 import { EcuState, versionTriple, type EcuStatus } from './status-frame.ts';
+import { StatusReceiver } from './status-receiver.ts';
+import { vehicleConditionFor } from './motion-listener.ts';
 import { SecurityAttemptsFile } from './security-attempts-file.ts';
 import type { VehicleCondition } from './vehicle-condition.ts';
 
@@ -42,8 +44,17 @@ export interface EcuOptions extends BootloaderExtensions {
   flashTiming?: FlashTiming;
   /** Bytes per bank (largest image). Default: the config's `flash.bankSize`. */
   bankSize?: number;
-  /** Whether the vehicle stands still (resets and the programming session wait for it). Default ALWAYS_STOPPED. */
+  /**
+   * Whether the vehicle stands still (resets and the programming session wait for it). Default: from the
+   * config's `motionSource`: the motion source asks its own `driving` input, every other ECU verifies the
+   * motion source's status frames (heard on `statusBus`) and is stopped only while a verified one, at most
+   * 1 s old, says so; without a `motionSource` the vehicle is always stopped (motion-listener.ts).
+   */
   vehicleCondition?: VehicleCondition;
+  /** The motion source's simulated drive input: sets VehicleMoving in its status frames (`canota ecu EDT --driving`). */
+  driving?: () => boolean;
+  /** The node on which this ECU hears other ECUs' status frames. Default: its own bus. */
+  statusBus?: Bus;
   /** Wall clock (epoch ms) of the security-access delay, for tests. Default Date.now. */
   now?: () => number;
 }
@@ -66,6 +77,9 @@ export class Ecu {
   readonly #ownsBus: boolean;
   readonly #logger: Logger | undefined;
   readonly #status: StatusBroadcast;
+  /** Other ECUs' status frames, verified (only when this ECU needs them: the motion source's). */
+  readonly statusReceiver: StatusReceiver | null;
+  readonly vehicleCondition: VehicleCondition & { close?: () => void };
   readonly #bootListeners = new Set<(event: BootEvent) => void>();
   readonly #trustedKeys: KeyObject[];
   /** This ECU's own keys (`ecus/<NAME>/keys.json`): its grant key and the status keys it sends or receives. */
@@ -77,8 +91,15 @@ export class Ecu {
   #securityAttempts: SecurityAttemptsFile | null = null;
   #closed = false;
 
-  private constructor(options: EcuOptions, config: EcuConfig, bus: Bus, ownsBus: boolean, banks: FlashBanks, keys: EcuKeys) {
+  private constructor(options: EcuOptions, config: EcuConfig, bus: Bus, ownsBus: boolean, banks: FlashBanks, keys: EcuKeys, parts: {
+    status: StatusBroadcast; statusReceiver: StatusReceiver | null;
+  }) {
     this.keys = keys;
+    this.#status = parts.status;
+    this.statusReceiver = parts.statusReceiver;
+    this.vehicleCondition = options.vehicleCondition ?? vehicleConditionFor(options.config, config.name, {
+      receiver: parts.statusReceiver, ...(options.driving ? { driving: options.driving } : {}),
+    });
     this.#options = options;
     this.#vehicle = options.config;
     this.name = config.name;
@@ -88,7 +109,6 @@ export class Ecu {
     this.#banks = banks;
     this.#trustedKeys = trustedKeysOf(options.config);
     this.#logger = options.logger?.child({ ecu: config.name });
-    this.#status = new StatusBroadcast(bus, config.statusId, options.statusIntervalMs ?? 100, () => this.status(), this.#logger);
   }
 
   /** Opens the ECU's flash (booting it) and puts it on its bus. */
@@ -102,7 +122,21 @@ export class Ecu {
       ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),
     });
     const bus = options.bus ?? await connectToBus(options.config, config.bus, options.virtualNetwork ? { virtualNetwork: options.virtualNetwork } : {});
-    const ecu = new Ecu(options, config, bus, options.bus === undefined, banks, keys);
+    // The broadcast starts with the bootloader (#powerOn), after the ECU exists.
+    const self: { ecu?: Ecu } = {};
+    const status = await StatusBroadcast.open({
+      bus, intervalMs: options.statusIntervalMs ?? 100, status: () => self.ecu!.status(),
+      config: options.config, keys, stateDir: options.stateDir, ecu: config.name,
+      ...(options.logger ? { logger: options.logger.child({ ecu: config.name }) } : {}),
+    });
+    // Only what this ECU acts on is verified here: the motion source's frames, unless it is told the condition.
+    const source = options.config.motionSource;
+    const statusReceiver = options.vehicleCondition === undefined && source !== undefined && source !== config.name
+      ? await StatusReceiver.open({ config: options.config, stateDir: options.stateDir, ecu: config.name, keys, senders: [source], ...(options.logger ? { logger: options.logger } : {}) })
+      : null;
+    statusReceiver?.attach(options.statusBus ?? bus);
+    const ecu = new Ecu(options, config, bus, options.bus === undefined, banks, keys, { status, statusReceiver });
+    self.ecu = ecu;
     ecu.#securityAttempts = await SecurityAttemptsFile.open(ecuStateDir(options.stateDir, config.name));
     const boot = banks.record.lastBoot;
     if (boot) ecu.#logBoot(boot);
@@ -128,8 +162,8 @@ export class Ecu {
     return this.#bootloader?.bootState() ?? null;
   }
 
-  /** What the status frame carries (without the alive counter). */
-  status(): Omit<EcuStatus, 'aliveCounter'> {
+  /** What the status frame carries (VehicleMoving only from the motion source's drive input). */
+  status(): EcuStatus {
     const record = this.#banks.record;
     return {
       version: versionTriple(record.banks[record.active].version),
@@ -137,7 +171,7 @@ export class Ecu {
       activeBank: record.active,
       trialPending: record.trial !== null,
       lastBootRolledBack: record.lastBoot !== null && record.lastBoot.outcome !== 'booted',
-      bootCount: record.bootCount,
+      vehicleMoving: this.#vehicle.motionSource === this.name && (this.#options.driving?.() ?? false),
     };
   }
 
@@ -162,6 +196,9 @@ export class Ecu {
     await bootloader?.shutdown();
     await this.#restarting;
     for (const resolve of this.#availableWaiters.splice(0)) resolve();
+    this.vehicleCondition.close?.();
+    await this.statusReceiver?.close();
+    await this.#status.close();
     if (this.#ownsBus) await this.bus.close();
   }
 
@@ -178,7 +215,7 @@ export class Ecu {
       ...(this.#options.onSessionChange ? { onSessionChange: this.#options.onSessionChange } : {}),
       ...(this.#logger ? { logger: this.#logger } : {}),
       ...(this.#securityAttempts ? { securityAttempts: this.#securityAttempts } : {}),
-      ...(this.#options.vehicleCondition ? { vehicleCondition: this.#options.vehicleCondition } : {}),
+      vehicleCondition: this.vehicleCondition,
       ...(this.#options.now ? { now: this.#options.now } : {}),
       onRestart: (resetType) => this.#restart(resetType),
     });

@@ -1,28 +1,65 @@
+import { join } from 'node:path';
 import type { Bus } from '../../can/bus/bus.ts';
 import { canFrame } from '../../can/bus/frame.ts';
+import { FreshnessCounter } from '../../can/secoc/index.ts';
 import type { Logger } from '../../logging/logger.ts';
+import type { VehicleConfig } from '../config.ts';
+import { loadEcuKeys, type EcuKeys } from '../keys/ecu-keys.ts';
+import { statusKeyName } from '../keys/key-plan.ts';
+import { ecuByName } from '../network.ts';
+import { ecuStateDir } from './state-dir.ts';
 import { encodeStatusFrame, type EcuStatus } from './status-frame.ts';
 
 /**
- * The periodic `<ECU>_Status` frame (can/canota.dbc): classic 8 bytes every `intervalMs`, with an alive
- * counter that advances per frame so a receiver can tell a stuck sender from a repeated frame.
+ * Freshness values reserved per write of `status-freshness.json`: at 10 frames/s one write every ~100 s,
+ * and a restart skips < 1536 values (6 wraps of the 8 transmitted bits), well inside the receivers' 16
+ * resynchronisation attempts (src/can/secoc/receiver.ts), even after two restarts nobody heard.
+ */
+export const STATUS_FRESHNESS_BLOCK = 1024;
+
+/** `<state-dir>/ecus/<NAME>/status-freshness.json`: the sender's freshness counter of its status frame. */
+export const statusFreshnessPath = (stateDir: string, ecu: string): string => join(ecuStateDir(stateDir, ecu), 'status-freshness.json');
+
+export interface StatusBroadcastOptions {
+  bus: Bus;
+  /** The frame's CAN id, also its SecOC Data Identifier. */
+  id: number;
+  /** 0: no periodic frames. */
+  intervalMs: number;
+  status: () => EcuStatus;
+  /** The ECU's `status:<NAME>` key. */
+  key: Uint8Array;
+  /** The ECU's persisted freshness counter (`statusFreshnessPath`). */
+  counter: FreshnessCounter;
+  logger?: Logger;
+}
+
+/**
+ * The periodic, authenticated `<ECU>_Status` frame (can/canota.dbc): classic 8 bytes every `intervalMs`,
+ * carrying the status, the low byte of the sender's freshness counter (which also serves as the alive
+ * counter: it advances per frame) and a 24-bit MAC, so receivers can tell the ECU's frames from forged or
+ * replayed ones (docs/in-vehicle-security.md, "Authenticated frames").
  */
 export class StatusBroadcast {
-  readonly #bus: Bus;
-  readonly #id: number;
-  readonly #intervalMs: number;
-  readonly #status: () => Omit<EcuStatus, 'aliveCounter'>;
-  readonly #logger: Logger | undefined;
+  readonly #options: StatusBroadcastOptions;
   #timer: NodeJS.Timeout | undefined;
-  #alive = 0;
   #failures = 0;
 
-  constructor(bus: Bus, id: number, intervalMs: number, status: () => Omit<EcuStatus, 'aliveCounter'>, logger?: Logger) {
-    this.#bus = bus;
-    this.#id = id;
-    this.#intervalMs = intervalMs;
-    this.#status = status;
-    this.#logger = logger;
+  constructor(options: StatusBroadcastOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * `ecu`'s broadcast: its status id from the config, its `status:<ecu>` key (from `keys`, or its own
+   * keys.json) and its freshness counter in its own state dir.
+   */
+  static async open(options: Omit<StatusBroadcastOptions, 'counter' | 'key' | 'id'> & {
+    config: VehicleConfig; stateDir: string; ecu: string; keys?: EcuKeys;
+  }): Promise<StatusBroadcast> {
+    const { config, stateDir, ecu, keys, ...rest } = options;
+    const key = (keys ?? await loadEcuKeys(config, stateDir, ecu)).get(statusKeyName(ecu));
+    const counter = await FreshnessCounter.open(statusFreshnessPath(stateDir, ecu), { block: STATUS_FRESHNESS_BLOCK });
+    return new StatusBroadcast({ ...rest, id: ecuByName(config, ecu).statusId, key, counter });
   }
 
   get running(): boolean {
@@ -30,9 +67,9 @@ export class StatusBroadcast {
   }
 
   start(): void {
-    if (this.#timer !== undefined || this.#intervalMs <= 0) return;
+    if (this.#timer !== undefined || this.#options.intervalMs <= 0) return;
     this.sendNow();
-    this.#timer = setInterval(() => this.sendNow(), this.#intervalMs);
+    this.#timer = setInterval(() => this.sendNow(), this.#options.intervalMs);
   }
 
   stop(): void {
@@ -40,15 +77,24 @@ export class StatusBroadcast {
     this.#timer = undefined;
   }
 
-  /** One frame now (also used for the last frame before a restart). */
+  /** Stops and waits for the freshness counter's last reservation. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.#options.counter.close();
+  }
+
+  /** One frame now (also used for the last frame before a restart), with the status as it is at this call. */
   sendNow(): void {
-    if (this.#bus.closed) return;
-    const data = encodeStatusFrame({ ...this.#status(), aliveCounter: this.#alive });
-    this.#alive = (this.#alive + 1) & 0xff;
-    this.#bus.send(canFrame({ id: this.#id, data })).catch((error: unknown) => {
-      // A status frame is not worth more than a log line; only the first failures are logged.
-      this.#failures += 1;
-      if (this.#failures <= 3) this.#logger?.warn({ err: error }, 'status frame not sent');
-    });
+    const { bus, id, key, counter } = this.#options;
+    if (bus.closed) return;
+    const status = this.#options.status();
+    // Values come out of next() in call order, so frames leave in freshness order.
+    counter.next()
+      .then((freshness) => bus.closed ? undefined : bus.send(canFrame({ id, data: encodeStatusFrame(key, id, status, freshness) })))
+      .catch((error: unknown) => {
+        // A status frame is not worth more than a log line; only the first failures are logged.
+        this.#failures += 1;
+        if (this.#failures <= 3) this.#options.logger?.warn({ err: error }, 'status frame not sent');
+      });
   }
 }

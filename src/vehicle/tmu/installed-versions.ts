@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Bus } from '../../can/bus/bus.ts';
 import type { UdsClient } from '../../can/uds/index.ts';
 import type { Logger } from '../../logging/logger.ts';
 import type { VehicleConfig } from '../config.ts';
 import { BootloaderDid, asciiText } from '../ecu/protocol.ts';
-import { decodeStatusFrame } from '../ecu/status-frame.ts';
+import type { StatusReceiver } from '../ecu/status-receiver.ts';
 import { ecuByName } from '../network.ts';
 
 export interface InstalledVersion {
@@ -15,8 +14,11 @@ export interface InstalledVersion {
 
 export interface InstalledVersionsOptions {
   config: VehicleConfig;
-  /** The TMU's node on its segment. */
-  bus: Bus;
+  /**
+   * The TMU's verifier of other ECUs' status frames (its own keys, attached to its node): only frames whose
+   * MAC and freshness verified tell a version; forged and replayed ones are counted there and ignored here.
+   */
+  statusFrames: StatusReceiver;
   /** UDS client to an ECU on the TMU's own segment (the CGW). */
   clientFor: (ecu: string) => UdsClient;
   /** The TMU's own running version. */
@@ -30,9 +32,10 @@ export interface InstalledVersionsOptions {
 
 /**
  * What each ECU runs, as the TMU can know it before any update is approved: its own version locally; an
- * ECU on its own segment over UDS (0x22 F189); an ECU behind the gateway from its status frame, the one
- * thing the CGW forwards outside an approved update (can/canota.dbc carries major.minor.patch). An ECU
- * it cannot hear about has an unknown version, and the TMU offers it nothing.
+ * ECU on its own segment over UDS (0x22 F189); an ECU behind the gateway from its authenticated status
+ * frame, the one thing the CGW forwards outside an approved update (can/canota.dbc carries
+ * major.minor.patch). An ECU it cannot hear about, or only through frames that fail verification, has an
+ * unknown version, and the TMU offers it nothing.
  */
 export class InstalledVersions {
   readonly #options: InstalledVersionsOptions;
@@ -47,15 +50,9 @@ export class InstalledVersions {
     this.#tester = config.tester;
     const testerBus = ecuByName(config, config.tester).bus;
     for (const ecu of config.ecus) if (ecu.bus !== testerBus) this.#byStatusId.set(ecu.statusId, ecu.name);
-    this.#unsubscribe = options.bus.onFrame((frame) => {
-      const ecu = this.#byStatusId.get(frame.id);
-      if (!ecu) return;
-      try {
-        const status = decodeStatusFrame(frame.data);
-        this.#heard.set(ecu, { version: status.version.join('.'), activeBank: status.activeBank, at: performance.now() });
-      } catch {
-        // A damaged frame tells nothing; the next one (100 ms later) will.
-      }
+    const behindGateway = new Set(this.#byStatusId.values());
+    this.#unsubscribe = options.statusFrames.onStatus(({ ecu, status, at }) => {
+      if (behindGateway.has(ecu)) this.#heard.set(ecu, { version: status.version.join('.'), activeBank: status.activeBank, at });
     });
   }
 

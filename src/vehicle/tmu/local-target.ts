@@ -15,6 +15,7 @@ import type { ProgrammingAuthority } from './programming-authority.ts';
 import { loadEcuKeys } from '../keys/ecu-keys.ts';
 import { grantKeyName } from '../keys/key-plan.ts';
 import { verifyGrant } from '../keys/programming-grant.ts';
+import { ALWAYS_STOPPED, type VehicleCondition } from '../ecu/vehicle-condition.ts';
 
 export interface LocalTargetOptions {
   config: VehicleConfig;
@@ -22,6 +23,8 @@ export interface LocalTargetOptions {
   stateDir: string;
   flashTiming?: FlashTiming;
   bankSize?: number;
+  /** Like every ECU's bootloader, the TMU programs and reboots only while the vehicle is stopped. Default ALWAYS_STOPPED. */
+  vehicleCondition?: VehicleCondition;
 }
 
 /**
@@ -37,6 +40,11 @@ export class LocalTarget {
   /** `grant:<TMU>`, shared with the CGW: the TMU's banks take an image only with the CGW's grant for it. */
   readonly #grantKey: Uint8Array;
   #checked = false;
+  /**
+   * Whether the vehicle is stopped: programming and every boot (activation, rollback) wait for it, as an
+   * ECU's programming session and reset do. Set by the car once the TMU hears the motion source.
+   */
+  vehicleCondition: VehicleCondition = ALWAYS_STOPPED;
   #onProgress: ((progress: FlashProgress) => void) | undefined;
 
   private constructor(config: EcuConfig, banks: FlashBanks, trustedKeys: readonly KeyObject[], grantKey: Uint8Array) {
@@ -55,7 +63,9 @@ export class LocalTarget {
       ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),
     });
     const keys = await loadEcuKeys(options.config, options.stateDir, config.name);
-    return new LocalTarget(config, banks, trustedKeysOf(options.config), keys.get(grantKeyName(config.name)));
+    const local = new LocalTarget(config, banks, trustedKeysOf(options.config), keys.get(grantKeyName(config.name)));
+    if (options.vehicleCondition) local.vehicleCondition = options.vehicleCondition;
+    return local;
   }
 
   get version(): string | null {
@@ -87,6 +97,7 @@ export class LocalTarget {
    */
   async program(image: { path: string }, manifest: SignedManifest, authority: ProgrammingAuthority): Promise<void> {
     this.#checked = false;
+    this.#requireStopped('session');
     const approved = await this.#step('security', async () => {
       const seed = new Uint8Array(randomBytes(16));
       const { grant } = await authority.authorize({ ecu: this.ecu, purpose: 'program', seed });
@@ -110,6 +121,7 @@ export class LocalTarget {
   }
 
   async activate(): Promise<BootReport> {
+    this.#requireStopped('reset');
     const checked = this.#checked && this.banks.inactiveBank.state === 'verified' && this.banks.record.trial === null;
     this.#checked = false;
     if (checked) await this.#step('reset', () => this.banks.activateInactive());
@@ -117,6 +129,7 @@ export class LocalTarget {
   }
 
   async rollback(): Promise<BootReport> {
+    this.#requireStopped('rollback');
     this.#progress('rollback', 0, 0, 0);
     await this.#step('rollback', () => this.banks.rollback());
     return this.#boot();
@@ -183,6 +196,11 @@ export class LocalTarget {
     };
     if (event.reason) report.reason = event.reason;
     return report;
+  }
+
+  #requireStopped(step: FlashPhase): void {
+    const reason = this.vehicleCondition.drivingReason();
+    if (reason !== null) throw new FlashSessionError(this.ecu, step, `the vehicle is not stopped: ${reason}`);
   }
 
   async #step<T>(step: FlashPhase, action: () => Promise<T>): Promise<T> {

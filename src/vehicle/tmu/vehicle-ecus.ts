@@ -1,5 +1,5 @@
-import type { Bus } from '../../can/bus/bus.ts';
 import type { Logger } from '../../logging/logger.ts';
+import type { StatusReceiver } from '../ecu/status-receiver.ts';
 import type { VehicleConfig } from '../config.ts';
 import { ecuByName } from '../network.ts';
 import { FlashSession, type FlashProgress } from './flash-session.ts';
@@ -23,8 +23,8 @@ export interface VehicleEcus {
 
 export interface ConnectedEcusOptions {
   config: VehicleConfig;
-  /** The TMU's node on its segment (stays the caller's). */
-  bus: Bus;
+  /** The TMU's verified view of other ECUs' status frames (stays the caller's). */
+  statusFrames: StatusReceiver;
   /** The TMU's UDS clients (closed with these ECUs). */
   links: TesterLinks;
   /** The TMU's own banks. */
@@ -38,7 +38,7 @@ export interface ConnectedEcusOptions {
 
 /**
  * The real ECUs: the TMU's own banks locally, every other ECU over UDS (a FlashSession per installation)
- * and, before an approval opens the firewall, from its status frames (installed-versions.ts).
+ * and, before an approval opens the firewall, from its authenticated status frames (installed-versions.ts).
  */
 export class ConnectedEcus implements VehicleEcus {
   readonly #options: ConnectedEcusOptions;
@@ -46,9 +46,9 @@ export class ConnectedEcus implements VehicleEcus {
 
   constructor(options: ConnectedEcusOptions) {
     this.#options = options;
-    const { config, bus, links, local, logger } = options;
+    const { config, statusFrames, links, local, logger } = options;
     this.#versions = new InstalledVersions({
-      config, bus, clientFor: (ecu) => links.client(ecu), localVersion: () => local.version, ...(logger ? { logger } : {}),
+      config, statusFrames, clientFor: (ecu) => links.client(ecu), localVersion: () => local.version, ...(logger ? { logger } : {}),
     });
   }
 

@@ -68,7 +68,8 @@ test('the CGW itself is updated with EDT: progress on the same connection during
   const { config, gatewayBuses, tmu, edt } = twoSegments(t);
   const warn = new Writable({ write: (_chunk, _encoding, done) => done() });
   const cgw = await CentralGateway.start({ config, hmi: new PolicyHmi('auto', { warn }), stateDir, buses: gatewayBuses, ecu: { rebootMs: 50 } });
-  const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 0, rebootMs: 50 });
+  // EDT's authenticated status frames (motion source: not driving) let the CGW take its programming session and reset.
+  const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 100, rebootMs: 50 });
   const cgwConfig = ecuByName(config, 'CGW');
   // One UDS client to the CGW serves both the approval and the CGW's own flashing (one channel per id pair).
   const cgwChannel = new IsoTpChannel(tmu, { txId: cgwConfig.requestId, rxId: cgwConfig.responseId, ...isoTpFrameOptions(config.buses.cant!) });

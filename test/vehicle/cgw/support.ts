@@ -9,6 +9,7 @@ import { VirtualBus, VirtualNetwork } from '../../../src/can/bus/virtual.ts';
 import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
 import { UdsClient, UdsServer, UdsTimeoutError } from '../../../src/can/uds/index.ts';
 import { standardVehicleConfig, type VehicleConfig } from '../../../src/vehicle/config.ts';
+import { ALWAYS_STOPPED } from '../../../src/vehicle/ecu/vehicle-condition.ts';
 import { isoTpFrameOptions } from '../../../src/vehicle/network.ts';
 import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
 import type { ApprovalOfferInput } from '../../../src/vehicle/cgw/approval-protocol.ts';
@@ -97,8 +98,9 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
   const { config, gatewayBuses, tmu, edt } = twoSegments(t);
   // Removed in the same hook that closes the CGW, after it: node:test runs `after` hooks in order.
   const stateDir = options.stateDir ?? await mkdtemp(join(tmpdir(), 'canota-cgw-'));
+  // This EDT sends no status frames: the vehicle is told to stand still (the CGW's reset needs it).
   const cgw = await CentralGateway.start({
-    config, hmi: options.hmi, buses: gatewayBuses, stateDir, statisticsIntervalMs: 50,
+    config, hmi: options.hmi, buses: gatewayBuses, stateDir, statisticsIntervalMs: 50, vehicleCondition: ALWAYS_STOPPED,
     ...(options.inactivityMs !== undefined ? { inactivityMs: options.inactivityMs } : {}),
   });
   const channel = await ApprovalChannelTester.forTester(config, stateDir);

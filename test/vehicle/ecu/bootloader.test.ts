@@ -9,7 +9,9 @@ import { NegativeResponseError } from '../../../src/can/uds/index.ts';
 import { generateSigningKey } from '../../../src/crypto/ed25519.ts';
 import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
 import { factoryImage } from '../../../src/vehicle/ecu/factory-image.ts';
-import { decodeStatusFrame } from '../../../src/vehicle/ecu/status-frame.ts';
+import { readStatusFrame } from '../../../src/vehicle/ecu/status-frame.ts';
+import { SecOcReceiver, STATUS_FRAME_PROFILE } from '../../../src/can/secoc/index.ts';
+import { statusKeyName } from '../../../src/vehicle/keys/key-plan.ts';
 import { ecuByName } from '../../../src/vehicle/network.ts';
 import { BootloaderDid, asciiText } from '../../../src/vehicle/ecu/protocol.ts';
 import { ImageRefusedError, FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
@@ -308,14 +310,14 @@ test('status frames every 100 ms follow the ECU, and stop while it restarts', as
   t.after(unsubscribe);
   await new Promise((resolve) => setTimeout(resolve, 350));
   assert.ok(frames.length >= 3 && frames.length <= 5, `${frames.length} frames in 350 ms`);
-  const first = decodeStatusFrame(frames[0]!.data);
+  const first = readStatusFrame(frames[0]!.data).status;
   assert.deepEqual(first.version, [1, 0, 0]);
   assert.equal(first.activeBank, 'A');
   const image = randomBytes(2000);
   await bench.session.program(image, manifestFor(image, null, { firmware_version: '2.3.4' }));
   await bench.session.activate();
   await new Promise((resolve) => setTimeout(resolve, 150));
-  const decoded = frames.map((frame) => ({ at: frame.at, status: decodeStatusFrame(frame.data) }));
+  const decoded = frames.map((frame) => ({ at: frame.at, ...readStatusFrame(frame.data) }));
   const resetting = decoded.findIndex((frame) => frame.status.state === 5);
   assert.ok(resetting > 0, 'a Resetting frame before going silent');
   const next = decoded[resetting + 1]!;
@@ -323,8 +325,10 @@ test('status frames every 100 ms follow the ECU, and stop while it restarts', as
   assert.deepEqual(next.status.version, [2, 3, 4]);
   assert.equal(next.status.activeBank, 'B');
   assert.equal(next.status.state, 0);
-  const counters = decoded.map((frame) => frame.status.aliveCounter);
-  assert.ok(counters.every((value, index) => index === 0 || value === ((counters[index - 1]! + 1) & 0xff)), 'alive counter advances per frame');
+  const receiver = new SecOcReceiver({ key: bench.ecu.keys.get(statusKeyName('EDT')), dataId: 0x530, profile: STATUS_FRAME_PROFILE, authenticLength: 4 });
+  assert.ok(frames.every((frame) => receiver.verify(frame.data).result === 'verified'), 'every frame verifies under status:EDT, in order');
+  const counters = decoded.map((frame) => frame.freshness);
+  assert.ok(counters.every((value, index) => index === 0 || value === ((counters[index - 1]! + 1) & 0xff)), 'the freshness (alive counter) advances per frame');
 });
 
 test('functional requests (0x7DF) are answered on the physical response id', async (t) => {

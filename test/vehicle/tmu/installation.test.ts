@@ -18,6 +18,7 @@ import { RemoteTarget, type UpdateTarget } from '../../../src/vehicle/tmu/update
 import { localUpdateTarget } from '../../../src/vehicle/tmu/vehicle-ecus.ts';
 import { TestCgw } from '../support/test-cgw.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { ALWAYS_STOPPED } from '../../../src/vehicle/ecu/vehicle-condition.ts';
 import { manifestFor, sha256, testCar } from '../ecu/support.ts';
 
 /**
@@ -31,7 +32,11 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
   const network = new VirtualNetwork();
   const ecus = new Map<string, Ecu>();
   const start = async (name: string) => {
-    const ecu = await Ecu.start({ config, name, stateDir, virtualNetwork: network, rebootMs: 20, statusIntervalMs: 0, ...(name === 'EDT' ? options.edt : {}) });
+    // No gateway forwards EDT's status frames to the CGW here: the vehicle is told to stand still (motion is
+    // the subject of test/attacks/moving-vehicle-forged-stop.test.ts).
+    const ecu = await Ecu.start({
+      config, name, stateDir, virtualNetwork: network, rebootMs: 20, statusIntervalMs: 0, vehicleCondition: ALWAYS_STOPPED, ...(name === 'EDT' ? options.edt : {}),
+    });
     ecus.set(name, ecu);
     return ecu;
   };
