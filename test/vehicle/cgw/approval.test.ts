@@ -98,7 +98,7 @@ test('the driver decides: pending until answered, postponed with the remaining t
   assert.deepEqual(await approval.waitForDecision({ intervalMs: 20 }), { state: 'approved' });
   assert.equal(await edtReachable(), true);
   // Approved and being installed: a different offer is refused too.
-  await assert.rejects(approval.uds.startRoutine(APPROVAL_ROUTINE, encodePayload(edtOffer({ campaign_id: 'other' }))), nrcOf(0x22));
+  await assert.rejects(approval.offer(edtOffer({ campaign_id: 'other' })), nrcOf(0x22));
   assert.equal(prompt.questions(), 2);
 });
 
