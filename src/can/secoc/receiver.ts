@@ -20,8 +20,13 @@ export interface SecOcReceiverOptions {
   profile: SecOcProfile;
   /** Exact length of the Authentic I-PDU; any other length is malformed. Omitted: whatever precedes freshness and MAC. */
   authenticLength?: number;
-  /** Where the latest accepted freshness survives restarts; without it the receiver starts from 0 each time. */
+  /** Where the latest accepted freshness survives restarts; without it the receiver starts from `initialFreshness`. */
   store?: { file: AcceptedFreshnessFile; entry: string };
+  /**
+   * The latest accepted freshness to start from when the store has none. Default 0. A bus monitor that
+   * learnt where the sender stands (at or below its current value) starts there instead.
+   */
+  initialFreshness?: bigint;
   /**
    * Truncated freshness only: further upper parts to try when the first candidate fails and the sender was
    * silent for `resyncAfterSilenceMs` (the resynchronisation after a sender restart). 0 disables it.
@@ -73,7 +78,7 @@ export class SecOcReceiver {
     this.#resyncAttempts = options.resyncAttempts ?? DEFAULT_RESYNC_ATTEMPTS;
     this.#resyncAfterSilenceMs = options.resyncAfterSilenceMs ?? DEFAULT_RESYNC_AFTER_SILENCE_MS;
     this.#now = options.now ?? (() => performance.now());
-    this.#latest = options.store?.file.get(options.store.entry) ?? 0n;
+    this.#latest = options.store?.file.get(options.store.entry) ?? options.initialFreshness ?? 0n;
   }
 
   /** The latest accepted freshness (0 before the first). */

@@ -137,20 +137,39 @@ function writeOut(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** Status frames as `--decode` shows them: the vehicle of `stateDir` with its keys, else the standard car's ids unverified. */
+async function statusDescriber(stateDir: string | undefined) {
+  const [{ vehicleStatusDescriber }, { loadVehicleConfig }, { vehicleConfigPath }] = await Promise.all([
+    import('../../vehicle/ecu/status-frame-describer.ts'), import('../../vehicle/config.ts'), import('../../vehicle/config-file.ts'),
+  ]);
+  if (stateDir === undefined) return vehicleStatusDescriber({});
+  let config;
+  try {
+    config = await loadVehicleConfig(vehicleConfigPath(stateDir));
+  } catch (error) {
+    throw new UsageError(`--state-dir ${stateDir}: ${errorMessage(error)}`);
+  }
+  const describer = await vehicleStatusDescriber({ config, stateDir });
+  process.stderr.write(`canota can: verifying the status frames of ${describer.verifying.join(', ') || 'no ECU (no keys found)'}\n`);
+  return describer;
+}
+
 export function registerCanCommand(program: Command): void {
   const can = program.command('can').description('watch, record and send CAN traffic (candump format)');
 
   addListenOptions(addBusOptions(can.command('dump')
     .description('print live traffic as candump lines; --decode adds ISO-TP messages and UDS services')))
-    .option('--decode', 'reassemble ISO-TP on the diagnostic ids and name UDS services and NRCs')
+    .option('--decode', 'reassemble ISO-TP on the diagnostic ids and name UDS services and NRCs; decode status frames (mac=ok|bad|replay|unverified)')
     .option('--decode-ids <pairs>', 'request:response id pairs to decode, hex (default: the vehicle\'s 710:718,720:728,730:738 and 7DF)')
-    .action(async (options: ListenOptions & { decode?: boolean; decodeIds?: string }) => {
-      let decoder: TrafficDecoder | undefined;
+    .option('--state-dir <dir>', 'the vehicle\'s state dir: its vehicle.json and the ECUs\' status keys (read only), so --decode verifies status frames')
+    .action(async (options: ListenOptions & { decode?: boolean; decodeIds?: string; stateDir?: string }) => {
+      let ids: number[] | undefined;
       try {
-        decoder = options.decode || options.decodeIds ? new TrafficDecoder(TrafficDecoder.parseIdPairs(options.decodeIds)) : undefined;
+        ids = options.decode || options.decodeIds || options.stateDir ? TrafficDecoder.parseIdPairs(options.decodeIds) : undefined;
       } catch (error) {
         throw new UsageError(errorMessage(error));
       }
+      const decoder = ids ? new TrafficDecoder(ids, [await statusDescriber(options.stateDir)]) : undefined;
       const bus = await openBusFromOptions(options);
       try {
         await listen(bus, options, (frame) => {

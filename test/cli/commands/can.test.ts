@@ -5,6 +5,11 @@ import { canFrame, type CanFrame } from '../../../src/can/bus/index.ts';
 import { formatCandumpFrame, parseCandump, readCandump } from '../../../src/can/log/index.ts';
 import { runCanota, startCanota } from '../../support/canota-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { writeFile } from 'node:fs/promises';
+import { standardVehicleConfig } from '../../../src/vehicle/config.ts';
+import { EcuState, encodeStatusFrame, type EcuStatus } from '../../../src/vehicle/ecu/status-frame.ts';
+import { loadEcuKeys, provisionVehicleKeys } from '../../../src/vehicle/keys/ecu-keys.ts';
+import { statusKeyName } from '../../../src/vehicle/keys/key-plan.ts';
 
 /** Each test on its own UDP port: parallel test files never share a multicast bus. */
 const randomPort = () => String(20_000 + Math.floor(Math.random() * 40_000));
@@ -63,6 +68,33 @@ test('can log writes a candump file; can dump --decode reassembles ISO-TP and na
   assert.match(decoded[3]!, /731#0000$/, 'not a decoded id: no notes');
   assert.match(decoded[4]!, /ISO-TP CF sn=2; UDS WriteDataByIdentifier request f190000102030405060708090a0b0c0d0e0f10$/);
   assert.match(decoded[5]!, /ISO-TP SF len=3; UDS negative response to WriteDataByIdentifier: securityAccessDenied \(0x33\)$/);
+});
+
+test('can dump --decode --state-dir verifies status frames with the vehicle\'s keys: mac=ok, replay, bad', async (t) => {
+  const stateDir = await tempDir(t);
+  const config = standardVehicleConfig('WCANTA10000000042', { driver: 'udp-multicast' });
+  await writeFile(join(stateDir, 'vehicle.json'), JSON.stringify(config));
+  await provisionVehicleKeys(config, stateDir);
+  const key = (await loadEcuKeys(config, stateDir, 'EDT')).get(statusKeyName('EDT'));
+  const status: EcuStatus = { version: [1, 0, 0], state: EcuState.Running, activeBank: 'A', trialPending: false, lastBootRolledBack: false, vehicleMoving: false };
+  const line = (data: Uint8Array) => `530#${Buffer.from(data).toString('hex').toUpperCase()}`;
+  const forged = encodeStatusFrame(key, 0x530, { ...status, version: [9, 9, 9] }, 3n);
+  forged.set([0xde, 0xad, 0x00], 5);
+  const frames = [line(encodeStatusFrame(key, 0x530, status, 1n)), line(encodeStatusFrame(key, 0x530, status, 2n)), line(encodeStatusFrame(key, 0x530, status, 1n)), line(forged)];
+  const port = randomPort();
+  const dump = await startCanota(['can', 'dump', '--decode', '--state-dir', stateDir, '--channel', 'canb', '--udp-port', port, '--count', '4'], { ready });
+  t.after(() => dump.stop());
+  assert.ok(dump.output.some((text) => /verifying the status frames of TMU, CGW, EDT/.test(text)), dump.output.join('\n'));
+  const sent = await runCanota(['can', 'send', '--channel', 'canb', '--udp-port', port, '--gap', '5', ...frames]);
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.equal(await dump.exited, 0);
+  const notes = dump.output.filter((text) => text.startsWith('(')).map((text) => text.split('  ; ')[1]);
+  assert.deepEqual(notes, [
+    'EDT_Status 1.0.0 Running bank=A stopped fv=1/1 mac=ok',
+    'EDT_Status 1.0.0 Running bank=A stopped fv=2/2 mac=ok',
+    'EDT_Status 1.0.0 Running bank=A stopped fv=1/1 mac=replay',
+    'EDT_Status 9.9.9 Running bank=A stopped fv=3 mac=bad',
+  ]);
 });
 
 test('bad command lines exit 2 with the reason', async () => {
