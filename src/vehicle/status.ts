@@ -7,6 +7,7 @@ import { vehicleConfigPath } from './config-file.ts';
 import type { GatewayStatistics } from './cgw/gateway.ts';
 import { firewallStatisticsPath, readFirewallStatistics } from './cgw/statistics-file.ts';
 import { errorCode, errorMessage } from '../errors/error-message.ts';
+import { readSecOcStatistics, type SecOcStatistics } from './ecu/status-receiver.ts';
 
 /**
  * What an ECU's boot record says about it, without the ECU running:
@@ -34,6 +35,12 @@ export interface EcuReport {
   last_boot: BootEvent | null;
   boot_count: number;
   banks: Record<BankName, BankReport> | null;
+  /**
+   * The other ECUs' status frames this ECU verified, per sender: verified, MAC failures (forged or
+   * corrupted), replays, malformed, the latest rejection; as it last wrote them (`ecus/<NAME>/secoc.json`,
+   * every 2 s while running). Null when it never received any (or does not need to).
+   */
+  secoc: SecOcStatistics | null;
   error?: string;
 }
 
@@ -61,7 +68,9 @@ export async function readVehicleStatus(options: { stateDir: string; configPath?
   const names = config ? config.ecus.map((ecu) => ecu.name) : [];
   for (const name of await ecuDirectories(stateDir)) if (!names.includes(name)) names.push(name);
   const ecus: Record<string, EcuReport> = {};
-  for (const name of names) ecus[name] = await reportOf(join(ecuStateDir(stateDir, name), 'boot-record.json'));
+  for (const name of names) {
+    ecus[name] = { ...await reportOf(join(ecuStateDir(stateDir, name), 'boot-record.json')), secoc: await readSecOcStatistics(stateDir, name) };
+  }
   const gateway = await readFirewallStatistics(firewallStatisticsPath(stateDir, config?.gateway.ecu));
   return { vin: config?.vin ?? null, ecus, gateway };
 }
@@ -86,7 +95,7 @@ async function ecuDirectories(stateDir: string): Promise<string[]> {
   }
 }
 
-async function reportOf(recordPath: string): Promise<EcuReport> {
+async function reportOf(recordPath: string): Promise<Omit<EcuReport, 'secoc'>> {
   let record: BootRecord | null;
   try {
     record = await readBootRecord(recordPath);
@@ -117,6 +126,6 @@ function installState(record: BootRecord): EcuInstallState {
   return 'ok';
 }
 
-const notStarted = (): EcuReport => ({
+const notStarted = (): Omit<EcuReport, 'secoc'> => ({
   version: null, sha256: null, active_bank: null, state: 'not-started', last_boot: null, boot_count: 0, banks: null,
 });

@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { factoryImage } from '../../src/vehicle/ecu/factory-image.ts';
 import { readVehicleStatus } from '../../src/vehicle/status.ts';
+import { formatStatus } from '../../src/cli/commands/vehicle.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { ecuBench, manifestFor, sha256, VIN } from './ecu/support.ts';
 
@@ -53,4 +54,24 @@ test('without vehicle.json the ECU directories found are listed, VIN unknown; da
   assert.equal(status.ecus.EDT!.state, 'unreadable');
   assert.match(status.ecus.EDT!.error ?? '', /boot record .* is unreadable: missing active bank/);
   await assert.rejects(readVehicleStatus({ stateDir: join(stateDir, 'nope') }), /no vehicle state in .*nope/);
+});
+
+test('each ECU\'s status-frame counters (secoc.json) are reported, in JSON and in the table', async (t) => {
+  const stateDir = await tempDir(t);
+  await mkdir(join(stateDir, 'ecus', 'TMU'), { recursive: true });
+  await mkdir(join(stateDir, 'ecus', 'EDT'), { recursive: true });
+  const secoc = {
+    ecu: 'TMU', updatedAt: '2026-12-01T10:00:00.000Z',
+    senders: {
+      EDT: { verified: 120, macFailures: 7, replays: 2, malformed: 0, lastRejection: { at: '2026-12-01T09:59:59.000Z', result: 'replay', reason: 'freshness 5 is not newer than 119' } },
+      CGW: { verified: 118, macFailures: 0, replays: 0, malformed: 0 },
+    },
+  };
+  await writeFile(join(stateDir, 'ecus', 'TMU', 'secoc.json'), JSON.stringify(secoc));
+  const status = await readVehicleStatus({ stateDir });
+  assert.deepEqual(status.ecus.TMU!.secoc, secoc);
+  assert.equal(status.ecus.EDT!.secoc, null);
+  const table = formatStatus(status);
+  assert.match(table, /^TMU status frames received: EDT 120 verified, 7 MAC failures, 2 replays dropped; CGW 118 verified as of 2026-12-01T10:00:00.000Z$/m);
+  assert.doesNotMatch(table, /^EDT status frames/m);
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readVehicleStatus, type VehicleStatus } from '../../vehicle/status.ts';
 import type { GatewayStatistics } from '../../vehicle/cgw/gateway.ts';
+import type { SecOcStatistics } from '../../vehicle/ecu/status-receiver.ts';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
 import { addVehicleRunOptions, runVehicle, type VehicleRunOptions } from './vehicle-run.ts';
@@ -46,7 +47,21 @@ export function formatStatus(status: VehicleStatus): string {
   const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
   const header = `VIN ${status.vin ?? '(unknown: no vehicle.json)'}`;
   if (Object.keys(status.ecus).length === 0) return `${header}\nno ECU has run in this state dir yet\n`;
-  return `${header}\n${lines.join('\n')}\n${status.gateway ? `${formatFirewall(status.gateway)}\n` : ''}`;
+  const secoc = Object.entries(status.ecus).flatMap(([name, ecu]) => (ecu.secoc ? [formatSecOc(name, ecu.secoc)] : []));
+  return `${header}\n${lines.join('\n')}\n${status.gateway ? `${formatFirewall(status.gateway)}\n` : ''}${secoc.map((line) => `${line}\n`).join('')}`;
+}
+
+/** One line per receiving ECU: the status frames it verified and what it dropped, per sender. */
+function formatSecOc(ecu: string, statistics: SecOcStatistics): string {
+  const senders = Object.entries(statistics.senders).map(([sender, counters]) => {
+    const rejected = [
+      counters.macFailures ? `${counters.macFailures} MAC failures` : '',
+      counters.replays ? `${counters.replays} replays` : '',
+      counters.malformed ? `${counters.malformed} malformed` : '',
+    ].filter(Boolean);
+    return `${sender} ${counters.verified} verified${rejected.length > 0 ? `, ${rejected.join(', ')} dropped` : ''}`;
+  });
+  return `${ecu} status frames received: ${senders.join('; ') || 'none'} as of ${statistics.updatedAt}`;
 }
 
 /** One line for the gateway: is the firewall open, and what it forwarded and dropped (by id). */
