@@ -34,6 +34,10 @@ export interface EcuReport {
   state: EcuInstallState;
   last_boot: BootEvent | null;
   boot_count: number;
+  /** The active image is confirmed: it is not rolled back without an authenticated order (null: no flash yet). */
+  confirmed: boolean | null;
+  /** The anti-rollback floor: the newest version ever confirmed; nothing older is installed again. */
+  floor: string | null;
   banks: Record<BankName, BankReport> | null;
   /**
    * The other ECUs' status frames this ECU verified, per sender: verified, MAC failures (forged or
@@ -115,6 +119,8 @@ async function reportOf(recordPath: string): Promise<Omit<EcuReport, 'secoc'>> {
     state: installState(record),
     last_boot: record.lastBoot,
     boot_count: record.bootCount,
+    confirmed: record.confirmed,
+    floor: record.floor,
     banks: { A: bank('A'), B: bank('B') },
   };
 }
@@ -127,5 +133,5 @@ function installState(record: BootRecord): EcuInstallState {
 }
 
 const notStarted = (): Omit<EcuReport, 'secoc'> => ({
-  version: null, sha256: null, active_bank: null, state: 'not-started', last_boot: null, boot_count: 0, banks: null,
+  version: null, sha256: null, active_bank: null, state: 'not-started', last_boot: null, boot_count: 0, confirmed: null, floor: null, banks: null,
 });

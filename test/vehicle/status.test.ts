@@ -29,6 +29,12 @@ test('status reads each ECU\'s boot record: version, image SHA-256, active bank,
   assert.equal(edt.last_boot?.outcome, 'booted');
   assert.equal(edt.banks?.A.version, '1.0.0', 'the previous image is kept');
   assert.equal(edt.boot_count, 2);
+  assert.deepEqual([factory.confirmed, factory.floor], [true, '1.0.0'], 'the factory image is confirmed');
+  assert.deepEqual([edt.confirmed, edt.floor], [false, '1.0.0'], 'the new image is on trial');
+  assert.deepEqual([status.ecus.TMU!.confirmed, status.ecus.TMU!.floor], [null, null]);
+  await bench.session.confirm();
+  const confirmed = (await readVehicleStatus({ stateDir: bench.stateDir })).ecus.EDT!;
+  assert.deepEqual([confirmed.confirmed, confirmed.floor], [true, '2.0.0']);
 
   // A bad image on the next try: rolled back at boot, and the status says so.
   await bench.session.program(image, manifestFor(image, null, { firmware_version: '3.0.0' }));

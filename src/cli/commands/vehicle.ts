@@ -23,7 +23,7 @@ export function registerVehicleCommand(program: Command): void {
     .description('each ECU\'s active bank, version, image SHA-256 and state, read from the state dir (the car need not run)')
     .option('--state-dir <dir>', 'vehicle state dir', DEFAULT_VEHICLE_STATE_DIR)
     .option('--config <file>', 'vehicle config JSON (default: <state-dir>/vehicle.json)')
-    .option('--json', 'print {"vin", "ecus": {NAME: {version, sha256, active_bank, state, …}}}')
+    .option('--json', 'print {"vin", "ecus": {NAME: {version, sha256, active_bank, state, confirmed, floor, …}}}')
     .action(async (options: StatusOptions) => {
       const status = await readVehicleStatus({
         stateDir: options.stateDir,
@@ -37,11 +37,13 @@ export function registerVehicleCommand(program: Command): void {
 
 /** The human table: one line per ECU. */
 export function formatStatus(status: VehicleStatus): string {
-  const rows = [['ECU', 'VERSION', 'BANK', 'STATE', 'SHA-256', 'LAST BOOT']];
+  const rows = [['ECU', 'VERSION', 'BANK', 'STATE', 'CONFIRMED', 'FLOOR', 'SHA-256', 'LAST BOOT']];
   for (const [name, ecu] of Object.entries(status.ecus)) {
     const boot = ecu.last_boot;
     const lastBoot = boot ? `${boot.at} ${boot.outcome}${boot.reason ? `: ${boot.reason}` : ''}` : ecu.error ?? '-';
-    rows.push([name, ecu.version ?? '-', ecu.active_bank ?? '-', ecu.state, ecu.sha256 ? `${ecu.sha256.slice(0, 16)}…` : '-', lastBoot]);
+    const confirmed = ecu.confirmed === null ? '-' : ecu.confirmed ? 'yes' : 'no (on trial)';
+    rows.push([name, ecu.version ?? '-', ecu.active_bank ?? '-', ecu.state, confirmed, ecu.floor ?? '-',
+      ecu.sha256 ? `${ecu.sha256.slice(0, 16)}…` : '-', lastBoot]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));

@@ -45,12 +45,22 @@ export interface BootRecord {
   ecu: string;
   active: BankName;
   banks: Record<BankName, BankRecord>;
-  /** Set by an activation (reset after a verified check); cleared by the boot that confirms or rejects it. */
+  /** Set by an activation (reset after a verified check); cleared by the boot that keeps or rejects it. */
   trial: { bank: BankName; attempts: number; rollback?: boolean } | null;
   /** The bank that ran before the last successful activation, kept for an all-or-nothing rollback. */
   previous: BankName | null;
   lastBoot: BootEvent | null;
   bootCount: number;
+  /**
+   * Whether the active image is confirmed (routine 0xFF03, or the factory image): an activated image boots
+   * unconfirmed and may be rolled back while it is; once confirmed, only an authenticated order may.
+   */
+  confirmed: boolean;
+  /**
+   * The anti-rollback floor: the newest firmware version ever confirmed. Nothing below it is checked in
+   * (0xFF01) or rolled back to (0xFF02). Null for a record from before confirmations, until the first one.
+   */
+  floor: string | null;
 }
 
 export class BootRecordError extends EcuError {
@@ -65,7 +75,10 @@ export async function readBootRecord(path: string): Promise<BootRecord | null> {
     if ((record.active !== 'A' && record.active !== 'B') || !record.banks?.A || !record.banks?.B) {
       throw new BootRecordError('missing active bank or bank records');
     }
-    return record;
+    // Records written before confirmations existed: what ran then had been kept, so it counts as confirmed;
+    // the floor starts with the first confirmation.
+    const { confirmed, floor } = record as Partial<BootRecord>;
+    return { ...record, confirmed: typeof confirmed === 'boolean' ? confirmed : true, floor: typeof floor === 'string' ? floor : null };
   } catch (error) {
     throw new BootRecordError(`boot record ${path} is unreadable: ${errorMessage(error)}`);
   }

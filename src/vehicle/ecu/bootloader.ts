@@ -66,6 +66,11 @@ export interface BootloaderOptions extends BootloaderExtensions {
   securityAttempts?: SecurityAttemptStore;
   /** Wall clock (epoch ms) of the security-access delay. Default Date.now. */
   now?: () => number;
+  /**
+   * Accepts an authenticated rollback order (0xFF02's option record) for a confirmed image. Default: none
+   * is accepted, so a confirmed image is never rolled back over the bus.
+   */
+  authorizeRollback?: (order: Uint8Array) => boolean | Promise<boolean>;
 }
 
 type Activity = 'erasing' | 'programming' | 'verifying' | 'resetting';
@@ -141,7 +146,8 @@ export class Bootloader {
     const routines = new Map<number, RoutineDefinition>([
       [BootloaderRoutine.EraseMemory, { ...programming, start: (grant) => this.#erase(grant) }],
       [BootloaderRoutine.CheckProgrammingDependencies, { ...programming, start: (manifest) => this.#check(manifest) }],
-      [BootloaderRoutine.Rollback, { ...programming, start: () => this.#armRollback() }],
+      [BootloaderRoutine.Rollback, { ...programming, start: (order) => this.#armRollback(order) }],
+      [BootloaderRoutine.ConfirmImage, { ...programming, start: () => this.#confirm() }],
     ]);
     merge('DID', dids, this.#options.dids);
     merge('routine', routines, this.#options.routines);
@@ -300,6 +306,7 @@ export class Bootloader {
         ecu: this.#options.identity.name,
         hardwareId: this.#options.identity.hardwareId,
         runningVersion: banks.activeBank.version,
+        floor: banks.floor,
         trustedKeys: this.#options.trustedKeys,
       });
       await banks.verifyInactive({ sha256: release.sha256, size: release.size, version: release.firmware_version, manifest: signed });
@@ -320,15 +327,45 @@ export class Bootloader {
     }
   }
 
-  async #armRollback(): Promise<Uint8Array> {
+  /**
+   * 0xFF02: while the running image is unconfirmed, a rollback needs nothing more; once confirmed, the
+   * option record must be an authenticated order that `authorizeRollback` accepts. Never below the floor.
+   */
+  async #armRollback(order: Uint8Array): Promise<Uint8Array> {
+    const banks = this.#banks;
+    const authorized = banks.confirmed && order.length > 0 && await this.#authorizeRollback(order);
     try {
-      await this.#banks.rollback();
+      await banks.rollback({ authorized });
     } catch (error) {
+      if (error instanceof FlashError) this.#logger?.warn({ reason: error.message }, 'rollback refused');
       throw this.#refusal(error, Nrc.ConditionsNotCorrect);
     }
     // The rollback is what the next reset boots, not a freshly checked image.
     this.#checked = false;
     this.#logger?.info({ bank: this.#banks.record.trial?.bank }, 'rollback armed for the next reset');
+    return Uint8Array.of(RoutineStatus.Ok);
+  }
+
+  async #authorizeRollback(order: Uint8Array): Promise<boolean> {
+    const authorize = this.#options.authorizeRollback;
+    if (!authorize) return false;
+    try {
+      return await authorize(order) === true;
+    } catch (error) {
+      this.#logger?.warn({ err: error }, 'rollback order not accepted');
+      return false;
+    }
+  }
+
+  /** 0xFF03: the running image stays; rollbacks from it need an authenticated order, and the floor rises. */
+  async #confirm(): Promise<Uint8Array> {
+    const banks = this.#banks;
+    try {
+      await banks.confirm();
+    } catch (error) {
+      throw this.#refusal(error, Nrc.ConditionsNotCorrect);
+    }
+    this.#logger?.info({ bank: banks.active, version: banks.activeBank.version, floor: banks.floor }, 'image confirmed');
     return Uint8Array.of(RoutineStatus.Ok);
   }
 

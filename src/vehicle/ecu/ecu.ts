@@ -57,6 +57,8 @@ export interface EcuOptions extends BootloaderExtensions {
   statusBus?: Bus;
   /** Wall clock (epoch ms) of the security-access delay, for tests. Default Date.now. */
   now?: () => number;
+  /** Accepts an authenticated order to roll back a confirmed image (0xFF02). Default: none accepted. */
+  authorizeRollback?: (order: Uint8Array) => boolean | Promise<boolean>;
 }
 
 export { ecuStateDir };
@@ -217,6 +219,7 @@ export class Ecu {
       ...(this.#securityAttempts ? { securityAttempts: this.#securityAttempts } : {}),
       vehicleCondition: this.vehicleCondition,
       ...(this.#options.now ? { now: this.#options.now } : {}),
+      ...(this.#options.authorizeRollback ? { authorizeRollback: this.#options.authorizeRollback } : {}),
       onRestart: (resetType) => this.#restart(resetType),
     });
     bootloader.server.listenOnBus(this.bus, {

@@ -11,6 +11,7 @@ import {
   type BankName, type BankRecord, type BootEvent, type BootRecord,
 } from './boot-record.ts';
 import { errorMessage } from '../../errors/error-message.ts';
+import { compareFirmwareVersions } from '../../firmware/version-order.ts';
 
 /** Simulated flash speed; zero or absent means instant. */
 export interface FlashTiming {
@@ -91,6 +92,9 @@ export class FlashBanks {
         previous: null,
         lastBoot: null,
         bootCount: 0,
+        // The factory image is what the ECU left the plant with: confirmed, and the first floor.
+        confirmed: true,
+        floor: options.factory.version,
       };
       await writeBootRecord(recordPath, record);
     }
@@ -117,6 +121,16 @@ export class FlashBanks {
 
   get inactiveBank(): BankRecord {
     return this.#record.banks[this.inactive];
+  }
+
+  /** Whether the running image is confirmed (see BootRecord.confirmed). */
+  get confirmed(): boolean {
+    return this.#record.confirmed;
+  }
+
+  /** The anti-rollback floor: the newest version ever confirmed (null: none yet). */
+  get floor(): string | null {
+    return this.#record.floor;
   }
 
   bankPath(bank: BankName): string {
@@ -189,14 +203,36 @@ export class FlashBanks {
 
   /**
    * Undoes the last activation for an all-or-nothing update: arms the previous bank, if it still holds a
-   * verified image, for the next boot.
+   * verified image, for the next boot. Only while the running image is unconfirmed (on trial), unless
+   * `authorized` (an authenticated rollback order), and never to a version below the floor.
    */
-  async rollback(): Promise<void> {
-    const previous = this.#record.previous;
-    if (!previous || previous === this.#record.active || this.#record.banks[previous].state !== 'verified') {
+  async rollback(options: { authorized?: boolean } = {}): Promise<void> {
+    const record = this.#record;
+    const previous = record.previous;
+    if (!previous || previous === record.active || record.banks[previous].state !== 'verified') {
       throw new FlashError('no previous verified image to roll back to');
     }
-    await this.#commit({ ...this.#record, trial: { bank: previous, attempts: 0, rollback: true } });
+    const version = record.banks[previous].version;
+    if (record.floor !== null && (version === null || compareFirmwareVersions(version, record.floor) < 0)) {
+      throw new FlashError(`bank ${previous} holds ${version ?? 'an unknown version'}, below the anti-rollback floor ${record.floor}`);
+    }
+    if (record.confirmed && !options.authorized) {
+      throw new FlashError(`the running ${this.activeBank.version ?? 'image'} is confirmed: rolling back needs an authenticated order`);
+    }
+    await this.#commit({ ...record, trial: { bank: previous, attempts: 0, rollback: true } });
+  }
+
+  /**
+   * Confirms the running image: it stays (no rollback without an authenticated order) and the floor rises
+   * to its version if that is newer. The previous bank is kept. Idempotent.
+   */
+  async confirm(): Promise<void> {
+    this.#requireNoTrial('confirm');
+    const record = this.#record;
+    const version = this.activeBank.version;
+    const floor = version !== null && (record.floor === null || compareFirmwareVersions(version, record.floor) > 0) ? version : record.floor;
+    if (record.confirmed && floor === record.floor) return;
+    await this.#commit({ ...record, confirmed: true, floor });
   }
 
   /**
@@ -217,7 +253,9 @@ export class FlashBanks {
       if (!problem) {
         // After a rollback there is nothing left to roll back to: the abandoned image is not "previous".
         const previous = trial.rollback ? null : record.active;
-        record = { ...record, active: trial.bank, previous, trial: null };
+        // A new image runs on trial until confirmed; an image returned to keeps what its version says.
+        const confirmed = trial.rollback ? this.#withinFloor(record.banks[trial.bank].version) : false;
+        record = { ...record, active: trial.bank, previous, trial: null, confirmed };
         event = { at, bank: trial.bank, version: record.banks[trial.bank].version, outcome: 'booted' };
       } else {
         const failed: BankRecord = { ...record.banks[trial.bank], state: 'invalid', reason: problem, updatedAt: at };
@@ -234,7 +272,10 @@ export class FlashBanks {
         throw new FlashError(`no bootable image: bank ${record.active}: ${activeProblem}; bank ${other}: ${fallbackProblem}`);
       }
       const broken: BankRecord = { ...record.banks[record.active], state: 'invalid', reason: activeProblem, updatedAt: at };
-      record = { ...record, banks: { ...record.banks, [record.active]: broken }, active: other, previous: null };
+      record = {
+        ...record, banks: { ...record.banks, [record.active]: broken }, active: other, previous: null,
+        confirmed: this.#withinFloor(record.banks[other].version),
+      };
       event = { at, bank: other, version: record.banks[other].version, outcome: 'fell-back',
         reason: `bank ${otherBank(other)}: ${activeProblem}` };
     }
@@ -263,6 +304,15 @@ export class FlashBanks {
       size += (chunk as Buffer).length;
     }
     return { sha256: hash.digest('hex'), size };
+  }
+
+  /**
+   * Whether an image the ECU returns to (a rollback, a fall-back) counts as confirmed: not newer than the
+   * floor, so it or a newer version was confirmed once. A newer one was never confirmed here.
+   */
+  #withinFloor(version: string | null): boolean {
+    const floor = this.#record.floor;
+    return floor !== null && version !== null && compareFirmwareVersions(version, floor) <= 0;
   }
 
   #requireNoTrial(what: string): void {

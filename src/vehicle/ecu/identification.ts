@@ -27,6 +27,8 @@ export function bootStateOf(banks: FlashBanks, identity: EcuIdentity, state: Ecu
     lastBoot: record.lastBoot,
     bootCount: record.bootCount,
     trialPending: record.trial !== null,
+    confirmed: record.confirmed,
+    floor: record.floor,
     banks: { A: summary('A'), B: summary('B') },
   };
 }

@@ -23,7 +23,10 @@ export const BootloaderDid = {
 export const BootloaderRoutine = {
   EraseMemory: 0xff00,
   CheckProgrammingDependencies: 0xff01,
+  /** Option record: empty, or an authenticated rollback order (needed once the running image is confirmed). */
   Rollback: 0xff02,
+  /** Confirms the running image: no rollback from it without an authenticated order; the floor rises to it. */
+  ConfirmImage: 0xff03,
 } as const;
 
 /** The security level (requestSeed sub-function) flashing needs; its sendKey is 0x02. */
@@ -80,6 +83,10 @@ export interface BootState {
   bootCount: number;
   /** An activation or rollback armed for the next reset. */
   trialPending: boolean;
+  /** The running image is confirmed (0xFF03): it can no longer be rolled back without an authenticated order. */
+  confirmed: boolean;
+  /** The anti-rollback floor: the newest version ever confirmed (null: none yet). */
+  floor: string | null;
   banks: Record<BankName, BankSummary>;
 }
 
@@ -101,6 +108,9 @@ export function decodeBootState(bytes: Uint8Array): BootState {
   const state = value as Partial<BootState> | null;
   if (!state || (state.active !== 'A' && state.active !== 'B') || typeof state.bootCount !== 'number' || !state.banks) {
     throw new BootloaderProtocolError('0xF1A0 lacks active bank, boot count or banks');
+  }
+  if (typeof state.confirmed !== 'boolean' || (state.floor !== null && typeof state.floor !== 'string')) {
+    throw new BootloaderProtocolError('0xF1A0 lacks whether the image is confirmed, or the floor');
   }
   return state as BootState;
 }

@@ -10,6 +10,8 @@ export interface ReleaseCheckContext {
   hardwareId: string;
   /** Version of the running image (null: unknown, any version goes). */
   runningVersion: string | null;
+  /** The anti-rollback floor (FlashBanks.floor): nothing older is accepted, whatever runs now. */
+  floor?: string | null;
   /** Keys whose signatures the ECU accepts; empty means the vehicle checks no signatures. */
   trustedKeys: readonly KeyObject[];
 }
@@ -58,6 +60,12 @@ export function checkRelease(manifestBytes: Uint8Array, context: ReleaseCheckCon
   if (context.runningVersion !== null && compareFirmwareVersions(release.firmware_version, context.runningVersion) < 0) {
     throw new ReleaseRefusedError(
       `version ${release.firmware_version} is older than the running ${context.runningVersion} (downgrade refused)`,
+    );
+  }
+  // What runs may be older than the floor (a fall-back to the other bank): the floor still holds.
+  if (context.floor && compareFirmwareVersions(release.firmware_version, context.floor) < 0) {
+    throw new ReleaseRefusedError(
+      `version ${release.firmware_version} is below the anti-rollback floor ${context.floor} (the newest version this ECU confirmed)`,
     );
   }
   return { signed, release };

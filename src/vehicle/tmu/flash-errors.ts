@@ -2,7 +2,7 @@ import { NegativeResponseError } from '../../can/uds/index.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 
 /** The steps of flashing one ECU, as progress reports and errors name them. */
-export type FlashPhase = 'identify' | 'session' | 'security' | 'erase' | 'download' | 'check' | 'reset' | 'rollback';
+export type FlashPhase = 'identify' | 'session' | 'security' | 'erase' | 'download' | 'check' | 'reset' | 'rollback' | 'confirm';
 
 /** Why flashing one ECU failed: always names the ECU and the step. */
 export class FlashSessionError extends Error {

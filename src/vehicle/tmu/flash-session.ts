@@ -202,6 +202,22 @@ export class FlashSession {
     return this.#resetAndReport();
   }
 
+  /**
+   * Programming session, security, 0x31 01 FF03: the ECU confirms the image it runs (from then on no rollback
+   * without an authenticated order, and nothing older than it is accepted), then back to the default session.
+   */
+  async confirm(): Promise<void> {
+    await this.openProgrammingSession();
+    this.#progress('confirm', 0, 0, 0);
+    await this.#step('confirm', async () => {
+      const status = await this.#client.startRoutine(BootloaderRoutine.ConfirmImage);
+      if (status[0] !== RoutineStatus.Ok) throw new FlashSessionError(this.ecu, 'confirm', `confirm answered status 0x${(status[0] ?? 0).toString(16)}`);
+      // Done with this ECU: the keep-alive would otherwise hold its programming session open.
+      await this.#client.diagnosticSessionControl(DiagnosticSessionType.Default);
+    });
+    this.#progress('confirm', 0, 0, 100);
+  }
+
   async #resetAndReport(): Promise<BootReport> {
     const before = await this.readBootState();
     this.#progress('reset', 0, 0, 0);

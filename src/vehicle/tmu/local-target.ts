@@ -87,6 +87,7 @@ export class LocalTarget {
     return {
       ecu: this.ecu, active: record.active, version: active.version, sha256: active.sha256, state: 'Running',
       lastBoot: record.lastBoot, bootCount: record.bootCount, trialPending: record.trial !== null,
+      confirmed: record.confirmed, floor: record.floor,
       banks: { A: summary('A'), B: summary('B') },
     };
   }
@@ -128,11 +129,19 @@ export class LocalTarget {
     return this.#boot();
   }
 
+  /** Like 0xFF02: only while the running image is unconfirmed, never below the floor. */
   async rollback(): Promise<BootReport> {
     this.#requireStopped('rollback');
     this.#progress('rollback', 0, 0, 0);
     await this.#step('rollback', () => this.banks.rollback());
     return this.#boot();
+  }
+
+  /** Like 0xFF03: the running image stays, and the floor rises to its version. */
+  async confirm(): Promise<void> {
+    this.#progress('confirm', 0, 0, 0);
+    await this.#step('confirm', () => this.banks.confirm());
+    this.#progress('confirm', 0, 0, 100);
   }
 
   async #download(path: string): Promise<void> {
@@ -163,7 +172,8 @@ export class LocalTarget {
     let version: string;
     try {
       const { release } = checkRelease(encodeManifest(manifest), {
-        ecu: this.ecu, hardwareId: this.config.hardwareId, runningVersion: banks.activeBank.version, trustedKeys: this.#trustedKeys,
+        ecu: this.ecu, hardwareId: this.config.hardwareId, runningVersion: banks.activeBank.version, floor: banks.floor,
+        trustedKeys: this.#trustedKeys,
       });
       version = release.firmware_version;
       if (release.sha256 !== approvedSha256) throw new ReleaseRefusedError(`the image is not the one the driver approved (${approvedSha256})`);

@@ -24,15 +24,17 @@ test('canota vehicle status --json prints the docs/architecture.md shape; withou
   assert.deepEqual({ version: edt.version, sha256: edt.sha256, active_bank: edt.active_bank, state: edt.state },
     { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'ok' });
   assert.equal(edt.last_boot?.outcome, 'booted');
+  assert.deepEqual([edt.confirmed, edt.floor], [false, '1.0.0']);
   assert.equal(status.ecus.CGW!.state, 'not-started');
 
   const table = await runCanota(['vehicle', 'status'], { env: { CANOTA_STATE_DIR: bench.stateDir } });
   assert.equal(table.code, 0, table.stderr);
   const lines = table.stdout.trim().split('\n');
   assert.equal(lines[0], `VIN ${VIN}`);
-  assert.match(lines[1]!, /^ECU\s+VERSION\s+BANK\s+STATE\s+SHA-256\s+LAST BOOT$/);
-  assert.match(lines.find((line) => line.startsWith('EDT'))!, new RegExp(`^EDT\\s+2\\.0\\.0\\s+B\\s+ok\\s+${sha256(image).slice(0, 16)}…\\s+\\S+ booted$`));
-  assert.match(lines.find((line) => line.startsWith('TMU'))!, /^TMU\s+-\s+-\s+not-started/);
+  assert.match(lines[1]!, /^ECU\s+VERSION\s+BANK\s+STATE\s+CONFIRMED\s+FLOOR\s+SHA-256\s+LAST BOOT$/);
+  assert.match(lines.find((line) => line.startsWith('EDT'))!,
+    new RegExp(`^EDT\\s+2\\.0\\.0\\s+B\\s+ok\\s+no \\(on trial\\)\\s+1\\.0\\.0\\s+${sha256(image).slice(0, 16)}…\\s+\\S+ booted$`));
+  assert.match(lines.find((line) => line.startsWith('TMU'))!, /^TMU\s+-\s+-\s+not-started\s+-\s+-/);
 });
 
 test('canota vehicle status on a missing state dir fails with exit code 1 and says why', async (t) => {

@@ -91,6 +91,82 @@ test('rollback re-activates the previous image (all-or-nothing updates)', async 
   await assert.rejects(banks.rollback(), /no previous verified image/, 'a rollback cannot be rolled back');
 });
 
+test('confirmation: an activated image boots unconfirmed; confirming it raises the floor and ends the right to roll back', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  assert.deepEqual([banks.confirmed, banks.floor], [true, '1.0.0'], 'the factory image counts as confirmed; it is the first floor');
+  await program(banks, randomBytes(3000), '2.0.0');
+  await banks.activateInactive();
+  await assert.rejects(banks.confirm(), /cannot confirm while bank B awaits its boot/);
+  await banks.boot();
+  assert.deepEqual([banks.confirmed, banks.floor], [false, '1.0.0'], 'on trial');
+  await banks.confirm();
+  assert.deepEqual([banks.confirmed, banks.floor, banks.record.previous], [true, '2.0.0', 'A'], 'the previous image stays');
+  const written = (await readFile(join(dir, 'boot-record.json'), 'utf8'));
+  await banks.confirm();
+  assert.equal(await readFile(join(dir, 'boot-record.json'), 'utf8'), written, 'confirming again changes nothing');
+  await assert.rejects(banks.rollback(), /bank A holds 1\.0\.0, below the anti-rollback floor 2\.0\.0/);
+  await assert.rejects(banks.rollback({ authorized: true }), /below the anti-rollback floor/, 'not even with an authenticated order');
+  assert.equal(banks.record.trial, null);
+  const reopened = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  assert.deepEqual([reopened.confirmed, reopened.floor], [true, '2.0.0'], 'kept across a restart');
+});
+
+test('a confirmed image at the floor is rolled back only with an authenticated order; the one returned to counts as confirmed', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  const update = async (version: string) => {
+    await program(banks, randomBytes(2000), version);
+    await banks.activateInactive();
+    await banks.boot();
+  };
+  await update('2.0.0');
+  await banks.confirm();
+  await update('2.0.0'); // the same version again (a rebuilt image)
+  assert.deepEqual([banks.confirmed, banks.floor], [false, '2.0.0']);
+  await banks.confirm();
+  await assert.rejects(banks.rollback(), /the running 2\.0\.0 is confirmed: rolling back needs an authenticated order/);
+  await banks.rollback({ authorized: true });
+  await banks.boot();
+  assert.deepEqual([banks.active, banks.confirmed, banks.floor], ['B', true, '2.0.0']);
+
+  // Unconfirmed, a newer image rolls back without an order; the image returned to is at the floor: confirmed.
+  await update('3.0.0');
+  assert.equal(banks.confirmed, false);
+  await banks.rollback();
+  await banks.boot();
+  assert.deepEqual([banks.activeBank.version, banks.confirmed, banks.floor], ['2.0.0', true, '2.0.0']);
+});
+
+test('a fall-back below the floor runs (the ECU must run something) but does not lower the floor', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.boot();
+  await banks.confirm();
+  await writeFile(banks.bankPath('B'), 'worn out');
+  const event = await banks.boot();
+  assert.equal(event.outcome, 'fell-back');
+  assert.deepEqual([banks.activeBank.version, banks.confirmed, banks.floor], ['1.0.0', true, '2.0.0']);
+});
+
+test('a boot record from before confirmations loads: its image counts as confirmed, the floor starts with the first confirmation', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.boot();
+  const path = join(dir, 'boot-record.json');
+  const { confirmed: _confirmed, floor: _floor, ...old } = JSON.parse(await readFile(path, 'utf8')) as BootRecord;
+  await writeFile(path, JSON.stringify(old));
+  const reopened = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  assert.deepEqual([reopened.activeBank.version, reopened.confirmed, reopened.floor], ['2.0.0', true, null]);
+  await assert.rejects(reopened.rollback(), /is confirmed: rolling back needs an authenticated order/);
+  await reopened.confirm();
+  assert.deepEqual([reopened.confirmed, reopened.floor], [true, '2.0.0']);
+});
+
 test('writing past the announced size or finishing short is refused', async (t) => {
   const dir = await tempDir(t);
   const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });

@@ -273,7 +273,7 @@ export class FakeEcus implements VehicleEcus {
     const bank: BankSummary = { state: 'verified', version: image.version, sha256: image.sha256, size: 1000 };
     return {
       ecu, active: 'A', version: image.version, sha256: image.sha256, state: 'Running', lastBoot: null, bootCount: 1, trialPending: false,
-      banks: { A: bank, B: bank },
+      confirmed: true, floor: null, banks: { A: bank, B: bank },
     };
   }
 
