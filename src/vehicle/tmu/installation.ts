@@ -50,17 +50,21 @@ export interface InstallationOptions {
 }
 
 /**
- * The all-or-nothing update of several ECUs (docs/vehicle-protocol.md, steps 3 and 4):
+ * The all-or-nothing update of several ECUs (docs/vehicle-protocol.md, steps 3 to 5):
  *
  * 1. every target is programmed and checked (0xFF01), each failed transfer retried from the erase;
- * 2. only when all checked OK is each one activated (0x11 01), in order, and must boot the new image;
- * 3. if any ECU fails before or at its boot, every ECU that already switched is rolled back (0xFF02 +
- *    0x11 01), newest first: all end on their old versions.
+ * 2. only when all checked OK is each one activated (0x11 01), in order, and must boot the new image, which
+ *    runs on trial (unconfirmed);
+ * 3. only when all run their new images (read once more right before) is each one confirmed (0xFF03): the
+ *    commit, after which an ECU is not rolled back;
+ * 4. if any ECU fails before its confirmation, every ECU that switched and is not confirmed is rolled back
+ *    (0xFF02 + 0x11 01), newest first: all end on their old versions. Only a confirmation failing after
+ *    others succeeded can leave those on their new versions (the report says which).
  *
  * An ECU that already runs the new image when the installation starts (a restart interrupted an earlier
  * attempt after its activation) counts as switched: it is not flashed again, but rolled back like the
- * others if the rest fails. Aborting (shutdown) stops at once and rolls nothing back: the next start
- * resumes from the ECUs' banks.
+ * others if the rest fails, and confirmed like them at the end. Aborting (shutdown) stops at once and rolls
+ * nothing back: the next start resumes from the ECUs' banks.
  */
 export async function install(steps: readonly InstallStep[], options: InstallationOptions = {}): Promise<InstallationResult> {
   const { logger, signal } = options;
@@ -70,6 +74,8 @@ export async function install(steps: readonly InstallStep[], options: Installati
   for (const step of steps) targets[step.target.ecu] = { result: 'not-attempted' };
 
   const switched: InstallStep[] = [];
+  /** Steps whose ECU confirmed the new image (an earlier attempt, or this one): no longer rolled back. */
+  const confirmed: InstallStep[] = [];
   const toProgram: InstallStep[] = [];
   let failure: { ecu: string; message: string } | null = null;
   const veto = (ecu: string): { ecu: string; message: string } | null => {
@@ -90,8 +96,9 @@ export async function install(steps: readonly InstallStep[], options: Installati
       break;
     }
     if (state.version === step.to && state.sha256 === step.sha256 && !state.trialPending) {
-      logger?.info({ ecu, version: step.to }, `${ecu}: already runs ${step.to} (an earlier attempt activated it)`);
+      logger?.info({ ecu, version: step.to, confirmed: state.confirmed }, `${ecu}: already runs ${step.to} (an earlier attempt activated it)`);
       switched.push(step);
+      if (state.confirmed) confirmed.push(step);
       await status(ecu, 'activated');
     } else {
       toProgram.push(step);
@@ -147,10 +154,12 @@ export async function install(steps: readonly InstallStep[], options: Installati
   // The last word: a refusal that came while the last ECU was activated still undoes the update.
   failure ??= veto(steps.at(-1)?.target.ecu ?? '');
   if (!failure) {
-    for (const step of steps) {
-      targets[step.target.ecu] = { result: 'installed' };
-      await status(step.target.ecu, 'installed');
-    }
+    const problem = await confirmAll(steps, confirmed, targets, options);
+    // An ECU that went back to its old image by itself has nothing to roll back.
+    if (problem?.runsOldImage) switched.splice(switched.indexOf(problem.step), 1);
+    failure = problem;
+  }
+  if (!failure) {
     return { outcome: 'success', targets, message: `Installed ${steps.map((s) => `${s.target.ecu} ${s.to}`).join(', ')}.` };
   }
 
@@ -159,7 +168,53 @@ export async function install(steps: readonly InstallStep[], options: Installati
     const state = await activationFailed.target.bootState().catch(() => null);
     if (state && state.sha256 === activationFailed.sha256) switched.push(activationFailed);
   }
-  return rollBack(switched, targets, `${failure.ecu} failed: ${failure.message}`, options);
+  return rollBack(switched, confirmed, targets, `${failure.ecu} failed: ${failure.message}`, options);
+}
+
+/**
+ * The commit: every target must still run its new image, nothing armed (a last look at all of them, since a
+ * confirmation cannot be undone), then each confirms it (0xFF03) and counts as installed. Returns the first
+ * failure, with `confirmed` holding the steps confirmed before it.
+ */
+async function confirmAll(steps: readonly InstallStep[], confirmed: InstallStep[], targets: Record<string, TargetOutcome>,
+  options: InstallationOptions): Promise<{ ecu: string; message: string; step: InstallStep; runsOldImage: boolean } | null> {
+  const { logger, signal } = options;
+  const fail = async (step: InstallStep, message: string, runsOldImage = false) => {
+    const ecu = step.target.ecu;
+    targets[ecu] = { result: 'failed', error: message };
+    await options.onStatus?.(ecu, 'failed', message);
+    logger?.warn({ ecu, reason: message }, `${ecu}: not confirmed`);
+    return { ecu, message, step, runsOldImage };
+  };
+  for (const step of steps) {
+    signal?.throwIfAborted();
+    let state;
+    try {
+      state = await step.target.bootState();
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return fail(step, `cannot read what it runs before the confirmation: ${errorMessage(error)}`);
+    }
+    if (state.sha256 !== step.sha256 || state.trialPending) {
+      return fail(step, `runs ${state.version ?? 'nothing'} on bank ${state.active}${state.trialPending ? ' with a boot armed' : ''} instead of ${step.to} before the confirmation`,
+        state.sha256 !== step.sha256 && !state.trialPending);
+    }
+  }
+  for (const step of steps) {
+    signal?.throwIfAborted();
+    const ecu = step.target.ecu;
+    try {
+      await step.target.confirm();
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      return fail(step, `confirmation failed: ${errorMessage(error)}`);
+    }
+    if (!confirmed.includes(step)) confirmed.push(step);
+    targets[ecu] = { result: 'installed' };
+    await options.onStatus?.(ecu, 'installed');
+    logger?.info({ ecu, version: step.to }, `${ecu}: confirmed ${step.to}`);
+  }
+  return null;
 }
 
 /**
@@ -174,11 +229,16 @@ export async function abandon(steps: readonly InstallStep[], reason: string, opt
   const targets: Record<string, TargetOutcome> = {};
   for (const step of steps) targets[step.target.ecu] = { result: 'not-attempted' };
   const switched: InstallStep[] = [];
+  const confirmed: InstallStep[] = [];
   for (const step of steps) {
     signal?.throwIfAborted();
     const ecu = step.target.ecu;
     try {
-      if ((await step.target.bootState()).sha256 === step.sha256) switched.push(step);
+      const state = await step.target.bootState();
+      if (state.sha256 === step.sha256) {
+        switched.push(step);
+        if (state.confirmed) confirmed.push(step);
+      }
     } catch (error) {
       if (signal?.aborted) throw error;
       const message = `cannot read what it runs: ${errorMessage(error)}`;
@@ -186,16 +246,27 @@ export async function abandon(steps: readonly InstallStep[], reason: string, opt
       await options.onStatus?.(ecu, 'failed', message);
     }
   }
-  return rollBack(switched, targets, reason, options);
+  return rollBack(switched, confirmed, targets, reason, options);
 }
 
-/** Rolls back the ECUs that switched (newest first) after `failure`; the installation's result. */
-async function rollBack(switched: readonly InstallStep[], targets: Record<string, TargetOutcome>, failure: string,
-  options: InstallationOptions): Promise<UnfinishedInstallation> {
+/**
+ * Rolls back the ECUs that switched (newest first) after `failure`, except those that confirmed their new
+ * image (installed for good: a rollback would be refused); the installation's result.
+ */
+async function rollBack(switched: readonly InstallStep[], confirmed: readonly InstallStep[], targets: Record<string, TargetOutcome>,
+  failure: string, options: InstallationOptions): Promise<UnfinishedInstallation> {
   const { logger, signal } = options;
   const status = async (ecu: string, value: TargetStatus, error?: string) => options.onStatus?.(ecu, value, error);
   let rolledBack = 0;
-  for (const step of [...switched].reverse()) {
+  const kept: string[] = [];
+  for (const step of switched.filter((candidate) => confirmed.includes(candidate))) {
+    const ecu = step.target.ecu;
+    targets[ecu] = { result: 'installed' };
+    kept.push(`${ecu} ${step.to}`);
+    await status(ecu, 'installed');
+    logger?.warn({ ecu, version: step.to }, `${ecu}: stays on ${step.to} (already confirmed, not rolled back)`);
+  }
+  for (const step of [...switched].reverse().filter((candidate) => !confirmed.includes(candidate))) {
     const ecu = step.target.ecu;
     await status(ecu, 'rolled-back');
     try {
@@ -216,7 +287,8 @@ async function rollBack(switched: readonly InstallStep[], targets: Record<string
   return {
     outcome,
     targets,
-    message: `${failure}${rolledBack > 0 ? `; rolled back ${rolledBack} ECU(s) to their old versions` : ''}`,
+    message: `${failure}${rolledBack > 0 ? `; rolled back ${rolledBack} ECU(s) to their old versions` : ''}`
+      + `${kept.length > 0 ? `; already confirmed, kept: ${kept.join(', ')}` : ''}`,
   };
 }
 

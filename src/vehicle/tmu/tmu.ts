@@ -455,6 +455,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
       program: (image, manifest) => paused(() => target.program(image, manifest)),
       activate: () => paused(() => target.activate()),
       rollback: () => paused(() => target.rollback()),
+      confirm: () => paused(() => target.confirm()),
     };
   }
 

@@ -17,8 +17,10 @@ export interface UpdateTarget {
   program(image: { path: string }, manifest: SignedManifest): Promise<void>;
   /** Boots the checked image (0x11 01) and tells what runs afterwards. */
   activate(): Promise<BootReport>;
-  /** Boots the previous image again (0xFF02 + 0x11 01). */
+  /** Boots the previous image again (0xFF02 + 0x11 01); refused once the running image is confirmed. */
   rollback(): Promise<BootReport>;
+  /** Confirms the running image (0xFF03): the commit of an update, after which it is not rolled back. */
+  confirm(): Promise<void>;
 }
 
 export type { FlashPhase };
@@ -47,6 +49,10 @@ export class RemoteTarget implements UpdateTarget {
 
   rollback(): Promise<BootReport> {
     return this.#session.rollback();
+  }
+
+  confirm(): Promise<void> {
+    return this.#session.confirm();
   }
 }
 

@@ -110,5 +110,6 @@ export function localUpdateTarget(local: LocalTarget, authority: ProgrammingAuth
     program: (image, manifest) => reporting(() => local.program(image, manifest, authority)),
     activate: () => reporting(() => local.activate()),
     rollback: () => reporting(() => local.rollback()),
+    confirm: () => reporting(() => local.confirm()),
   };
 }

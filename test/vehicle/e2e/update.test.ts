@@ -43,6 +43,8 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
   assert.equal(status.vin, VIN);
   const edt = status.ecus.EDT!;
   assert.deepEqual([edt.version, edt.active_bank, edt.sha256, edt.state], ['2.0.0', 'B', sha256(image), 'ok']);
+  // Confirmed once every target ran its new image: 2.0.0 is the floor, 1.0.0 (still in bank A) is out of reach.
+  assert.deepEqual([edt.confirmed, edt.floor, edt.banks!.A.version], [true, '2.0.0', '1.0.0']);
   assert.equal(status.ecus.CGW!.version, '1.0.0');
   assert.equal(status.ecus.TMU!.version, '1.0.0');
   // The firewall closed again at the end (the TMU's stop).

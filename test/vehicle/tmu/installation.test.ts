@@ -11,6 +11,7 @@ import type { SignedManifest } from '../../../src/crypto/manifest.ts';
 import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
 import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
 import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
+import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
 import { abandon, install, type InstallStep } from '../../../src/vehicle/tmu/installation.ts';
 import { LocalTarget } from '../../../src/vehicle/tmu/local-target.ts';
 import type { TargetStatus } from '../../../src/vehicle/tmu/tmu-state.ts';
@@ -77,7 +78,26 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
     const state = await target.bootState();
     return [target.ecu, `${state.version}@${state.active}`];
   })));
-  return { config, stateDir, ecus, local, edt, cgw, authority, step, statuses, running, start, onStatus: (ecu: string, status: TargetStatus) => { statuses.push([ecu, status]); } };
+  const confirmation = async () => Object.fromEntries(await Promise.all([edt, cgw, local].map(async (target) => {
+    const state = await target.bootState();
+    return [target.ecu, `${state.confirmed ? 'confirmed' : 'unconfirmed'}, floor ${state.floor}`];
+  })));
+  return {
+    config, stateDir, ecus, local, edt, cgw, authority, step, statuses, running, confirmation, start,
+    onStatus: (ecu: string, status: TargetStatus) => { statuses.push([ecu, status]); },
+  };
+}
+
+/** `target`, whose confirmation gets no answer (the ECU's answer lost on the bus): everything else is real. */
+function failingConfirmation(target: UpdateTarget): UpdateTarget {
+  return {
+    ecu: target.ecu,
+    bootState: () => target.bootState(),
+    program: (image, manifest) => target.program(image, manifest),
+    activate: () => target.activate(),
+    rollback: () => target.rollback(),
+    confirm: () => Promise.reject(new FlashStepError(target.ecu, 'confirm', new Error('no answer within 300 ms'))),
+  };
 }
 
 test('all checked, then all activated: EDT, CGW and the TMU itself end on the new versions', async (t) => {
@@ -87,10 +107,63 @@ test('all checked, then all activated: EDT, CGW and the TMU itself end on the ne
   assert.equal(result.outcome, 'success', result.message);
   assert.deepEqual(result.targets, { EDT: { result: 'installed' }, CGW: { result: 'installed' }, TMU: { result: 'installed' } });
   assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '2.1.0@B', TMU: '3.0.0@B' });
-  // Every ECU was checked before the first one was activated.
+  // Every ECU was checked before the first one was activated, and activated before the first one was confirmed.
   const order = car.statuses.map(([ecu, status]) => `${ecu}:${status}`);
-  assert.deepEqual(order.slice(0, 6), ['EDT:programmed', 'CGW:programmed', 'TMU:programmed', 'EDT:activated', 'CGW:activated', 'TMU:activated']);
+  assert.deepEqual(order, ['EDT:programmed', 'CGW:programmed', 'TMU:programmed', 'EDT:activated', 'CGW:activated', 'TMU:activated',
+    'EDT:installed', 'CGW:installed', 'TMU:installed']);
   assert.deepEqual(await readFile(join(car.stateDir, 'ecus', 'TMU', 'bank-B.img')), steps[2]!.bytes);
+  // Confirmed: the floor is the new version, the old image stays in the other bank but cannot be rolled back to.
+  assert.deepEqual(await car.confirmation(), { EDT: 'confirmed, floor 2.0.0', CGW: 'confirmed, floor 2.1.0', TMU: 'confirmed, floor 3.0.0' });
+  assert.equal((await car.edt.bootState()).banks.A.version, '1.0.0');
+  for (const target of [car.edt, car.cgw]) {
+    await assert.rejects(target.rollback(), (error: unknown) => error instanceof FlashStepError && error.step === 'rollback' && error.nrc === 0x22);
+  }
+  await assert.rejects(car.local.rollback(), /^FlashStepError: TMU: rollback failed: bank A holds 1\.0\.0, below the anti-rollback floor 3\.0\.0$/);
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '2.1.0@B', TMU: '3.0.0@B' });
+});
+
+test('a confirmation that fails: the installation fails and every ECU, none confirmed yet, is rolled back', async (t) => {
+  const car = await rig(t);
+  const steps = [car.step(failingConfirmation(car.edt), '2.0.0'), car.step(car.cgw, '2.0.0'), car.step(car.local, '2.0.0')];
+  const result = await install(steps, { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'rolled-back', result.message);
+  assert.match(result.message, /^EDT failed: confirmation failed: EDT: confirm failed: no answer within 300 ms; rolled back 3 ECU\(s\) to their old versions$/);
+  assert.deepEqual(Object.fromEntries(Object.entries(result.targets).map(([ecu, outcome]) => [ecu, outcome.result])),
+    { EDT: 'failed', CGW: 'rolled-back', TMU: 'rolled-back' });
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+  assert.deepEqual(await car.confirmation(), { EDT: 'confirmed, floor 1.0.0', CGW: 'confirmed, floor 1.0.0', TMU: 'confirmed, floor 1.0.0' });
+  assert.ok(!car.statuses.some(([, status]) => status === 'installed'));
+});
+
+test('a confirmation failing after others succeeded: the confirmed ones stay (reported installed), the rest roll back', async (t) => {
+  const car = await rig(t);
+  const steps = [car.step(car.edt, '2.0.0'), car.step(failingConfirmation(car.cgw), '2.0.0'), car.step(car.local, '2.0.0')];
+  const result = await install(steps, { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'rolled-back', result.message);
+  assert.match(result.message, /^CGW failed: confirmation failed: .*; rolled back 2 ECU\(s\) to their old versions; already confirmed, kept: EDT 2\.0\.0$/);
+  assert.deepEqual(Object.fromEntries(Object.entries(result.targets).map(([ecu, outcome]) => [ecu, outcome.result])),
+    { EDT: 'installed', CGW: 'failed', TMU: 'rolled-back' });
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+});
+
+test('an ECU back on its old image by the time of the commit: nothing is confirmed, the others roll back', async (t) => {
+  const car = await rig(t);
+  const steps = [car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.0.0')];
+  const onStatus = async (ecu: string, status: TargetStatus) => {
+    car.onStatus(ecu, status);
+    if (ecu !== 'CGW' || status !== 'activated') return;
+    // EDT's new bank rots and EDT loses power: it boots its old image again.
+    await car.ecus.get('EDT')!.close();
+    writeFileSync(join(car.stateDir, 'ecus', 'EDT', 'bank-B.img'), 'rotten');
+    await car.start('EDT');
+  };
+  const result = await install(steps, { onStatus });
+  assert.equal(result.outcome, 'rolled-back', result.message);
+  assert.match(result.targets.EDT!.error!, /^runs 1\.0\.0 on bank A instead of 2\.0\.0 before the confirmation$/);
+  assert.deepEqual(result.targets.CGW, { result: 'rolled-back' });
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`),
+    ['EDT:programmed', 'CGW:programmed', 'EDT:activated', 'CGW:activated', 'EDT:failed', 'CGW:rolled-back']);
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
 });
 
 test('an image refused at its check (hardware_id for other hardware): nothing is activated, all stay on their old versions', async (t) => {
@@ -149,6 +222,7 @@ test('a transfer cut by an ECU restart is tried again from the erase, and the up
     bootState: () => car.edt.bootState(),
     activate: () => car.edt.activate(),
     rollback: () => car.edt.rollback(),
+    confirm: () => car.edt.confirm(),
     program: async (image: { path: string }, manifest: SignedManifest) => {
       const cut = cuts++ > 0 ? Promise.resolve() : (async () => {
         await new Promise((resolve) => setTimeout(resolve, 80));
@@ -205,7 +279,42 @@ test('resumed after a restart: an ECU that already runs the new image is not fla
   assert.equal((await car.edt.bootState()).bootCount, bootsBefore + 1);
 });
 
-test('abandoned after too many interrupted attempts: what switched (confirmed or on trial) is rolled back, nothing is flashed', async (t) => {
+test('resumed after a restart in the middle of the confirmations: all are confirmed (again: it is idempotent), success', async (t) => {
+  const car = await rig(t);
+  const edtStep = car.step(car.edt, '2.0.0');
+  const cgwStep = car.step(car.cgw, '2.0.0');
+  // The earlier attempt activated both and confirmed EDT before the power went.
+  for (const step of [edtStep, cgwStep]) {
+    await step.target.program(step.image, step.manifest);
+    await step.target.activate();
+  }
+  await car.edt.confirm();
+  assert.deepEqual(await car.confirmation(), { EDT: 'confirmed, floor 2.0.0', CGW: 'unconfirmed, floor 1.0.0', TMU: 'confirmed, floor 1.0.0' });
+
+  const result = await install([edtStep, cgwStep], { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'success', result.message);
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['EDT:activated', 'CGW:activated', 'EDT:installed', 'CGW:installed']);
+  assert.deepEqual(await car.confirmation(), { EDT: 'confirmed, floor 2.0.0', CGW: 'confirmed, floor 2.0.0', TMU: 'confirmed, floor 1.0.0' });
+});
+
+test('resumed after a restart: an ECU already confirmed is kept when the rest fails, the unconfirmed ones roll back', async (t) => {
+  const car = await rig(t);
+  const edtStep = car.step(car.edt, '2.0.0');
+  const tmuStep = car.step(car.local, '2.0.0');
+  for (const step of [edtStep, tmuStep]) {
+    await step.target.program(step.image, step.manifest);
+    await step.target.activate();
+  }
+  await car.edt.confirm();
+  const result = await install([edtStep, tmuStep, car.step(car.cgw, '2.0.0', { hardware_id: 'CGW-HW-Z9' })], { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'rolled-back', result.message);
+  assert.match(result.message, /^CGW failed: .*; rolled back 1 ECU\(s\) to their old versions; already confirmed, kept: EDT 2\.0\.0$/);
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`),
+    ['EDT:activated', 'TMU:activated', 'CGW:failed', 'EDT:installed', 'TMU:rolled-back']);
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+});
+
+test('abandoned after too many interrupted attempts: what switched and is still on trial is rolled back, nothing is flashed', async (t) => {
   const car = await rig(t);
   const edtStep = car.step(car.edt, '2.0.0');
   const cgwStep = car.step(car.cgw, '2.0.0');
@@ -230,4 +339,13 @@ test('abandoned after too many interrupted attempts: what switched (confirmed or
   const nothing = await abandon([edtStep, cgwStep], 'gave up after 3 update attempts', { onStatus: car.onStatus });
   assert.deepEqual([nothing.outcome, nothing.message], ['failed', 'gave up after 3 update attempts']);
   assert.deepEqual(car.statuses, []);
+
+  // A confirmed image is installed for good: abandoning keeps it.
+  await edtStep.target.program(edtStep.image, edtStep.manifest);
+  await edtStep.target.activate();
+  await edtStep.target.confirm();
+  const kept = await abandon([edtStep, cgwStep], 'gave up after 3 update attempts', { onStatus: car.onStatus });
+  assert.deepEqual([kept.outcome, kept.message], ['failed', 'gave up after 3 update attempts; already confirmed, kept: EDT 2.0.0']);
+  assert.deepEqual(kept.targets, { EDT: { result: 'installed' }, CGW: { result: 'not-attempted' } });
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '1.0.0@A' });
 });

@@ -196,8 +196,10 @@ export interface EcuBehaviour {
   programFailures?: Error[];
   /** `rotten`: the checked image fails its boot check, the ECU stays on the old one. */
   activation?: 'rotten' | Error;
+  /** Thrown by its confirmation (0xFF03). */
+  confirmation?: Error;
   /** Called at each call to its target, with the step (a test cuts the power there, or looks around). */
-  onCall?: (step: 'program' | 'activate' | 'rollback') => void;
+  onCall?: (step: 'program' | 'activate' | 'rollback' | 'confirm') => void;
 }
 
 /** The car's ECUs: banks that hold what each runs, flashed by the TMU through UpdateTargets. */
@@ -205,6 +207,9 @@ export class FakeEcus implements VehicleEcus {
   readonly running = new Map<string, Image>();
   readonly #previous = new Map<string, Image>();
   readonly #checked = new Map<string, Image>();
+  /** ECUs whose running image is confirmed (the factory images are): a rollback is refused then. */
+  readonly confirmed = new Set<string>();
+  readonly #floor = new Map<string, string>();
   readonly behaviour = new Map<string, EcuBehaviour>();
   /** `ECU:step` of every call to a target, in order. */
   readonly calls: string[] = [];
@@ -212,7 +217,11 @@ export class FakeEcus implements VehicleEcus {
   readonly silent = new Set<string>();
 
   constructor(config: VehicleConfig, version = '1.0.0') {
-    for (const ecu of config.ecus) this.running.set(ecu.name, { version, sha256: sha256(`${ecu.name}-${version}`) });
+    for (const ecu of config.ecus) {
+      this.running.set(ecu.name, { version, sha256: sha256(`${ecu.name}-${version}`) });
+      this.confirmed.add(ecu.name);
+      this.#floor.set(ecu.name, version);
+    }
   }
 
   version(ecu: string): string | undefined {
@@ -255,13 +264,25 @@ export class FakeEcus implements VehicleEcus {
         if (activation === 'rotten') return this.#report(ecu, false, 'rolled-back', 'image bytes no longer match their SHA-256');
         this.#previous.set(ecu, this.running.get(ecu)!);
         this.running.set(ecu, checked);
+        this.confirmed.delete(ecu);
         return this.#report(ecu, true, 'booted');
       },
       rollback: async () => {
         this.calls.push(`${ecu}:rollback`);
         behaviour().onCall?.('rollback');
+        if (this.confirmed.has(ecu)) throw new Error(`${ecu}: rollback refused: the running image is confirmed`);
         this.running.set(ecu, this.#previous.get(ecu)!);
+        this.confirmed.add(ecu);
         return this.#report(ecu, true, 'booted');
+      },
+      confirm: async () => {
+        this.calls.push(`${ecu}:confirm`);
+        behaviour().onCall?.('confirm');
+        options.signal.throwIfAborted();
+        const { confirmation } = behaviour();
+        if (confirmation) throw confirmation;
+        this.confirmed.add(ecu);
+        this.#floor.set(ecu, this.running.get(ecu)!.version);
       },
     };
   }
@@ -273,7 +294,7 @@ export class FakeEcus implements VehicleEcus {
     const bank: BankSummary = { state: 'verified', version: image.version, sha256: image.sha256, size: 1000 };
     return {
       ecu, active: 'A', version: image.version, sha256: image.sha256, state: 'Running', lastBoot: null, bootCount: 1, trialPending: false,
-      confirmed: true, floor: null, banks: { A: bank, B: bank },
+      confirmed: this.confirmed.has(ecu), floor: this.#floor.get(ecu) ?? null, banks: { A: bank, B: bank },
     };
   }
 

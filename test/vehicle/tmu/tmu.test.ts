@@ -47,9 +47,11 @@ test('a whole update: idle → downloading → verified → awaiting-approval �
   assert.equal(offer!.campaign_id, id);
   assert.deepEqual(offer!.ecus.map((ecu) => `${ecu.name} ${ecu.from}→${ecu.to} ${ecu.size}`), ['EDT 1.0.0→2.0.0 1000', 'CGW 1.0.0→1.1.0 1000']);
   assert.equal(offer!.notes, 'EDT 2.0.0: Faster starts');
-  // All checked before any is activated; the HMI relay paused while the gateway itself is flashed.
-  assert.deepEqual(rig.ecus.calls, ['EDT:bootState', 'CGW:bootState', 'EDT:program', 'CGW:program', 'EDT:activate', 'CGW:activate']);
-  assert.deepEqual(pausedAtCgw, [1, 1]);
+  // All checked before any is activated, all activated and looked at again before any is confirmed; the HMI
+  // relay paused while the gateway itself is flashed, reset or confirmed.
+  assert.deepEqual(rig.ecus.calls, ['EDT:bootState', 'CGW:bootState', 'EDT:program', 'CGW:program', 'EDT:activate', 'CGW:activate',
+    'EDT:bootState', 'CGW:bootState', 'EDT:confirm', 'CGW:confirm']);
+  assert.deepEqual(pausedAtCgw, [1, 1, 1]);
   assert.equal(rig.approval.relay.paused, 0);
   assert.deepEqual(statuses, ['EDT:programmed', 'CGW:programmed', 'EDT:activated', 'CGW:activated', 'EDT:installed', 'CGW:installed']);
   assert.ok(progress.some((update) => update.ecu === 'EDT' && update.phase === 'programming' && update.percent === 50));
@@ -265,7 +267,7 @@ test('a transfer that fails is tried again from the erase; three failures fail t
     rig.server.releases = [release('EDT', '2.0.0')];
     rig.ecus.behaviour.set('EDT', { programFailures: [timeout()] });
     await rig.cycle();
-    assert.deepEqual(rig.ecus.calls, ['EDT:bootState', 'EDT:program', 'EDT:program', 'EDT:activate']);
+    assert.deepEqual(rig.ecus.calls, ['EDT:bootState', 'EDT:program', 'EDT:program', 'EDT:activate', 'EDT:bootState', 'EDT:confirm']);
     assert.ok(rig.logs.includes('EDT: try 1 of 3 failed; starting again from the erase'));
     assert.deepEqual(rig.server.reports.map((r) => r.outcome), ['success']);
   }
@@ -405,7 +407,9 @@ test('restarted in the middle of the flashing: approved again by the CGW, an ECU
   await rig.cycle();
   // The CGW is asked first (its approval survived the restart), then only the CGW is flashed.
   assert.equal(rig.approval.offers.length, 1);
-  assert.deepEqual(rig.ecus.calls, ['EDT:bootState', 'CGW:bootState', 'CGW:program', 'CGW:activate']);
+  // EDT, found running its new image, is confirmed with the CGW at the end.
+  assert.deepEqual(rig.ecus.calls, ['EDT:bootState', 'CGW:bootState', 'CGW:program', 'CGW:activate', 'EDT:bootState', 'CGW:bootState', 'EDT:confirm', 'CGW:confirm']);
+  assert.deepEqual([...rig.ecus.confirmed].sort(), ['CGW', 'EDT', 'TMU']);
   assert.deepEqual(rig.server.reports.map((r) => [r.outcome, r.updates.map((u) => u.result).join()]), [['success', 'installed,installed']]);
   assert.deepEqual([rig.ecus.version('EDT'), rig.ecus.version('CGW')], ['2.0.0', '1.1.0']);
 });
@@ -506,7 +510,7 @@ test('a save that fails in the middle of the flashing: memory and disk agree, an
   rig.store.failing = null;
   rig.approval.script = [approved];
   await rig.cycle();
-  assert.deepEqual(rig.ecus.calls.slice(2), ['EDT:bootState', 'EDT:program', 'EDT:activate']);
+  assert.deepEqual(rig.ecus.calls.slice(2), ['EDT:bootState', 'EDT:program', 'EDT:activate', 'EDT:bootState', 'EDT:confirm']);
   const done = rig.server.reports[0]!;
   assert.equal(done.outcome, 'success');
   assert.equal(rig.ecus.version('EDT'), '2.0.0');
