@@ -6,6 +6,11 @@
  * ratio to the theoretical ISO-TP limit of that bus (back-to-back consecutive frames, no stuff bits), computed
  * in the same run. Target: >= 0.85, classic 500 kbit/s and CAN FD 500k/2M.
  *
+ * Then what authentication costs (issue 10, docs/in-vehicle-security.md): the wire time of the approval
+ * and grant messages (128-bit MACs, 64-bit freshness) inside the flash above, the status frames' bus load
+ * before (CRC-8) and after (SecOC: 8-bit freshness, 24-bit MAC) on the nominal 500 kbit/s phase, and the
+ * CPU time per status-frame MAC computed and verified.
+ *
  *   npm run bench:vehicle [-- --size BYTES]
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,7 +19,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { VirtualBus, VirtualNetwork, isoTpPayloadLimitBytesPerSecond } from '../src/can/bus/index.ts';
+import {
+  VirtualBus, VirtualNetwork, canFrame, frameBitLength, frameDurationSeconds, isoTpPayloadLimitBytesPerSecond, type CanFrame,
+} from '../src/can/bus/index.ts';
+import { FreshnessCounter, STATUS_FRAME_PROFILE, SecOcReceiver } from '../src/can/secoc/index.ts';
+import { encodeStatusFrame, type EcuState, type EcuStatus } from '../src/vehicle/ecu/status-frame.ts';
 import { IsoTpChannel } from '../src/can/isotp/index.ts';
 import { UdsClient } from '../src/can/uds/index.ts';
 import { generateSigningKey, publicKeyToText } from '../src/crypto/ed25519.ts';
@@ -32,7 +41,15 @@ const sizeArgument = process.argv.indexOf('--size');
 const size = sizeArgument > 0 ? Number(process.argv[sizeArgument + 1]) : 1 << 20;
 const TARGET = 0.85;
 
-interface Result { label: string; programSeconds: number; activateSeconds: number; limitBytesPerSecond: number }
+interface Result {
+  label: string;
+  programSeconds: number;
+  activateSeconds: number;
+  limitBytesPerSecond: number;
+  /** The TMU↔CGW messages during programming (approval channel, grants): frames and their wire time. */
+  approvalFrames: number;
+  approvalWireSeconds: number;
+}
 
 async function flashEdt(fd: boolean): Promise<Result> {
   const key = generateSigningKey();
@@ -54,6 +71,16 @@ async function flashEdt(fd: boolean): Promise<Result> {
   const channel = new IsoTpChannel(tmuBus, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(bus) });
   const client = new UdsClient(channel);
   const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), authority: approval });
+  // Every frame to and from the CGW's own ids while EDT is programmed: the authenticated grant requests.
+  const cgwIds = new Set([ecuByName(config, 'CGW').requestId, ecuByName(config, 'CGW').responseId]);
+  let counting = false;
+  let approvalFrames = 0;
+  let approvalWireSeconds = 0;
+  const stopCounting = tmuBus.onTraffic((frame) => {
+    if (!counting || !cgwIds.has(frame.id)) return;
+    approvalFrames += 1;
+    approvalWireSeconds += frameDurationSeconds(frame, timing);
+  });
   try {
     const image = randomBytes(size);
     const sha256 = createHash('sha256').update(image).digest('hex');
@@ -65,7 +92,9 @@ async function flashEdt(fd: boolean): Promise<Result> {
       size, sha256, created_at: new Date().toISOString(),
     }, key);
     const started = performance.now();
+    counting = true;
     await session.program(image, manifest);
+    counting = false;
     const programmed = performance.now();
     const boot = await session.activate();
     const activated = performance.now();
@@ -76,8 +105,11 @@ async function flashEdt(fd: boolean): Promise<Result> {
       programSeconds: (programmed - started) / 1000,
       activateSeconds: (activated - programmed) / 1000,
       limitBytesPerSecond: isoTpPayloadLimitBytesPerSecond({ timing, fd, frameDataLength: fd ? 64 : 8 }),
+      approvalFrames,
+      approvalWireSeconds,
     };
   } finally {
+    stopCounting();
     client.close();
     channel.close();
     await approval.close();
@@ -100,5 +132,91 @@ for (const fd of [false, true]) {
   console.log(`  session + security + erase + download + check: ${result.programSeconds.toFixed(2)} s (${(size / result.programSeconds / 1000).toFixed(1)} kB/s)`);
   console.log(`  reset, boot check, confirm: ${(result.activateSeconds * 1000).toFixed(0)} ms`);
   console.log(`  ratio to the limit: ${ratio.toFixed(3)} (target >= ${TARGET}) ${ratio >= TARGET ? 'ok' : 'BELOW TARGET'}`);
+  console.log(`  authenticated approval/grant messages during it: ${result.approvalFrames} frames, ${(result.approvalWireSeconds * 1000).toFixed(1)} ms of wire time `
+    + `(${(100 * result.approvalWireSeconds / result.programSeconds).toFixed(2)} % of the programming time)`);
 }
+
+await statusFrameCosts();
 process.exitCode = failed ? 1 : 0;
+
+/** The status frames before and after authentication: bits on the wire, bus load, CPU per MAC. */
+async function statusFrameCosts(): Promise<void> {
+  const samples = 2000;
+  const status = (i: number): EcuStatus => ({
+    version: [1 + (i % 3), i % 10, i % 7], state: (i % 8) as EcuState, activeBank: i % 2 ? 'B' : 'A', trialPending: i % 5 === 0,
+    lastBootRolledBack: false, vehicleMoving: i % 4 === 0,
+  });
+  const key = randomBytes(32);
+  const frames = { before: [] as CanFrame[], after: [] as CanFrame[] };
+  for (let i = 0; i < samples; i += 1) {
+    frames.before.push(canFrame({ id: 0x530, data: crcStatusFrame(status(i), i) }));
+    frames.after.push(canFrame({ id: 0x530, data: encodeStatusFrame(key, 0x530, status(i), BigInt(i + 1)) }));
+  }
+  const meanBits = (list: CanFrame[]) => list.reduce((sum, frame) => sum + frameBitLength(frame), 0) / list.length;
+  const before = meanBits(frames.before);
+  const after = meanBits(frames.after);
+  // 3 ECUs × 10 frames/s, classic frames at the nominal 500 kbit/s (also on the FD buses: no BRS).
+  const load = (bits: number) => (100 * bits * 3 * 10) / 500_000;
+  console.log('\nstatus frames (CAN-T: TMU, CGW and the forwarded EDT, 10 frames/s each; classic 8-byte frames at 500 kbit/s, exact stuffing, mean of '
+    + `${samples} frames)`);
+  console.log(`  before (CRC-8, alive counter, boot count): ${before.toFixed(1)} bits per frame → ${load(before).toFixed(3)} % bus load`);
+  console.log(`  after (SecOC: 8-bit freshness, 24-bit MAC): ${after.toFixed(1)} bits per frame → ${load(after).toFixed(3)} % bus load`);
+  console.log(`  the same 8-byte frame: ${(after - before).toFixed(1)} bits of stuffing difference, no extra frame, no extra id`);
+
+  const iterations = 20_000;
+  const payloadKey = randomBytes(32);
+  let t0 = performance.now();
+  const secured: Uint8Array[] = [];
+  for (let i = 0; i < iterations; i += 1) secured.push(encodeStatusFrame(payloadKey, 0x530, status(i), BigInt(i + 1)));
+  const computeUs = ((performance.now() - t0) * 1000) / iterations;
+  const receiver = new SecOcReceiver({ key: payloadKey, dataId: 0x530, profile: STATUS_FRAME_PROFILE, authenticLength: 4, resyncAfterSilenceMs: Infinity });
+  t0 = performance.now();
+  for (const data of secured) if (receiver.verify(data).result !== 'verified') throw new Error('a genuine frame did not verify');
+  const verifyUs = ((performance.now() - t0) * 1000) / iterations;
+  const forged = secured.map((data) => Uint8Array.from([...data.subarray(0, 5), 0, 0, 0]));
+  t0 = performance.now();
+  for (const data of forged) receiver.verify(data);
+  const rejectUs = ((performance.now() - t0) * 1000) / iterations;
+  const silent = new SecOcReceiver({ key: payloadKey, dataId: 0x530, profile: STATUS_FRAME_PROFILE, authenticLength: 4, resyncAfterSilenceMs: 0 });
+  t0 = performance.now();
+  for (const data of forged.slice(0, 2000)) silent.verify(data);
+  const resyncUs = ((performance.now() - t0) * 1000) / 2000;
+  console.log('\nstatus-frame MAC, CPU per frame (HMAC-SHA256, node:crypto, this machine)');
+  console.log(`  compute (sender): ${computeUs.toFixed(1)} µs; verify a genuine frame: ${verifyUs.toFixed(1)} µs`);
+  console.log(`  reject a forged frame: ${rejectUs.toFixed(1)} µs (2 MACs: the candidate and the replay check); `
+    + `${resyncUs.toFixed(1)} µs after a silence (18 MACs: 16 resynchronisation attempts)`);
+  const counter = await freshnessWriteCost();
+  console.log(`  sender freshness: one fsynced file write per ${counter.block} frames (${counter.writeMs.toFixed(1)} ms each here), `
+    + `every ${(counter.block / 10 / 60).toFixed(1)} min at 10 frames/s`);
+}
+
+/** The status frame as it was before issue 10 (bytes 5–6 boot count and alive counter, byte 7 CRC-8/SAE-J1850). */
+function crcStatusFrame(status: EcuStatus, alive: number): Uint8Array {
+  const data = new Uint8Array(8);
+  data.set(status.version, 0);
+  data[3] = status.state;
+  data[4] = (status.activeBank === 'B' ? 1 : 0) | (status.trialPending ? 2 : 0) | (status.lastBootRolledBack ? 4 : 0);
+  data[5] = 1;
+  data[6] = alive & 0xff;
+  let crc = 0xff;
+  for (const byte of data.subarray(0, 7)) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit += 1) crc = crc & 0x80 ? ((crc << 1) ^ 0x1d) & 0xff : (crc << 1) & 0xff;
+  }
+  data[7] = crc ^ 0xff;
+  return data;
+}
+
+async function freshnessWriteCost(): Promise<{ block: number; writeMs: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'canota-bench-freshness-'));
+  try {
+    const block = 1024;
+    const t0 = performance.now();
+    const counter = await FreshnessCounter.open(join(dir, 'status-freshness.json'), { block });
+    const writeMs = performance.now() - t0;
+    await counter.close();
+    return { block, writeMs };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
