@@ -72,6 +72,12 @@ export async function runVehicle(options: VehicleRunOptions): Promise<void> {
     ...(options.vin !== undefined ? { vin: options.vin } : {}),
   });
   if (created) logger.info({ path, vin: config.vin }, 'created a new standard car (random security secrets)');
+  const source = config.motionSource;
+  if (options.driving && (source === undefined || source === config.tester || source === config.gateway.ecu || options.external.includes(source))) {
+    throw new UsageError(source === undefined
+      ? '--driving: this vehicle has no motion source (motionSource in its config)'
+      : `--driving is the drive input of ${source}, which does not run in this process${options.external.includes(source) ? ` (give it to canota ecu ${source})` : ''}`);
+  }
   if (config.trustedKeys.length === 0) {
     logger.warn('the vehicle trusts no release signing key: releases are checked by SHA-256 only (add trustedKeys to the vehicle config)');
   }

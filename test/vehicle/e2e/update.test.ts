@@ -123,6 +123,9 @@ test('canota vehicle usage errors exit 2; vehicle status keeps its own options',
   const external = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--external', 'EDT', '--state-dir', stateDir]);
   assert.equal(external.code, 2);
   assert.match(external.stderr, /--bus udp-multicast/);
+  const driving = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--driving', '--bus', 'udp-multicast', '--external', 'EDT', '--state-dir', stateDir]);
+  assert.equal(driving.code, 2);
+  assert.match(driving.stderr, /--driving is the drive input of EDT, which does not run in this process \(give it to canota ecu EDT\)/);
   const interval = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--interval', 'soon']);
   assert.equal(interval.code, 2);
   const downgrade = await runCanota(['vehicle', '--server', 'http://127.0.0.1:9', '--allow-downgrade', '--state-dir', stateDir]);
