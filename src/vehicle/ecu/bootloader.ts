@@ -67,8 +67,8 @@ export interface BootloaderOptions extends BootloaderExtensions {
   /** Wall clock (epoch ms) of the security-access delay. Default Date.now. */
   now?: () => number;
   /**
-   * Accepts an authenticated rollback order (0xFF02's option record) for a confirmed image. Default: none
-   * is accepted, so a confirmed image is never rolled back over the bus.
+   * Accepts an authenticated rollback order (0xFF02's option record) for a confirmed image. Default: the
+   * CGW's rollback grant for this session's seed (src/vehicle/keys/programming-grant.ts); nothing else.
    */
   authorizeRollback?: (order: Uint8Array) => boolean | Promise<boolean>;
 }
@@ -348,7 +348,15 @@ export class Bootloader {
 
   async #authorizeRollback(order: Uint8Array): Promise<boolean> {
     const authorize = this.#options.authorizeRollback;
-    if (!authorize) return false;
+    if (!authorize) {
+      // The CGW's order: a rollback grant made with grant:<NAME> for the seed that unlocked this session.
+      const verdict = verifyGrant(this.#options.grantKey, this.#options.identity.name, this.#unlockSeed, order);
+      if (!verdict.ok || verdict.grant.purpose !== 'rollback') {
+        this.#logger?.warn({ reason: verdict.ok ? `a ${verdict.grant.purpose} grant is no rollback order` : verdict.reason }, 'rollback order not accepted');
+        return false;
+      }
+      return true;
+    }
     try {
       return await authorize(order) === true;
     } catch (error) {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NegativeResponseError } from '../../../src/can/uds/index.ts';
+import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
 import { ecuBench, manifestFor, type Bench } from './support.ts';
 
@@ -78,6 +79,23 @@ test('a confirmed image at the floor is rolled back only when authorizeRollback 
   assert.equal(rolledBack.switched, true);
   assert.equal(rolledBack.version, '2.0.0');
   assert.deepEqual([rolledBack.bootState.confirmed, rolledBack.bootState.floor], [true, '2.0.0']);
+});
+
+test('by default only the CGW\'s rollback grant is an order: a forged order or another grant is not', async (t) => {
+  const bench = await ecuBench(t);
+  await update(bench, '2.0.0');
+  await bench.session.confirm();
+  await update(bench, '2.0.0'); // a rebuilt 2.0.0: the previous image is at the floor
+  await bench.session.confirm();
+  // The FlashSession asks the CGW for an 'access' grant instead: no order, refused.
+  const tester = new FlashSession({
+    client: bench.client, ecu: { name: 'EDT' }, rebootTimeoutMs: 3000, pollIntervalMs: 10,
+    authority: { authorize: (request) => bench.cgw.authorize({ ...request, purpose: 'access' }) },
+  });
+  await assert.rejects(tester.rollback(), (error: unknown) => error instanceof FlashStepError && error.nrc === 0x22);
+  // The CGW's real rollback grant (what FlashSession.rollback() asks for) is an order.
+  const rolledBack = await bench.session.rollback();
+  assert.deepEqual([rolledBack.switched, rolledBack.version], [true, '2.0.0']);
 });
 
 test('0xFF01 refuses an image below the floor even when the ECU fell back to an older one', async (t) => {
