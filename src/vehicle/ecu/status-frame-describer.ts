@@ -4,7 +4,7 @@ import type { FrameDescriber } from '../../can/log/traffic-decoder.ts';
 import { SecOcReceiver, STATUS_FRAME_PROFILE } from '../../can/secoc/index.ts';
 import { readValidJson } from '../../files/read-optional.ts';
 import { standardVehicleConfig, type VehicleConfig } from '../config.ts';
-import { ecuKeysPath } from '../keys/ecu-keys.ts';
+import { readEcuKeys } from '../keys/ecu-keys.ts';
 import { statusKeyName } from '../keys/key-plan.ts';
 import { STATUS_FRESHNESS_BLOCK, statusFreshnessPath } from './status-broadcast.ts';
 import { EcuState, STATUS_FRAME_BYTES, STATUS_PAYLOAD_BYTES, readStatusFrame } from './status-frame.ts';
@@ -70,7 +70,6 @@ export class StatusFrameDescriber implements FrameDescriber {
   }
 }
 
-const keysFileSchema = z.object({ ecu: z.string(), keys: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)) });
 const counterFileSchema = z.object({ reservedUpTo: z.string().regex(/^[0-9]{1,20}$/) });
 
 /**
@@ -84,9 +83,9 @@ export async function vehicleStatusDescriber(options: { config?: VehicleConfig |
   for (const ecu of config.ecus) {
     const sender: DescribedSender = { ecu: ecu.name, statusId: ecu.statusId };
     if (options.stateDir !== undefined) {
-      const keys = await readValidJson(ecuKeysPath(options.stateDir, ecu.name), keysFileSchema);
-      const hex = keys?.ecu === ecu.name ? keys.keys[statusKeyName(ecu.name)] : undefined;
-      if (hex) sender.key = new Uint8Array(Buffer.from(hex, 'hex'));
+      // A missing or damaged key file leaves that sender's frames unverified: a monitor never stops on it.
+      const keys = await readEcuKeys(options.stateDir, ecu.name).catch(() => null);
+      if (keys?.has(statusKeyName(ecu.name))) sender.key = keys.get(statusKeyName(ecu.name));
       const counter = await readValidJson(statusFreshnessPath(options.stateDir, ecu.name), counterFileSchema);
       // The sender hands out values below its reservation, at most 1.5 blocks below it.
       if (counter) {

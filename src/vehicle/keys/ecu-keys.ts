@@ -73,6 +73,16 @@ export async function loadEcuKeys(config: VehicleConfig, stateDir: string, ecu: 
   return new EcuKeys(ecu, keys);
 }
 
+/**
+ * `ecu`'s keys as its file holds them, read only: null when there is no file (nothing is provisioned). For
+ * tools that observe a car (`canota can dump --decode --state-dir`) and must never create keys.
+ */
+export async function readEcuKeys(stateDir: string, ecu: string): Promise<EcuKeys | null> {
+  const file = await readKeysFile(stateDir, ecu);
+  if (!file) return null;
+  return new EcuKeys(ecu, new Map(Object.entries(file.keys).map(([name, hex]) => [name, new Uint8Array(Buffer.from(hex, 'hex'))])));
+}
+
 /** Provisionings in flight in this process, per state dir (the cross-process lock does not see them). */
 const inFlight = new Map<string, Promise<string[]>>();
 
