@@ -7,7 +7,7 @@ import { standardVehicleConfig } from '../../src/vehicle/config.ts';
 import { isoTpFrameOptions } from '../../src/vehicle/network.ts';
 import { readVehicleStatus } from '../../src/vehicle/status.ts';
 import { startOtaServer } from '../support/ota-server.ts';
-import { eventually } from '../vehicle/cgw/support.ts';
+import { eventually, eventuallyAsync } from '../vehicle/cgw/support.ts';
 import { ScriptedDriver, messages, startCar } from '../vehicle/support/car-rig.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -67,6 +67,9 @@ test('a forged "approved" on 0x718 installs nothing; replayed approval requests 
   for (const request of sample) await replayer.send(request);
   await eventually(() => car.cgw.channel.counters.replays - before.replays >= sample.length, 'the replays counted', 5000);
   assert.equal(car.cgw.approval.phase, 'pending', 'no replayed request changed the approval');
+  // Reported: `canota vehicle status` shows them (the CGW's firewall.json).
+  await eventuallyAsync(async () => ((await readVehicleStatus({ stateDir })).gateway?.approvalChannel?.replays ?? 0) >= sample.length,
+    'the replays in vehicle status', 6000);
 
   // The attacker leaves; the driver approves: the update goes through (the forgeries were all that stopped it).
   attacker.close();

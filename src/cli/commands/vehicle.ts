@@ -73,5 +73,10 @@ function formatFirewall(gateway: GatewayStatistics): string {
     .flatMap(([segment, counters]) => Object.entries(counters.dropped).map(([id, count]) => `${segment} ${id}×${count}`))
     .join(', ');
   const state = firewall.open ? `open for ${firewall.ecus.join(', ')}` : 'closed';
-  return `${gateway.gateway} firewall ${state}; forwarded ${totals.forwarded}, dropped ${totals.dropped}${dropped ? ` (${dropped})` : ''} as of ${gateway.updatedAt}`;
+  const line = `${gateway.gateway} firewall ${state}; forwarded ${totals.forwarded}, dropped ${totals.dropped}${dropped ? ` (${dropped})` : ''} as of ${gateway.updatedAt}`;
+  const approval = gateway.approvalChannel;
+  if (!approval) return line;
+  const refused = approval.macFailures + approval.replays + approval.malformed;
+  return `${line}\n${gateway.gateway} approval requests: ${approval.verified} verified, ${refused} refused`
+    + ` (${approval.macFailures} bad MAC, ${approval.replays} replayed, ${approval.malformed} malformed)`;
 }

@@ -118,7 +118,10 @@ export class CentralGateway {
         routines: approvalRoutines(approval, grants, channel, logger),
         ...(logger ? { logger } : {}),
       });
-      const statisticsFile = new StatisticsFile(firewallStatisticsPath(options.stateDir, self.name), () => gateway!.statistics(), {
+      const counted = channel;
+      const statisticsFile = new StatisticsFile(firewallStatisticsPath(options.stateDir, self.name), () => ({
+        ...gateway!.statistics(), approvalChannel: { ...counted.counters },
+      }), {
         ...(options.statisticsIntervalMs ? { intervalMs: options.statisticsIntervalMs } : {}), ...(logger ? { logger } : {}),
       });
       const cgw = new CentralGateway({ config, hmi, gateway, approval, memory, ecu, statisticsFile, ownedBuses, channel });
@@ -134,7 +137,7 @@ export class CentralGateway {
   }
 
   statistics(): GatewayStatistics {
-    return this.gateway.statistics();
+    return { ...this.gateway.statistics(), approvalChannel: { ...this.channel.counters } };
   }
 
   async close(): Promise<void> {

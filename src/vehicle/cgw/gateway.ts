@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Bus } from '../../can/bus/bus.ts';
 import type { CanFrame } from '../../can/bus/frame.ts';
 import type { Logger } from '../../logging/logger.ts';
+import type { SecOcCounters } from '../../can/secoc/index.ts';
 import type { VehicleConfig } from '../config.ts';
 import { RouteAction, RoutingPlan, type RouteTarget, type SegmentRoutes } from './routing-table.ts';
 import { SegmentCounters, type SegmentStatistics, type TrafficTotals } from './traffic-counters.ts';
@@ -29,6 +30,11 @@ export interface GatewayStatistics {
   totals: TrafficTotals;
   /** By the segment the frames arrived on. */
   segments: Record<string, SegmentStatistics>;
+  /**
+   * The authenticated approval channel's requests (added by the CentralGateway): verified, and dropped as MAC
+   * failures, replays or malformed (docs/in-vehicle-security.md).
+   */
+  approvalChannel?: SecOcCounters;
 }
 
 export interface GatewayOptions {
