@@ -81,13 +81,37 @@ export const mutationModules = {
   },
   // src/client/verification.ts holds only the verifier's types (no mutant); the checks are these lines.
   'client-verification': {
-    description: 'client and TMU: length and SHA-256 of the download, the pluggable verifier, the release manifest\'s signature',
+    description: 'client: the download\'s length and SHA-256, the announced file name, no downgrade, the pluggable verifier',
     mutate: [
       'src/client/fetch-release.ts:156-168', // checkHash: length, then SHA-256
-      'src/client/download-agent.ts:290-299', // #verify: the embedder's verifier
-      'src/vehicle/tmu/release-trust.ts', // the TMU's verifier: manifest matches the announcement, trusted signature
+      'src/client/download-agent.ts:150-158', // download(release): the embedder's SHA-256 and file name
+      'src/client/download-agent.ts:259-299', // #decide (up to date, no downgrade), #installedVersion, #verify
+      'src/firmware/version-order.ts', // which version is older (the no-downgrade rule)
+      'src/ota-http/release.ts:36-76', // parseLatestVersion, safeFilename: the announcement and its file name
     ],
-    tests: ['test/client/download-agent.test.ts', 'test/vehicle/tmu/release-trust.test.ts'],
+    tests: ['test/client/verification.test.ts', 'test/firmware/version-order.test.ts', 'test/ota-http/release.test.ts'],
+  },
+  // The TMU's verifier, plugged into the client above: measured with the vehicle modules.
+  'release-trust': {
+    description: 'TMU: the release manifest matches the announcement and carries a trusted signature',
+    mutate: ['src/vehicle/tmu/release-trust.ts'],
+    tests: ['test/vehicle/tmu/release-trust.test.ts'],
+  },
+  secoc: {
+    description: 'SecOC: MAC, Secured I-PDU layout, freshness reconstruction, replay detection, the sender\'s persisted counter',
+    mutate: [
+      'src/can/secoc/receiver.ts',
+      'src/can/secoc/freshness-reconstruction.ts',
+      'src/can/secoc/authenticator.ts',
+      'src/can/secoc/secured-pdu.ts',
+      'src/can/secoc/freshness-counter.ts',
+    ],
+    tests: [
+      'test/can/secoc/authenticator.test.ts',
+      'test/can/secoc/freshness-reconstruction.test.ts',
+      'test/can/secoc/receiver.test.ts',
+      'test/can/secoc/freshness-counter.test.ts',
+    ],
   },
 } satisfies Record<string, MutationModule>;
 

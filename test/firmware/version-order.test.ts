@@ -44,3 +44,32 @@ test('raising any numeric part is an upgrade, never a downgrade', () => {
     assert.ok(!isDowngrade(raised.join('.'), parts.join('.')));
   }));
 });
+
+test('a release sorts after its pre-releases whatever they are called; pre-releases compare both ways', () => {
+  // Names that sort after the text "undefined": a missing pre-release must not be compared as text.
+  assert.equal(compareFirmwareVersions('1.0.0', '1.0.0-zeta'), 1);
+  assert.equal(compareFirmwareVersions('1.0.0-zeta', '1.0.0'), -1);
+  assert.ok(isDowngrade('1.0.0-zeta', '1.0.0'));
+  assert.ok(!isDowngrade('1.0.0', '1.0.0-zeta'));
+  assert.equal(compareFirmwareVersions('1.0.0-rc.2', '1.0.0-rc.1'), 1);
+  assert.equal(compareFirmwareVersions('1.0.0-rc.1', '1.0.0-rc.2'), -1);
+  // The collator calls rc.01 and rc.1 equal; code-unit order still tells them apart, both ways.
+  assert.equal(compareFirmwareVersions('1.0.0-rc.01', '1.0.0-rc.1'), -1);
+  assert.equal(compareFirmwareVersions('1.0.0-rc.1', '1.0.0-rc.01'), 1);
+});
+
+test('a longer version with a non-zero tail is newer; a zero tail is the same version', () => {
+  assert.equal(compareFirmwareVersions('1.2', '1.2.1'), -1);
+  assert.equal(compareFirmwareVersions('1.2.0.1', '1.2'), 1);
+  assert.equal(compareFirmwareVersions('1.2.0.0', '1.2'), 0);
+  assert.ok(isDowngrade('1.2', '1.2.0.1'));
+});
+
+test('only a whole version string is read as a version; surrounding blanks are ignored', () => {
+  assert.equal(compareFirmwareVersions(' 2.0.0\n', '2.0.0'), 0);
+  // Text around a version makes it text, which sorts below every version.
+  assert.equal(compareFirmwareVersions('release-9.0', '1.0'), -1);
+  assert.equal(compareFirmwareVersions('9.0-', '1.0'), -1);
+  assert.equal(compareFirmwareVersions('9.0 final', '1.0'), -1);
+  assert.ok(isDowngrade('release-9.0', '1.0'));
+});

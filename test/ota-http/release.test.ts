@@ -49,3 +49,25 @@ test('a file name that could leave the download dir is refused', () => {
     assert.equal(safeFilename(name), name);
   }));
 });
+
+test('the SHA-256 must be exactly 64 hex digits; the refusals say what was wrong', () => {
+  const refusal = (body: unknown) => {
+    try {
+      parseLatestVersion(body);
+    } catch (error) {
+      assert.ok(error instanceof UnexpectedAnswerError);
+      return error.message;
+    }
+    return assert.fail(`accepted ${JSON.stringify(body)}`);
+  };
+  for (const digest of [`${'ab'.repeat(32)}0`, `0${'ab'.repeat(32)}`, `${'ab'.repeat(31)}a`, `${'ab'.repeat(31)}ag`]) {
+    assert.equal(refusal({ version: 'a.bin', mtime: 1, sha256: digest }), `/latest_version sha256 is not 64 hex digits: ${JSON.stringify(digest)}`);
+  }
+  assert.equal(refusal({ version: 'a.bin', mtime: 1, sha256: null }), '/latest_version names a version without a sha256 (or the reverse)');
+  assert.match(refusal({ version: 'a.bin', mtime: 1 }), /^unexpected \/latest_version answer: .*sha256/s);
+  assert.throws(() => safeFilename('../x'), { message: 'refusing unsafe file name from the server: "../x"' });
+});
+
+test('file names up to 255 characters are fine (the usual file system limit)', () => {
+  assert.equal(safeFilename('x'.repeat(255)), 'x'.repeat(255));
+});
