@@ -30,6 +30,19 @@ export const flashTimingSchema = z.object({
   bankSize: z.number().int().positive().max(2 ** 32).optional(),
 }).strict();
 
+/**
+ * How images may travel to the ECU's bootloader (docs/ecu.md): compressed with deflate, decompressed by the
+ * bootloader within a window of `window` bytes, which also bounds its working memory; the TMU compresses with
+ * this window. `compression: 'none'` is a bootloader without a decompressor (it refuses compressed
+ * downloads with NRC 0x31; the TMU falls back to plain).
+ */
+export const transferConfigSchema = z.object({
+  compression: z.enum(['deflate', 'none']).default('deflate'),
+  window: z.number().int().min(512).max(32 * 1024)
+    .refine((window) => Number.isInteger(Math.log2(window)), 'a power of two from 512 to 32768')
+    .default(32 * 1024),
+}).strict();
+
 export const ecuConfigSchema = z.object({
   name: ecuName,
   bus: z.string().min(1),
@@ -46,6 +59,7 @@ export const ecuConfigSchema = z.object({
   /** Version of the image the ECU ships with (bank A on first start). */
   factoryVersion: z.string().min(1).default('1.0.0'),
   flash: flashTimingSchema.default({ eraseBytesPerSecond: 0, programBytesPerSecond: 0 }),
+  transfer: transferConfigSchema.default({ compression: 'deflate', window: 32 * 1024 }),
 }).strict();
 
 export const gatewayConfigSchema = z.object({

@@ -7,8 +7,9 @@ import {
 import { ALWAYS_STOPPED, type VehicleCondition } from './vehicle-condition.ts';
 import { EcuError } from './errors.ts';
 import { FlashError, type BankWriter, type FlashBanks } from './flash-banks.ts';
+import { InflatingWriter, type DecoderMemory } from './inflating-writer.ts';
 import {
-  BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus,
+  BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus, TransferFormat,
   encodeCheckResult, type BootState, type CheckResult,
 } from './protocol.ts';
 import { ReleaseRefusedError, checkRelease } from './release-check.ts';
@@ -53,6 +54,12 @@ export interface BootloaderOptions extends BootloaderExtensions {
   maxBlockLength?: number;
   logger?: Logger;
   /**
+   * Compressed downloads (dataFormatIdentifier 0x10, deflate) the bootloader decompresses while it programs,
+   * with a window of at most `window` bytes (512 B to 32 KiB); null or absent: plain downloads only (a
+   * compressed one is refused with NRC 0x31, and the tester falls back to plain).
+   */
+  decompression?: { window: number; pageSize?: number } | null;
+  /**
    * The ECU must restart now: the positive 0x11 response is out and an activation is armed if there was
    * one. Called synchronously; the caller takes the ECU off the bus before it returns.
    */
@@ -75,6 +82,17 @@ export interface BootloaderOptions extends BootloaderExtensions {
 
 type Activity = 'erasing' | 'programming' | 'verifying' | 'resetting';
 
+/** What the last download of this power cycle carried, and what decoding it cost the ECU. */
+export interface TransferStatistics {
+  dataFormat: number;
+  /** Bytes that came over the bus (TransferData payloads). */
+  transferred: number;
+  /** Image bytes written to the bank. */
+  imageBytes: number;
+  /** The decoder's working memory at its largest (null for plain data: nothing is decoded). */
+  decoderMemory: DecoderMemory | null;
+}
+
 const PROGRAMMING_ONLY = [DiagnosticSessionType.Programming];
 
 /**
@@ -90,7 +108,8 @@ export class Bootloader {
   readonly #logger: Logger | undefined;
   #activity: Activity | null = null;
   #failed = false;
-  #writer: BankWriter | null = null;
+  #writer: BankWriter | InflatingWriter | null = null;
+  #transfer: TransferStatistics | null = null;
   /** A complete image arrived in the inactive bank during this power cycle. */
   #downloaded = false;
   /** 0xFF01 accepted the inactive bank during this power cycle: the next reset activates it. */
@@ -128,6 +147,15 @@ export class Bootloader {
 
   bootState(): BootState {
     return bootStateOf(this.#banks, this.#options.identity, this.state);
+  }
+
+  /** The download in progress or last finished in this power cycle, or null. */
+  get transferStatistics(): TransferStatistics | null {
+    const transfer = this.#transfer;
+    if (!transfer) return null;
+    const writer = this.#writer;
+    const decoderMemory = writer instanceof InflatingWriter ? writer.memory : transfer.decoderMemory;
+    return { ...transfer, ...(writer ? { imageBytes: writer.written } : {}), decoderMemory };
   }
 
 
@@ -170,7 +198,8 @@ export class Bootloader {
       download: {
         maxNumberOfBlockLength: this.#options.maxBlockLength ?? DEFAULT_MAX_BLOCK_LENGTH,
         security: PROGRAMMING_SECURITY_LEVEL,
-        onRequestDownload: ({ memoryAddress, memorySize }) => this.#beginDownload(memoryAddress, memorySize),
+        dataFormats: this.#options.decompression ? [TransferFormat.Plain, TransferFormat.Deflate] : [TransferFormat.Plain],
+        onRequestDownload: ({ memoryAddress, memorySize, dataFormat }) => this.#beginDownload(memoryAddress, memorySize, dataFormat),
         onTransferData: (data, { offset }) => this.#program(data, offset),
         onTransferExit: () => this.#endDownload(),
       },
@@ -215,7 +244,7 @@ export class Bootloader {
     return Uint8Array.of(RoutineStatus.Ok);
   }
 
-  async #beginDownload(memoryAddress: number, memorySize: number): Promise<void> {
+  async #beginDownload(memoryAddress: number, memorySize: number, dataFormat: number): Promise<void> {
     const banks = this.#banks;
     if (memoryAddress !== DOWNLOAD_ADDRESS) {
       throw new RequestRejectedError(Nrc.RequestOutOfRange, `downloads start at address ${DOWNLOAD_ADDRESS} (the inactive bank), not 0x${memoryAddress.toString(16)}`);
@@ -234,21 +263,29 @@ export class Bootloader {
     }
     this.#downloaded = false;
     this.#checked = false;
+    let writer: BankWriter;
     try {
-      this.#writer = await banks.beginProgramming(memorySize);
+      writer = await banks.beginProgramming(memorySize);
     } catch (error) {
       throw this.#refusal(error, Nrc.ConditionsNotCorrect);
     }
+    const decompression = this.#options.decompression;
+    this.#writer = dataFormat === TransferFormat.Deflate && decompression ? new InflatingWriter(writer, decompression) : writer;
+    this.#transfer = { dataFormat, transferred: 0, imageBytes: 0, decoderMemory: null };
     this.#activity = 'programming';
-    this.#logger?.info({ bank: banks.inactive, bytes: memorySize }, 'download started');
+    this.#logger?.info({ bank: banks.inactive, bytes: memorySize, dataFormat }, 'download started');
   }
 
-  async #program(data: Uint8Array, offset: number): Promise<void> {
+  /** Writes one block (decompressing it first for a compressed download); returns the image bytes it made. */
+  async #program(data: Uint8Array, offset: number): Promise<number> {
     const writer = this.#writer;
     if (!writer) throw new RequestRejectedError(Nrc.RequestSequenceError, 'no download in progress');
     try {
       if (offset !== writer.written) throw new FlashError(`block at offset ${offset}, but ${writer.written} bytes are written`);
+      if (this.#transfer) this.#transfer.transferred += data.length;
+      if (writer instanceof InflatingWriter) return await writer.write(data);
       await writer.write(data);
+      return data.length;
     } catch (error) {
       // The server answers 0x72 and ends the download; the bank stays `programming`, never bootable.
       this.#failed = true;
@@ -261,10 +298,18 @@ export class Bootloader {
     const writer = this.#writer;
     if (!writer) throw new RequestRejectedError(Nrc.RequestSequenceError, 'no download in progress');
     this.#writer = null;
+    const transfer = this.#transfer;
+    if (transfer) {
+      transfer.imageBytes = writer.written;
+      if (writer instanceof InflatingWriter) transfer.decoderMemory = writer.memory;
+    }
     try {
       const sha256 = await writer.finish();
       this.#downloaded = true;
-      this.#logger?.info({ bank: this.#banks.inactive, bytes: writer.size, sha256 }, 'download complete');
+      this.#logger?.info({
+        bank: this.#banks.inactive, bytes: writer.size, sha256,
+        ...(transfer ? { dataFormat: transfer.dataFormat, transferred: transfer.transferred, decoderPeakBytes: transfer.decoderMemory?.peak ?? 0 } : {}),
+      }, 'download complete');
     } catch (error) {
       this.#failed = true;
       throw error;

@@ -7,7 +7,7 @@ import type { Logger } from '../../logging/logger.ts';
 import type { EcuConfig, VehicleConfig } from '../config.ts';
 import { connectToBus, ecuByName, isoTpFrameOptions } from '../network.ts';
 import type { BootEvent, BootRecord } from './boot-record.ts';
-import { Bootloader, type BootloaderExtensions } from './bootloader.ts';
+import { Bootloader, type BootloaderExtensions, type TransferStatistics } from './bootloader.ts';
 import { openEcuFlash, trustedKeysOf } from './ecu-flash.ts';
 import type { FlashBanks, FlashTiming } from './flash-banks.ts';
 import type { BootState } from './protocol.ts';
@@ -159,6 +159,11 @@ export class Ecu {
     return this.#banks.record;
   }
 
+  /** The download in progress or last finished in this power cycle (bytes over the bus, decoder memory); null while restarting. */
+  transferStatistics(): TransferStatistics | null {
+    return this.#bootloader?.transferStatistics ?? null;
+  }
+
   /** The 0xF1A0 view; null while restarting. */
   bootState(): BootState | null {
     return this.#bootloader?.bootState() ?? null;
@@ -210,6 +215,7 @@ export class Ecu {
       identity: { name: this.name, hardwareId: this.config.hardwareId, vin: this.#vehicle.vin },
       grantKey: this.keys.get(grantKeyName(this.name)),
       trustedKeys: this.#trustedKeys,
+      decompression: this.config.transfer.compression === 'deflate' ? { window: this.config.transfer.window } : null,
       ...(this.#options.serverTiming ? { timing: this.#options.serverTiming } : {}),
       ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),
       ...(this.#options.dids ? { dids: this.#options.dids } : {}),

@@ -35,6 +35,14 @@ export const PROGRAMMING_SECURITY_LEVEL = 0x01;
 /** RoutineControl status bytes of the bootloader's routines. */
 export const RoutineStatus = { Ok: 0x00, Refused: 0x01 } as const;
 
+/**
+ * RequestDownload's dataFormatIdentifiers the bootloader knows (compressionMethod ‖ encryptingMethod; ISO
+ * 14229-1 leaves the methods' meaning to the manufacturer). memorySize is always the image's own size.
+ * Deflate: the image as one zlib stream (RFC 1950/1951), its window no larger than the ECU's
+ * (`transfer.window` in the vehicle config: the stream's header says which it needs).
+ */
+export const TransferFormat = { Plain: 0x00, Deflate: 0x10 } as const;
+
 /** The tester writes a download to this address: the start of the inactive bank. */
 export const DOWNLOAD_ADDRESS = 0;
 

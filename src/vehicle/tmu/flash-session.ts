@@ -1,15 +1,17 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { createDeflate } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DiagnosticSessionType, NegativeResponseCode as Nrc, NegativeResponseError, ResetType, UdsTimeoutError, UdsTransportError,
-  downloadImage, type ImageSource, type UdsClient,
+  ServiceId, downloadImage, type DownloadOptions, type ImageSource, type UdsClient,
 } from '../../can/uds/index.ts';
 import { encodeManifest, type SignedManifest } from '../../crypto/manifest.ts';
 import type { BankName, BootOutcome } from '../ecu/boot-record.ts';
 import {
-  BootloaderDid, BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus,
+  BootloaderDid, BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus, TransferFormat,
   asciiText, decodeBootState, decodeCheckResult, type BootState, type CheckResult,
 } from '../ecu/protocol.ts';
 import {
@@ -44,6 +46,12 @@ export interface FlashSessionOptions {
   pollIntervalMs?: number;
   /** Cap on TransferData size below the ECU's maxNumberOfBlockLength. */
   maxBlockLength?: number;
+  /**
+   * Send images deflate-compressed (dataFormatIdentifier 0x10) with at most this window, the ECU's
+   * (`transfer.window` of the vehicle config); an ECU that answers the 0x34 with NRC 0x31 gets them plain
+   * from then on. Null or absent: plain.
+   */
+  compression?: { window: number } | null;
   signal?: AbortSignal;
 }
 
@@ -89,6 +97,8 @@ export class FlashSession {
   readonly ecu: string;
   readonly #client: UdsClient;
   readonly #options: FlashSessionOptions;
+  /** The ECU refused a compressed download (NRC 0x31 to the 0x34): plain from now on. */
+  #plainOnly = false;
 
   constructor(options: FlashSessionOptions) {
     this.#options = options;
@@ -154,20 +164,62 @@ export class FlashSession {
     this.#progress('erase', 0, 0, 100);
   }
 
-  /** 0x34 / 0x36… / 0x37 into the erased inactive bank, streaming a file block by block. */
-  async download(image: FlashImage): Promise<{ bytes: number; blocks: number }> {
+  /**
+   * 0x34 / 0x36… / 0x37 into the erased inactive bank, streaming a file block by block: compressed when the
+   * session was given the ECU's window, plain when it was not or the ECU refuses the compressed format.
+   * `bytes` counts what went over the bus, `imageBytes` the image.
+   */
+  async download(image: FlashImage): Promise<DownloadReport> {
+    const compression = this.#options.compression;
+    if (compression && !this.#plainOnly) {
+      try {
+        return await this.#downloadCompressed(image, compression.window);
+      } catch (error) {
+        // Refused before a byte was written (the 0x34 itself): the bank is still erased, so plain works.
+        if (!(error instanceof FlashStepError && error.nrc === Nrc.RequestOutOfRange && refusedRequestDownload(error))) throw error;
+        this.#plainOnly = true;
+      }
+    }
     const { source, size } = await this.#step('download', () => openImage(image));
     this.#progress('download', 0, size, 0);
     const result = await this.#step('download', () => downloadImage(this.#client, source, {
+      ...this.#downloadOptions(size),
+      onProgress: (bytes, total) => this.#progress('download', bytes, total, percentOf(bytes, total)),
+    }));
+    return { bytes: result.bytes, blocks: result.blocks, imageBytes: size, dataFormat: TransferFormat.Plain };
+  }
+
+  async #downloadCompressed(image: FlashImage, window: number): Promise<DownloadReport> {
+    const { source, size } = await this.#step('download', () => openImage(image));
+    // Level 9 and the ECU's window: the ECU's inflater can keep up with anything, so spend the effort here.
+    const deflate = createDeflate({ level: 9, windowBits: Math.log2(window), memLevel: 9 });
+    const input = source instanceof Readable ? source : Readable.from([source as Uint8Array]);
+    input.on('error', (error) => deflate.destroy(error));
+    input.pipe(deflate);
+    this.#progress('download', 0, size, 0);
+    try {
+      const result = await this.#step('download', () => downloadImage(this.#client, deflate, {
+        ...this.#downloadOptions(size),
+        dataFormat: TransferFormat.Deflate,
+        // What the ECU acknowledged is compressed; the image bytes behind it are what the deflater consumed.
+        onProgress: () => this.#progress('download', Math.min(deflate.bytesWritten, size), size, percentOf(deflate.bytesWritten, size)),
+      }));
+      return { bytes: result.bytes, blocks: result.blocks, imageBytes: size, dataFormat: TransferFormat.Deflate };
+    } finally {
+      input.destroy();
+      deflate.destroy();
+    }
+  }
+
+  #downloadOptions(size: number): DownloadOptions {
+    return {
       memoryAddress: DOWNLOAD_ADDRESS,
       memorySize: size,
       addressLength: 4,
       sizeLength: 4,
       ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),
       ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-      onProgress: (bytes, total) => this.#progress('download', bytes, total, total === 0 ? 100 : Math.floor((bytes / total) * 100)),
-    }));
-    return { bytes: result.bytes, blocks: result.blocks };
+    };
   }
 
   /** 0x31 01 FF01 with the signed manifest: the ECU checks length, SHA-256, signature, target and version. */
@@ -276,6 +328,26 @@ export class FlashSession {
   #progress(phase: FlashPhase, bytes: number, total: number, percent: number): void {
     this.#options.onProgress?.({ ecu: this.ecu, phase, bytes, total, percent });
   }
+}
+
+/** What one download carried. */
+export interface DownloadReport {
+  /** Bytes sent in TransferData. */
+  bytes: number;
+  blocks: number;
+  /** The image's own size (memorySize). */
+  imageBytes: number;
+  /** The dataFormatIdentifier used (TransferFormat). */
+  dataFormat: number;
+}
+
+function percentOf(bytes: number, total: number): number {
+  return total === 0 ? 100 : Math.min(100, Math.floor((bytes / total) * 100));
+}
+
+/** The step failed because the ECU refused the RequestDownload itself (not a later TransferData). */
+function refusedRequestDownload(error: FlashStepError): boolean {
+  return error.cause instanceof NegativeResponseError && error.cause.sid === ServiceId.RequestDownload;
 }
 
 async function openImage(image: FlashImage): Promise<{ source: ImageSource; size: number }> {

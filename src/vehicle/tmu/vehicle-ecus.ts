@@ -78,8 +78,11 @@ export class ConnectedEcus implements VehicleEcus {
   target(ecu: string, options: { signal: AbortSignal; onProgress: (progress: FlashProgress) => void }): UpdateTarget {
     const { config, links, local, rebootTimeoutMs, authority } = this.#options;
     if (ecu === config.tester) return localUpdateTarget(local, authority, options.onProgress);
+    const ecuConfig = ecuByName(config, ecu);
     const session = new FlashSession({
-      client: links.client(ecu), ecu: ecuByName(config, ecu), authority, onProgress: options.onProgress, signal: options.signal,
+      client: links.client(ecu), ecu: ecuConfig, authority, onProgress: options.onProgress, signal: options.signal,
+      // Compressed with the ECU's window; an ECU without a decompressor says so (0x31) and gets it plain.
+      compression: ecuConfig.transfer.compression === 'deflate' ? { window: ecuConfig.transfer.window } : null,
       ...(rebootTimeoutMs !== undefined ? { rebootTimeoutMs } : {}),
     });
     return new RemoteTarget(session);

@@ -1,4 +1,5 @@
 import { UdsRequestError, UdsTimeoutError, UdsTransportError } from '../errors.ts';
+import { PLAIN_DATA_FORMAT } from '../services/data-format.ts';
 import { nextBlockSequenceCounter } from '../services/transfer-data.ts';
 import type { UdsClient } from './client.ts';
 
@@ -6,9 +7,13 @@ export type ImageSource = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint
 
 export interface DownloadOptions {
   memoryAddress: number;
-  /** Bytes the source will yield; defaults to the length of a Uint8Array source. */
+  /**
+   * The memory the data fills; defaults to the length of a Uint8Array source. For plain data it is what the
+   * source yields; for an encoded dataFormat the uncompressed size (ISO 14229-1 §14.2.2), while the source
+   * yields the encoded bytes, as many as they are.
+   */
   memorySize?: number;
-  /** dataFormatIdentifier (default 0x00: neither compressed nor encrypted). */
+  /** dataFormatIdentifier (default 0x00: neither compressed nor encrypted; see encodeDataFormat). */
   dataFormat?: number;
   addressLength?: number;
   sizeLength?: number;
@@ -18,11 +23,13 @@ export interface DownloadOptions {
   retries?: number;
   /** transferRequestParameterRecord of RequestTransferExit. */
   transferExitRecord?: Uint8Array;
+  /** After each block: bytes sent, and memorySize (for an encoded dataFormat, bytes sent are encoded bytes). */
   onProgress?: (bytesSent: number, total: number) => void;
   signal?: AbortSignal;
 }
 
 export interface DownloadResult {
+  /** Bytes sent in TransferData (encoded bytes for an encoded dataFormat). */
   bytes: number;
   blocks: number;
   maxNumberOfBlockLength: number;
@@ -38,8 +45,11 @@ export interface DownloadResult {
 export async function downloadImage(client: UdsClient, source: ImageSource, options: DownloadOptions): Promise<DownloadResult> {
   const memorySize = options.memorySize ?? (source instanceof Uint8Array ? source.length : undefined);
   if (memorySize === undefined) throw new UdsRequestError('memorySize is needed for a streamed image');
+  const dataFormat = options.dataFormat ?? PLAIN_DATA_FORMAT;
+  // Encoded data fills memorySize only once decoded: its own byte count is whatever the encoder made.
+  const plain = dataFormat === PLAIN_DATA_FORMAT;
   const { maxNumberOfBlockLength } = await client.requestDownload({
-    dataFormat: options.dataFormat ?? 0x00,
+    dataFormat,
     memoryAddress: options.memoryAddress,
     memorySize,
     addressLength: options.addressLength,
@@ -53,7 +63,7 @@ export async function downloadImage(client: UdsClient, source: ImageSource, opti
   let blocks = 0;
   for await (const block of rechunk(source, blockLength)) {
     options.signal?.throwIfAborted();
-    if (sent + block.length > memorySize) throw new UdsRequestError(`the image is larger than memorySize ${memorySize}`);
+    if (plain && sent + block.length > memorySize) throw new UdsRequestError(`the image is larger than memorySize ${memorySize}`);
     for (let attempt = 0; ; attempt += 1) {
       try {
         await client.transferData(counter, block);
@@ -68,7 +78,7 @@ export async function downloadImage(client: UdsClient, source: ImageSource, opti
     counter = nextBlockSequenceCounter(counter);
     options.onProgress?.(sent, memorySize);
   }
-  if (sent !== memorySize) throw new UdsRequestError(`the image has ${sent} bytes, memorySize announced ${memorySize}`);
+  if (plain && sent !== memorySize) throw new UdsRequestError(`the image has ${sent} bytes, memorySize announced ${memorySize}`);
   const exit = await client.requestTransferExit(options.transferExitRecord);
   return { bytes: sent, blocks, maxNumberOfBlockLength, transferExitRecord: exit.data };
 }

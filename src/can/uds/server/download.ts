@@ -1,10 +1,14 @@
 import { RequestRejectedError, invalidFormat } from '../errors.ts';
 import { NegativeResponseCode as Nrc } from '../nrc.ts';
+import { PLAIN_DATA_FORMAT } from '../services/data-format.ts';
 import { nextBlockSequenceCounter } from '../services/transfer-data.ts';
 import type { DownloadRequestInfo } from './options.ts';
 
 export interface ActiveDownload extends DownloadRequestInfo {
+  /** Memory bytes written so far (for an encoded dataFormat, what the application decoded). */
   received: number;
+  /** Bytes carried by TransferData so far (equal to `received` for plain data). */
+  transferred: number;
   maxNumberOfBlockLength: number;
   expectedCounter: number;
   /** Counter of the last block written; a repeat of it is acknowledged without writing it again. */
@@ -27,7 +31,7 @@ export class DownloadState {
   }
 
   start(request: DownloadRequestInfo, maxNumberOfBlockLength: number): void {
-    this.#active = { ...request, received: 0, maxNumberOfBlockLength, expectedCounter: 0x01, lastCounter: null };
+    this.#active = { ...request, received: 0, transferred: 0, maxNumberOfBlockLength, expectedCounter: 0x01, lastCounter: null };
   }
 
   /** Checks a block before it is written; throws the NRC the block deserves. */
@@ -41,11 +45,14 @@ export class DownloadState {
     if (counter !== download.expectedCounter) {
       throw new RequestRejectedError(Nrc.WrongBlockSequenceCounter, `expected block 0x${download.expectedCounter.toString(16)}, got 0x${counter.toString(16)}`);
     }
-    if (download.received === download.memorySize) {
+    // Encoded data (compressed, encrypted) ends where its own format says: a compressed stream may still
+    // carry its trailer after the last memory byte, and a block's length is not the memory it fills.
+    const plain = download.dataFormat === PLAIN_DATA_FORMAT;
+    if (plain && download.received === download.memorySize) {
       throw new RequestRejectedError(Nrc.RequestSequenceError, `all ${download.memorySize} bytes were already transferred`);
     }
     if (data.length === 0) throw invalidFormat('TransferData without data');
-    if (download.received + data.length > download.memorySize) {
+    if (plain && download.received + data.length > download.memorySize) {
       // The image is larger than announced: stop the transfer (ISO 14229-1 Table 400, transferDataSuspended).
       this.#active = null;
       throw new RequestRejectedError(Nrc.TransferDataSuspended,
@@ -54,12 +61,22 @@ export class DownloadState {
     return 'write';
   }
 
-  /** Records a written block. */
-  accept(counter: number, length: number): void {
+  /**
+   * Records a written block of `length` bytes that filled `produced` memory bytes (an encoded dataFormat's
+   * decoded count; plain data fills its own length). Memory beyond memorySize ends the download (0x71).
+   */
+  accept(counter: number, length: number, produced: number = length): void {
     const download = this.#active!;
-    download.received += length;
+    const filled = download.dataFormat === PLAIN_DATA_FORMAT ? length : produced;
+    download.transferred += length;
+    download.received += filled;
     download.lastCounter = counter;
     download.expectedCounter = nextBlockSequenceCounter(counter);
+    if (download.received > download.memorySize) {
+      this.#active = null;
+      throw new RequestRejectedError(Nrc.TransferDataSuspended,
+        `the data decoded to ${download.received} bytes so far, memorySize is ${download.memorySize}`);
+    }
   }
 
   /** RequestTransferExit: only after every byte arrived. */

@@ -46,14 +46,19 @@ export interface DownloadRequestInfo {
 export interface DownloadHandlers {
   /** Longest TransferData request accepted, SID and counter included (announced in the 0x34 response). Default 4095. */
   maxNumberOfBlockLength?: number;
-  /** dataFormatIdentifiers accepted (else 0x31); default [0x00], plain data. */
+  /** dataFormatIdentifiers accepted (else 0x31: the tester may then fall back to another); default [0x00], plain data. */
   dataFormats?: readonly number[];
   /** Security level RequestDownload needs; default any unlocked level (when security is configured), null for none. */
   security?: SecurityRequirement | null;
   /** Accept or refuse (throw RequestRejectedError 0x31/0x70/0x22; any other error is answered 0x70). */
   onRequestDownload: (request: DownloadRequestInfo, context: RequestContext) => void | Promise<void>;
-  /** Store one block; throwing answers 0x72 (generalProgrammingFailure) and ends the download. */
-  onTransferData: (data: Uint8Array, position: { offset: number; blockSequenceCounter: number }, context: RequestContext) => void | Promise<void>;
+  /**
+   * Store one block; throwing answers 0x72 (generalProgrammingFailure) and ends the download. `offset` counts
+   * memory bytes. For a dataFormat other than 0x00 (compressed or encrypted) the block's length says nothing
+   * about the memory it fills, so the handler returns how many memory bytes the block produced (its
+   * length when it returns nothing): memorySize, the uncompressed size (ISO 14229-1 §14.2.2), is held to these.
+   */
+  onTransferData: (data: Uint8Array, position: { offset: number; blockSequenceCounter: number }, context: RequestContext) => number | void | Promise<number | void>;
   /** All data arrived; verify or finalise. Returns the transferResponseParameterRecord, if any. */
   onTransferExit?: (record: Uint8Array, context: RequestContext) => Uint8Array | void | Promise<Uint8Array | void>;
 }

@@ -16,6 +16,7 @@ import { writeDataByIdentifier } from './write-data-by-identifier.ts';
 export * from './clear-diagnostic-information.ts';
 export * from './communication-control.ts';
 export * from './control-dtc-setting.ts';
+export * from './data-format.ts';
 export * from './diagnostic-session-control.ts';
 export * from './ecu-reset.ts';
 export * from './read-data-by-identifier.ts';

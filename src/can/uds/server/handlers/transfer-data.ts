@@ -12,13 +12,14 @@ export const handleTransferData: ServiceHandler = async (request, { state, conte
   const verdict = state.download.check(blockSequenceCounter, data);
   if (verdict === 'repeat') return acknowledge(blockSequenceCounter);
   const offset = state.download.active!.received;
+  let produced: number | void;
   try {
-    await state.downloadHandlers!.onTransferData(data, { offset, blockSequenceCounter }, context);
+    produced = await state.downloadHandlers!.onTransferData(data, { offset, blockSequenceCounter }, context);
   } catch (error) {
     state.download.abort();
     if (error instanceof RequestRejectedError) throw error;
     throw new RequestRejectedError(Nrc.GeneralProgrammingFailure, errorMessage(error));
   }
-  state.download.accept(blockSequenceCounter, data.length);
+  state.download.accept(blockSequenceCounter, data.length, produced ?? data.length);
   return acknowledge(blockSequenceCounter);
 };
