@@ -129,6 +129,11 @@ test('layout checks: classic is 8 bytes, FD lengths only, padding a byte', () =>
   assert.throws(() => frameLayout(false, 64, 0xcc), IsoTpConfigurationError);
   assert.throws(() => frameLayout(true, 10, 0xcc), IsoTpConfigurationError);
   assert.throws(() => frameLayout(true, 64, 256), IsoTpConfigurationError);
+  // CAN FD has DLCs below 8 too, but ISO-TP's TX_DL is at least 8.
+  for (const short of [0, 4, 7]) assert.throws(() => frameLayout(true, short, 0xcc), /dataLength must be one of 8, 12, .* got /, String(short));
+  assert.throws(() => frameLayout(false, 12, null), /classic CAN frames carry 8 data bytes; dataLength 12 needs fd/);
+  assert.throws(() => frameLayout(false, 8, -1), /padding must be a byte \(0-255\) or null, got -1/);
+  assert.throws(() => encodeStMin(0.05), /STmin must be 0-127 ms or 0.1-0.9 ms in 0.1 ms steps, got 0.05/);
   assert.equal(frameLayout(true, undefined, undefined).dataLength, 64);
   assert.equal(frameLayout(true, undefined, undefined).padding, 0xcc);
 });
@@ -142,6 +147,7 @@ test('frame counts and PDU descriptions', () => {
   assert.equal(describePdu(decodePdu(encodeFirstFrame(bytes(4096), classic))), 'FF len=4096');
   assert.equal(describePdu(decodePdu(encodeConsecutiveFrame(bytes(20), 6, 3, classic))), 'CF sn=3');
   assert.equal(describePdu(decodePdu(encodeFlowControl(FlowStatus.Wait, 2, 0xf1, classic))), 'FC WAIT bs=2 st=0.1ms');
+  assert.equal(describePdu(decodePdu(encodeFlowControl(FlowStatus.ContinueToSend, 0, 0, classic))), 'FC CTS bs=0 st=0ms');
   assert.equal(describePdu(decodePdu(encodeSingleFrame(bytes(2), classic))), 'SF len=2');
   assert.equal(decodePdu(Uint8Array.from([0x40, 1])).type, 'invalid');
   assert.equal(decodePdu(new Uint8Array(0)).type, 'invalid');
