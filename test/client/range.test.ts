@@ -249,3 +249,67 @@ test('the resume loop rebuilds the file exactly, whatever the cuts', () => {
     },
   ));
 });
+
+test('Content-Range: only the whole header value, with any blanks after `bytes`, and no part beyond 2^53', () => {
+  assert.deepEqual(parseContentRange('bytes  0-9/10'), { start: 0, end: 9, total: 10 });
+  assert.deepEqual(parseContentRange('bytes\t0-9/10'), { start: 0, end: 9, total: 10 });
+  assert.deepEqual(parseContentRange(' bytes 0-9/10 '), { start: 0, end: 9, total: 10 });
+  assert.deepEqual(parseContentRange('BYTES */10'), { start: undefined, end: undefined, total: 10 });
+  for (const bad of ['xbytes 0-9/10', 'bytes 0-9/10x', 'bytes 0-9/10, bytes 0-1/10', 'bytes0-9/10', 'bytes 3-2/*', 'bytes 5-3/10',
+    `bytes ${'9'.repeat(20)}-${'9'.repeat(21)}/*`, `bytes 0-${'9'.repeat(20)}/*`, `bytes ${'9'.repeat(20)}-5/*`, `bytes ${2 ** 53}-${2 ** 53 + 2}/*`]) {
+    assert.equal(parseContentRange(bad), null, bad);
+  }
+  assert.deepEqual(parseContentRange(`bytes 0-${2 ** 53 - 2}/${2 ** 53 - 1}`), { start: 0, end: 2 ** 53 - 2, total: 2 ** 53 - 1 });
+});
+
+test('Content-Range: the unsatisfied form is formatted as `bytes */length`', () => {
+  assert.equal(formatContentRange({ start: undefined, end: undefined, total: 1000 }), 'bytes */1000');
+  assert.equal(formatContentRange({ start: 0, end: undefined, total: 1000 }), 'bytes */1000');
+  assert.equal(formatContentRange({ start: undefined, end: 5, total: undefined }), 'bytes */*');
+  assert.equal(formatContentRange({ start: 2, end: 5, total: undefined }), 'bytes 2-5/*');
+});
+
+test('ETags: a weak tag is never the same, whichever side it is on; an absent one neither', () => {
+  assert.ok(!sameEntityTag('"a"', undefined));
+  assert.ok(!sameEntityTag(undefined, undefined));
+  assert.ok(!sameEntityTag('W/"a"', '"a"'));
+  assert.ok(!sameEntityTag('"a"', 'W/"a"'));
+  assert.deepEqual(resumeHeaders(-1, '"a"'), {});
+  assert.deepEqual(resumeHeaders(1, ''), { range: 'bytes=1-' });
+});
+
+test('planBody: every refusal says why, with the HTTP status where one was answered', () => {
+  const part = (contentRange: string | undefined, contentLength: number | undefined, announcedSize: number | undefined, offset = 100): DownloadAnswer =>
+    ({ status: 206, offset, contentLength, contentRange, announcedSize });
+  const refused = (answer: DownloadAnswer) => {
+    const error = refusal(answer);
+    return { reason: error.reason, message: error.message, status: error.status };
+  };
+  assert.deepEqual(refused({ status: 200, offset: 0, contentLength: 9, contentRange: undefined, announcedSize: 10 }),
+    { reason: 'length-mismatch', message: 'the server sends 9 bytes but announced 10', status: undefined });
+  assert.deepEqual(refused(part('bytes 0-999/1000', 1000, 1000, 0)),
+    { reason: 'bad-response', message: 'a 206 answer to a request without Range', status: 206 });
+  assert.deepEqual(refused(part(undefined, 900, 1000)),
+    { reason: 'bad-response', message: '206 with a missing or bad Content-Range: undefined', status: 206 });
+  assert.deepEqual(refused(part('bytes */1000', 900, 1000)),
+    { reason: 'bad-response', message: '206 with a missing or bad Content-Range: bytes */1000', status: 206 });
+  assert.deepEqual(refused(part('bytes 101-999/1000', 899, 1000)),
+    { reason: 'bad-response', message: 'asked for bytes from 100, got a part from 101', status: 206 });
+  assert.deepEqual(refused(part('bytes 100-1099/1100', 1000, 1000)),
+    { reason: 'length-mismatch', message: 'the server\'s file has 1100 bytes but 1000 were announced', status: undefined });
+  assert.deepEqual(refused(part('bytes 100-998/1000', 899, 1000)),
+    { reason: 'bad-response', message: 'asked for bytes 100- of 1000, got only up to 998', status: 206 });
+  assert.deepEqual(refused(part('bytes 100-999/1000', 901, 1000)),
+    { reason: 'bad-response', message: 'Content-Length 901 does not match Content-Range bytes 100-999/1000', status: 206 });
+  assert.deepEqual(refused({ status: 302, offset: 0, contentLength: 0, contentRange: undefined, announcedSize: 10 }),
+    { reason: 'bad-response', message: 'unexpected status 302 for a download', status: 302 });
+});
+
+test('planBody, 206: a total the server does not know and an announced size it contradicts', () => {
+  // Neither side knows the total: the part is taken as it comes.
+  assert.deepEqual(planBody({ status: 206, offset: 100, contentLength: undefined, contentRange: 'bytes 100-149/*', announcedSize: undefined }),
+    { kind: 'append', total: undefined });
+  // The server's total agrees with the announcement only when both are there.
+  assert.equal(refusal({ status: 206, offset: 100, contentLength: 50, contentRange: 'bytes 100-149/150', announcedSize: 151 }).reason,
+    'length-mismatch');
+});
