@@ -53,10 +53,11 @@ export const mutationModules = {
       'src/can/uds/server/handlers/request-transfer-exit.ts',
     ],
     tests: [
+      'test/can/uds/download-state.test.ts',
       'test/can/uds/server.test.ts',
+      'test/can/uds/encoded-download.test.ts',
       'test/can/uds/client-server.test.ts',
       'test/can/uds/properties.test.ts',
-      'test/vehicle/ecu/bootloader.test.ts',
     ],
   },
   approval: {
@@ -78,6 +79,17 @@ export const mutationModules = {
     description: 'TMU: which releases make up a campaign, and when one is given up',
     mutate: ['src/vehicle/tmu/campaign.ts'],
     tests: ['test/vehicle/tmu/campaign.test.ts', 'test/vehicle/tmu/tmu.test.ts'],
+  },
+  // The vehicle side of "the SecOC check": the ECU's check of the CGW's grant, and the approval channel's MAC.
+  'programming-grant': {
+    description: 'ECU: the CGW\'s security-access key and programming grant (seed, ECU, purpose, approved image)',
+    mutate: ['src/vehicle/keys/programming-grant.ts'],
+    tests: ['test/vehicle/keys/programming-grant.test.ts'],
+  },
+  'approval-channel': {
+    description: 'TMU↔CGW: the approval channel\'s request MAC and freshness, and the answer bound to its request',
+    mutate: ['src/vehicle/cgw/approval-channel.ts'],
+    tests: ['test/vehicle/cgw/approval-channel.test.ts'],
   },
   // src/client/verification.ts holds only the verifier's types (no mutant); the checks are these lines.
   'client-verification': {
