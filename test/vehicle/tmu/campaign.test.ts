@@ -97,7 +97,7 @@ test('the offer\'s estimate is the sum of each ECU\'s, and an unknown size count
   assert.equal(two.estimated_seconds, estimateEcuSeconds(config, 'EDT', 1000) + estimateEcuSeconds(config, 'TMU', 1000));
   assert.equal(one, estimateEcuSeconds(config, 'EDT', 1000));
   const unsized = candidate('EDT', '2.0.0', 'a');
-  const { size: _size, ...release } = unsized.announced.release;
+  const release = { ...unsized.announced.release, size: undefined };
   const offer = offerFor(config, planCampaign(config, [{ ...unsized, announced: { ...unsized.announced, release } }]));
   assert.equal(offer.ecus[0]!.size, 0);
 });
