@@ -19,8 +19,9 @@ export class StateLock {
   readonly path: string;
   #held = false;
 
-  constructor(stateDir: string) {
-    this.path = join(stateDir, 'client.lock');
+  /** `fileName`: the lock file in `stateDir` (`client.lock` for the client and the vehicle, `demo.lock` for the demo). */
+  constructor(stateDir: string, fileName = 'client.lock') {
+    this.path = join(stateDir, fileName);
   }
 
   async acquire(): Promise<void> {

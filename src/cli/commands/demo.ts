@@ -6,6 +6,8 @@ import { parseInteger } from './server.ts';
 import { nextStopSignal } from '../stop-signal.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 import { CommandFailedError } from '../exit-codes.ts';
+import { StateDirLockedError, StateLock } from '../../files/state-lock.ts';
+import type { DemoLayout } from '../demo/prepare.ts';
 
 interface DemoOptions {
   dir: string;
@@ -33,12 +35,29 @@ export function registerDemoCommand(program: Command): void {
 }
 
 async function runDemo(options: DemoOptions): Promise<void> {
-  const [{ demoLayout, prepareServerData, prepareVehicleConfig, writeSampleFirmware }, { SupervisedProcess }, { demoGuide, vehicleMilestone }] =
-    await Promise.all([import('../demo/prepare.ts'), import('../demo/supervised-process.ts'), import('../demo/guide.ts')]);
+  const { demoLayout } = await import('../demo/prepare.ts');
   // Before anything starts; a signal during start-up stops everything once it is up.
   const stopped = nextStopSignal().then(() => 'signal' as const);
   const layout = demoLayout(options.dir);
   await mkdir(layout.logsDir, { recursive: true });
+  // One demo per dir: a second one would give the first one's admin a new password and its car a new token.
+  const lock = new StateLock(layout.root, 'demo.lock');
+  try {
+    await lock.acquire();
+  } catch (error) {
+    if (!(error instanceof StateDirLockedError)) throw error;
+    throw new CommandFailedError(`another canota demo is running on ${layout.root}: stop it first, or give this one its own --dir`);
+  }
+  try {
+    await runLocked(options, layout, stopped);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(options: DemoOptions, layout: DemoLayout, stopped: Promise<'signal'>): Promise<void> {
+  const { prepareServerData, prepareVehicleConfig, writeSampleFirmware } = await import('../demo/prepare.ts');
+  const [{ SupervisedProcess }, { demoGuide, vehicleMilestone }] = await Promise.all([import('../demo/supervised-process.ts'), import('../demo/guide.ts')]);
   console.log(`canota demo: preparing ${layout.root} …`);
   const credentials = await prepareServerData(layout, options.vin);
   await prepareVehicleConfig(layout, options.vin, credentials.trustedKey);

@@ -69,9 +69,9 @@ export async function prepareServerData(layout: DemoLayout, vin: string): Promis
 }
 
 /**
- * Vehicle side: the standard car (random security secrets) that trusts the demo server's release key,
- * kept in the vehicle's state dir so restarts find the same car. An existing config keeps its ECUs and
- * secrets; only the trusted key is brought up to date (the server dir may have been reset).
+ * Vehicle side: the standard car that trusts the demo server's release key, kept in the vehicle's state dir
+ * so restarts find the same car (its ECUs' keys are made beside it at the first start). An existing config
+ * keeps its ECUs; only the trusted key is brought up to date (the server dir may have been reset).
  */
 export async function prepareVehicleConfig(layout: DemoLayout, vin: string, trustedKey: string): Promise<VehicleConfig> {
   await mkdir(layout.vehicleStateDir, { recursive: true, mode: 0o700 });

@@ -20,6 +20,13 @@ test('canota demo (npm start): server + admin + vehicle; an uploaded EDT release
   assert.ok(password!.length >= 16, 'a random password, not a fixed default');
   await demo.waitFor(/Stop with Ctrl-C/);
 
+  // A second demo on the same dir refuses before touching anything: the first one's admin password and its
+  // car's token (used below by the upload and the car's report) stay as they are.
+  const second = await runCanota(['demo', '--dir', dir, '--port', '0', '--approve', 'auto']);
+  assert.equal(second.code, 1, second.stderr);
+  assert.match(second.stderr, /another canota demo is running on .+: stop it first, or give this one its own --dir/);
+  assert.doesNotMatch(second.stdout, /log in as/);
+
   const image = await readFile(join(dir, 'firmware', 'edt-2.0.0.bin'));
   const uploader = new Uploader(demo.url!, { name: username!, password: password! });
   t.after(() => uploader.close());
