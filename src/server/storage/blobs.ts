@@ -12,6 +12,8 @@ import { InvalidBlobHashError } from './errors.ts';
 export interface PendingBlob {
   sha256: string;
   size: number;
+  /** The file's first bytes (as many as `write()` was asked to keep), to check what kind of file it is. */
+  head: Buffer;
   /** fsync'd already; moves it into place atomically. */
   commit(): Promise<void>;
   discard(): Promise<void>;
@@ -52,14 +54,20 @@ export class BlobStore {
     }
   }
 
-  /** Streams `source` to disk while hashing it; memory use is one chunk, whatever the size. */
-  async write(source: Readable): Promise<PendingBlob> {
+  /**
+   * Streams `source` to disk while hashing it; memory use is one chunk, whatever the size, plus the first
+   * `headBytes` kept for the caller.
+   */
+  async write(source: Readable, options: { headBytes?: number } = {}): Promise<PendingBlob> {
     const temp = join(this.incoming, `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const hash = createHash('sha256');
+    const headBytes = options.headBytes ?? 0;
+    const head: Buffer[] = [];
     let size = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         hash.update(chunk);
+        if (size < headBytes) head.push(chunk.subarray(0, headBytes - size));
         size += chunk.length;
         done(null, chunk);
       },
@@ -81,6 +89,7 @@ export class BlobStore {
     return {
       sha256,
       size,
+      head: Buffer.concat(head),
       discard,
       commit: async () => {
         const target = this.pathOf(sha256);

@@ -41,6 +41,15 @@ export interface ReleasesTable {
   uploaded_at: number;
   /** When set, the release's manifest names it and the ECU refuses the image on other hardware (migration 0003). */
   hardware_id: Generated<string | null>;
+  /** A withdrawn release is never offered again (migration 0005); when, by whom and why. */
+  withdrawn_at: Generated<number | null>;
+  withdrawn_by: Generated<string | null>;
+  withdrawal_reason: Generated<string | null>;
+  /**
+   * `<ECU> <version without +build>` (`releaseVersionKey()`), unique: one release per ECU and version. Null
+   * for a release naming no ECU, and for the older duplicates migration 0005 found.
+   */
+  version_key: Generated<string | null>;
 }
 
 export interface NoncesTable {

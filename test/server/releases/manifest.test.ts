@@ -14,7 +14,8 @@ import { tempDir } from '../../support/temp-dir.ts';
 
 const release = (fields: Partial<ReleaseRecord> = {}): ReleaseRecord => ({
   id: 7, filename: 'edt-2.0.0.bin', sha256: 'ab'.repeat(32), size: 1234, ecu: 'edt', firmware_version: '2.0.0', notes: null,
-  hardware_id: null, uploaded_by: 'alice', uploaded_at: Date.UTC(2026, 10, 29, 8, 0, 0, 250), ...fields,
+  hardware_id: null, uploaded_by: 'alice', uploaded_at: Date.UTC(2026, 10, 29, 8, 0, 0, 250),
+  withdrawn_at: null, withdrawn_by: null, withdrawal_reason: null, version_key: 'EDT 2.0.0', ...fields,
 });
 
 test('a release\'s manifest comes from its row: canonical ECU name, hardware id only when set', () => {

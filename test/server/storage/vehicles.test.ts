@@ -59,14 +59,14 @@ async function vehicleStory(storage: Storage): Promise<void> {
   assert.deepEqual((await storage.vehicles.list()).map((v) => v.vin), ['WCANTA00000000001', 'WCANTA00000000002']);
 
   // Releases: the newest of each ECU (names compare without case), none for releases without an ECU.
-  const add = (filename: string, ecu: string | null, hardware?: string) => storage.releases.add({
-    filename, sha256: 'f'.repeat(64), size: 1, ecu, firmware_version: '1', notes: null, uploaded_by: 'x', uploaded_at: 1,
+  const add = (filename: string, ecu: string | null, version: string | null, hardware?: string) => storage.releases.add({
+    filename, sha256: 'f'.repeat(64), size: 1, ecu, firmware_version: version, notes: null, uploaded_by: 'x', uploaded_at: 1,
     ...(hardware ? { hardware_id: hardware } : {}),
   });
-  await add('edt-1.bin', 'EDT');
-  await add('cgw-1.bin', 'CGW');
-  const edt = await add('edt-2.bin', 'edt', 'EDT-HW-A1');
-  await add('other.bin', null);
+  await add('edt-1.bin', 'EDT', '1.0.0');
+  await add('cgw-1.bin', 'CGW', '1.0.0');
+  const edt = await add('edt-2.bin', 'edt', '2.0.0', 'EDT-HW-A1');
+  await add('other.bin', null, null);
   const newest = await storage.releases.newestPerEcu();
   assert.deepEqual(newest.map((r) => [r.filename, r.hardware_id]), [['cgw-1.bin', null], ['edt-2.bin', 'EDT-HW-A1']]);
   assert.equal((await storage.releases.find(edt.id))?.filename, 'edt-2.bin');

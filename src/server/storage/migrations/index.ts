@@ -4,6 +4,7 @@ import * as initial from './0001-initial.ts';
 import * as auditAppendOnly from './0002-audit-append-only.ts';
 import * as vehicles from './0003-vehicles.ts';
 import * as sessionIdHashes from './0004-session-id-hashes.ts';
+import * as releaseWithdrawal from './0005-release-withdrawal.ts';
 
 /**
  * Every migration, in order. Names are numbered and never change once released; later issues append
@@ -14,6 +15,7 @@ const steps: Record<string, { up(db: Kysely<unknown>, dialect: Dialect): Promise
   '0002-audit-append-only': auditAppendOnly,
   '0003-vehicles': vehicles,
   '0004-session-id-hashes': sessionIdHashes,
+  '0005-release-withdrawal': releaseWithdrawal,
 };
 
 export function migrationsFor(dialect: Dialect): MigrationProvider {
