@@ -37,7 +37,7 @@ export const mutationModules = {
   'flash-banks': {
     description: 'ECU: A/B banks, which bank boots, trial boots and rollback',
     mutate: ['src/vehicle/ecu/flash-banks.ts'],
-    tests: ['test/vehicle/ecu/flash-banks.test.ts', 'test/vehicle/ecu/bootloader.test.ts'],
+    tests: ['test/vehicle/ecu/flash-banks.test.ts', 'test/vehicle/ecu/confirmation.test.ts', 'test/vehicle/ecu/bootloader.test.ts'],
   },
   bootloader: {
     description: 'ECU: the UDS bootloader (session, security, erase, download, manifest and image checks, activation)',
@@ -63,7 +63,12 @@ export const mutationModules = {
   approval: {
     description: 'CGW: the driver\'s approval routine (ask, remember, answer the TMU)',
     mutate: ['src/vehicle/cgw/approval.ts'],
-    tests: ['test/vehicle/cgw/approval.test.ts', 'test/vehicle/cgw/approval-memory.test.ts', 'test/vehicle/cgw/central-gateway.test.ts'],
+    tests: [
+      'test/vehicle/cgw/update-approval.test.ts',
+      'test/vehicle/cgw/approval-memory.test.ts',
+      'test/vehicle/cgw/approval.test.ts',
+      'test/vehicle/cgw/central-gateway.test.ts',
+    ],
   },
   installation: {
     description: 'TMU: programming the ECUs of a campaign, all or nothing, and rolling back',
@@ -123,6 +128,9 @@ export const mutationModules = {
       'test/can/secoc/freshness-reconstruction.test.ts',
       'test/can/secoc/receiver.test.ts',
       'test/can/secoc/freshness-counter.test.ts',
+      'test/can/secoc/receiver-boundaries.test.ts',
+      'test/can/secoc/authenticator-boundaries.test.ts',
+      'test/can/secoc/freshness-counter-failures.test.ts',
     ],
   },
 } satisfies Record<string, MutationModule>;
