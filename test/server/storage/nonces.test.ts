@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { NonceService } from '../../../src/server/nonces/nonce-service.ts';
 import { testStorage } from '../support/storage.ts';
 
@@ -79,4 +80,31 @@ test('pruning forgets nonces an hour past their expiry, and keeps every nonce st
   assert.equal(await nonces.prune(), 0, 'the spent ones expired exactly an hour ago: kept');
   now += 1;
   assert.equal(await nonces.prune(), 2);
+});
+
+test('only exactly 64 lower-case hex digits are a nonce; a refusal never names a client; the stored hash is the nonce\'s hex SHA-256', async (t) => {
+  const storage = await testStorage(t);
+  let now = 5_000_000;
+  const nonces = new NonceService(storage.nonces, 30, () => now);
+  const { nonce } = await nonces.issue('10.0.0.1', 'VIN123');
+  // The real nonce with anything around it is malformed, not looked up.
+  for (const bad of [`x${nonce}`, `${nonce}x`, `${nonce}\n`, ` ${nonce}`, nonce.toUpperCase(), nonce.slice(1)]) {
+    assert.deepEqual(await nonces.consume(bad, 'a.bin', '10.0.0.1', 'VIN123'), { outcome: 'malformed', issuedTo: null }, JSON.stringify(bad));
+  }
+  assert.deepEqual(await nonces.consume('', 'a.bin', '10.0.0.1', 'VIN123'), { outcome: 'missing', issuedTo: null });
+
+  const row = await storage.database.db.selectFrom('nonces').selectAll().executeTakeFirstOrThrow();
+  assert.equal(row.nonce_hash, createHash('sha256').update(nonce).digest('hex'), 'the format a database of an earlier version holds');
+
+  // Every refusal: outcome, and issuedTo null (not left out).
+  assert.deepEqual(await nonces.consume(nonce, 'a.bin', '10.0.0.1', 'VIN999'), { outcome: 'foreign', issuedTo: null });
+  assert.deepEqual(await nonces.consume('f'.repeat(64), 'a.bin', '10.0.0.1', 'VIN123'), { outcome: 'unknown', issuedTo: null });
+  assert.deepEqual(await nonces.consume(nonce, 'a.bin', '10.0.0.1', 'VIN123'), { outcome: 'ok', issuedTo: 'VIN123' });
+  assert.deepEqual(await nonces.consume(nonce, 'a.bin', '10.0.0.1', 'VIN123'), { outcome: 'used', issuedTo: null });
+  const late = await nonces.issue('10.0.0.1', 'VIN123');
+  now += 29_999;
+  const early = await nonces.issue('10.0.0.1', 'VIN123');
+  now += 1;
+  assert.deepEqual(await nonces.consume(late.nonce, 'a.bin', '10.0.0.1', 'VIN123'), { outcome: 'expired', issuedTo: null }, 'ttl 30 s');
+  assert.deepEqual(await nonces.consume(early.nonce, 'a.bin', '10.0.0.1', 'VIN123'), { outcome: 'ok', issuedTo: 'VIN123' });
 });
