@@ -30,6 +30,18 @@ export class NotFoundError extends HttpError {
   constructor(message = 'not found') { super(404, message); }
 }
 
+/** The request contradicts what is stored (e.g. a second release of one ECU's version). */
+export class ConflictError extends HttpError {
+  override name = 'ConflictError';
+  constructor(message: string) { super(409, message); }
+}
+
+/** The thing existed and was taken away on purpose (a withdrawn release). */
+export class GoneError extends HttpError {
+  override name = 'GoneError';
+  constructor(message: string) { super(410, message); }
+}
+
 export class PayloadTooLargeError extends HttpError {
   override name = 'PayloadTooLargeError';
   constructor(limitBytes: number) { super(413, `upload larger than the limit of ${limitBytes} bytes`); }

@@ -6,6 +6,7 @@ import { UnauthorizedError } from '../../src/server/errors.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { WebClient } from './support/web-client.ts';
+import { image } from './support/images.ts';
 
 test('identifyDownloader: a pluggable "who is downloading" for nonces and downloads (vehicle tokens later)', async (t) => {
   const dataDir = await tempDir(t);
@@ -24,12 +25,12 @@ test('identifyDownloader: a pluggable "who is downloading" for nonces and downlo
   const vehicle = new WebClient(server.url);
   t.after(() => Promise.all([admin.close(), vehicle.close()]));
   await admin.login('admin', first!.password);
-  assert.equal((await admin.upload('v.bin', 'vehicle firmware')).status, 200);
+  assert.equal((await admin.upload('v.bin', image('vehicle firmware'))).status, 200);
 
   const auth = { authorization: 'Bearer good-token' };
   const { nonce } = (await vehicle.fetch('/get_nonce', { headers: auth })).json<{ nonce: string }>();
   const download = await vehicle.fetch(`/ota_download/v.bin?nonce=${nonce}`, { headers: auth });
-  assert.equal(download.text, 'vehicle firmware');
+  assert.deepEqual(download.body, image('vehicle firmware'));
   const uses = await server.ctx.audit.list({ event: 'nonce.use', limit: 10 });
   assert.equal(uses[0]?.actor, 'VIN-TEST-1', 'the nonce use is audited under the vehicle');
   // The download's own entry is written once the response has ended: give it a moment.

@@ -7,6 +7,7 @@ export const auditEvents = [
   'login', 'logout', 'upload', 'checkout', 'nonce.use', 'download', 'ip.block', 'csrf', 'access',
   'user.add', 'user.remove', 'user.passwd',
   'vehicle.register', 'vehicle.rotate', 'vehicle.auth', 'vehicle.report',
+  'release.withdraw',
   // The audit key was created: the first entry sealed with it (the unkeyed entries before it are legacy).
   'audit.key',
 ] as const;

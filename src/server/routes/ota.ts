@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { ServerContext } from '../context.ts';
 import { clientIp } from '../client-ip.ts';
-import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { ForbiddenError, GoneError, NotFoundError } from '../errors.ts';
 import { sendBlob } from '../downloads/send-blob.ts';
 import type { NonceOutcome } from '../nonces/nonce-service.ts';
 import { bearerHeader, errorSchema, filenameParams, latestVersionSchema } from './schemas.ts';
@@ -28,7 +28,7 @@ export const otaRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
     logLevel: 'warn',
     schema: {
       tags: ['ota'],
-      summary: 'The newest release (ETag; If-None-Match → 304)',
+      summary: 'The newest release not withdrawn, by upload (ETag; If-None-Match → 304)',
       headers: { type: 'object', properties: { 'if-none-match': { type: 'string' }, authorization: bearerHeader } },
       response: { 200: latestVersionSchema, 304: { type: 'null', description: 'Unchanged since the ETag sent in If-None-Match' }, 401: errorSchema },
     },
@@ -64,11 +64,11 @@ export const otaRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
     exposeHeadRoute: false,
     schema: {
       tags: ['ota'],
-      summary: 'Download a release\'s file with a nonce (Range supported)',
+      summary: 'Download a release\'s file with a nonce (Range supported; 410 for a withdrawn release)',
       params: filenameParams,
       querystring: { type: 'object', properties: { nonce: { type: 'string', maxLength: 128 } } },
       headers: { type: 'object', properties: { authorization: bearerHeader } },
-      response: { 401: errorSchema, 403: errorSchema, 404: errorSchema, 416: errorSchema },
+      response: { 401: errorSchema, 403: errorSchema, 404: errorSchema, 410: errorSchema, 416: errorSchema },
     },
   }, async (request, reply) => {
     const { filename } = request.params;
@@ -86,10 +86,16 @@ export const otaRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app,
       throw new ForbiddenError(nonceRefusals[use.outcome]);
     }
 
-    const release = await ctx.storage.releases.newestNamed(filename);
+    const release = await ctx.storage.releases.newestOfferedNamed(filename);
     if (!release) {
       ctx.metrics.downloads.inc({ outcome: 'failed' });
-      await ctx.audit.record({ event: 'download', outcome: 'failed', actor, ip, subject: filename, details: { reason: 'unknown file' } });
+      // Only withdrawn releases have this name: they are never offered again, and the client is told why.
+      const withdrawn = await ctx.storage.releases.newestNamed(filename);
+      await ctx.audit.record({
+        event: 'download', outcome: 'failed', actor, ip, subject: filename,
+        details: withdrawn ? { release_id: withdrawn.id, reason: 'withdrawn' } : { reason: 'unknown file' },
+      });
+      if (withdrawn) throw new GoneError(`release ${withdrawn.id} (${filename}) was withdrawn: it is no longer offered`);
       throw new NotFoundError(`no release named "${filename}"`);
     }
     const sent = await sendBlob(request, reply, release, ctx.blobs).catch(async (error: unknown) => {

@@ -36,6 +36,10 @@ export const releaseSchema = {
     hardware_id: nullableString,
     uploaded_by: { type: 'string' },
     uploaded_at: { type: 'string', format: 'date-time' },
+    withdrawn_at: { type: ['string', 'null'], format: 'date-time', description: 'Set once the release is withdrawn: never offered again' },
+    withdrawn_by: nullableString,
+    withdrawal_reason: nullableString,
+    latest: { type: 'boolean', description: 'The latest release of its ECU by version (what vehicles are offered)' },
   },
 } as const;
 

@@ -3,12 +3,16 @@ import type { ServerContext } from '../context.ts';
 import type { PendingBlob } from '../storage/blobs.ts';
 import { clientIp } from '../client-ip.ts';
 import { requireRole, requireUser, verifyCsrf } from '../auth/guards.ts';
-import { BadRequestError, HttpError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
-import { checkFilename, checkLabel } from '../releases/filename.ts';
+import { BadRequestError, ConflictError, HttpError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
+import { checkFilename } from '../releases/filename.ts';
+import { checkReleaseFields } from '../releases/release-fields.ts';
+import { firmwareImageProblem, sniffBytes } from '../releases/firmware-image.ts';
+import { DuplicateReleaseError, type ReleaseRecord } from '../storage/releases.ts';
+import { formatTime } from '../views/format.ts';
 import { sendBlob } from '../downloads/send-blob.ts';
 import { wantsHtml } from '../error-handler.ts';
 import { errorSchema, filenameParams, releaseSchema } from './schemas.ts';
-import { releaseJson } from './releases.ts';
+import { latestReleaseIds, releaseJson } from './releases.ts';
 import { multipartRefusal } from './multipart-errors.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 
@@ -22,7 +26,7 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       consumes: ['multipart/form-data'],
       response: {
         200: { type: 'object', properties: { message: { type: 'string' }, release: releaseSchema } },
-        400: errorSchema, 401: errorSchema, 403: errorSchema, 413: errorSchema,
+        400: errorSchema, 401: errorSchema, 403: errorSchema, 409: errorSchema, 413: errorSchema,
       },
     },
   }, async (request, reply) => {
@@ -47,6 +51,8 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
     try {
       for await (const part of request.parts()) {
         if (part.type === 'field') {
+          // The multipart parser cuts a field at its size limit and says so; a cut value is not the one sent.
+          if (part.valueTruncated) throw new BadRequestError(`the field "${part.fieldname.slice(0, 64)}" is too long`);
           fields[part.fieldname] = String(part.value);
           continue;
         }
@@ -56,21 +62,25 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
         csrfChecked = true;
         if (part.fieldname !== 'file' || pending) throw new BadRequestError('send exactly one file, in the field "file"');
         filename = checkFilename(part.filename);
-        pending = await ctx.blobs.write(part.file);
+        // Fields sent before the file (as our form sends them) are checked before a byte of it is stored.
+        await refuseTakenVersion(ctx, checkReleaseFields(fields, { complete: false }));
+        pending = await ctx.blobs.write(part.file, { headBytes: sniffBytes });
         if (part.file.truncated) throw new PayloadTooLargeError(ctx.config.maxUploadBytes);
       }
       if (!csrfChecked) await verifyCsrf(app, ctx, request, fields.csrf_token ?? headerToken(request.headers['x-csrf-token']));
       if (!pending || !filename) throw new BadRequestError('no file uploaded: send it in the field "file"');
-      const ecu = checkLabel('ecu', fields.ecu, 64);
-      const firmwareVersion = checkLabel('firmware_version', fields.firmware_version, 64);
-      const notes = checkLabel('notes', fields.notes, 1000);
-      // As a vehicle config names it (at most 32 characters); the signed manifest carries it to the ECU.
-      const hardwareId = checkLabel('hardware_id', fields.hardware_id, 32);
+      const release = checkReleaseFields(fields);
+      const { ecu, firmware_version: firmwareVersion, hardware_id: hardwareId } = release;
+      const imageProblem = firmwareImageProblem(pending.head, pending.size);
+      if (imageProblem) throw new BadRequestError(`${filename}: ${imageProblem}`);
+      await refuseTakenVersion(ctx, release);
 
-      await pending.commit();
-      const release = await ctx.storage.releases.add({
-        filename, sha256: pending.sha256, size: pending.size, ecu, firmware_version: firmwareVersion, notes,
-        hardware_id: hardwareId, uploaded_by: user.username, uploaded_at: ctx.clock(),
+      const blob = pending;
+      const stored = await ctx.storage.releases.add({
+        ...release, filename, sha256: blob.sha256, size: blob.size, uploaded_by: user.username, uploaded_at: ctx.clock(),
+      }, { beforeCommit: () => blob.commit() }).catch((error: unknown) => {
+        if (error instanceof DuplicateReleaseError) throw versionTaken(error.holder, release);
+        throw error;
       });
       pending = undefined;
       ctx.latest.invalidate();
@@ -78,14 +88,14 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       ctx.metrics.uploads.inc({ outcome: 'ok' });
       await ctx.audit.record({
         event: 'upload', outcome: 'ok', actor: user.username, ip, subject: filename,
-        details: { release_id: release.id, sha256: release.sha256, size: release.size, ecu, firmware_version: firmwareVersion, ...(hardwareId ? { hardware_id: hardwareId } : {}) },
+        details: { release_id: stored.id, sha256: stored.sha256, size: stored.size, ecu, firmware_version: firmwareVersion, ...(hardwareId ? { hardware_id: hardwareId } : {}) },
       });
-      const message = `uploaded ${filename} (${release.size} bytes, sha256 ${release.sha256})`;
+      const message = `uploaded ${filename} (${stored.size} bytes, sha256 ${stored.sha256})`;
       if (wantsHtml(request)) {
         request.session.flash = message;
         return reply.redirect('/', 303);
       }
-      return { message, release: releaseJson(release) };
+      return { message, release: releaseJson(stored, (await latestReleaseIds(ctx)).has(stored.id)) };
     } catch (caught) {
       await pending?.discard();
       const error = multipartRefusal(caught);
@@ -123,6 +133,20 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
     return reply;
   });
 };
+
+/** 409 when the upload's ECU already has a release of its version (withdrawn ones included). */
+async function refuseTakenVersion(ctx: ServerContext, release: { ecu: string | null; firmware_version: string | null }): Promise<void> {
+  if (!release.ecu || !release.firmware_version) return;
+  const holder = await ctx.storage.releases.holder(release.ecu, release.firmware_version);
+  if (holder) throw versionTaken(holder, release);
+}
+
+function versionTaken(holder: ReleaseRecord | undefined, release: { ecu: string | null; firmware_version: string | null }): ConflictError {
+  const what = `${release.ecu} ${release.firmware_version}`;
+  if (!holder) return new ConflictError(`${what} has been released already: give this image a new version`);
+  const withdrawn = holder.withdrawn_at === null ? '' : ', withdrawn';
+  return new ConflictError(`${what} is already release ${holder.id} (${holder.filename}, version ${holder.firmware_version}, uploaded by ${holder.uploaded_by} at ${formatTime(holder.uploaded_at)}${withdrawn}): a version is released once, give this image a new version`);
+}
 
 function headerToken(header: string | string[] | undefined): string | undefined {
   return typeof header === 'string' ? header : undefined;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { VehicleRecord } from '../storage/vehicles.ts';
 import { clientIp } from '../client-ip.ts';
-import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { ForbiddenError, GoneError, NotFoundError } from '../errors.ts';
 import { vehicleReleaseOf } from '../releases/latest-per-ecu.ts';
 import { reportBodyLimit, reportRecord, vehicleReportSchema, type VehicleReportBody } from '../vehicles/report.ts';
 import { bearerHeader, errorSchema } from './schemas.ts';
@@ -54,7 +54,7 @@ export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
     logLevel: 'warn',
     schema: {
       tags: ['vehicles'],
-      summary: 'The newest release of each ECU, with its signed manifest (vehicle token if presented or required)',
+      summary: 'The latest release of each ECU by version (withdrawn ones never), with its signed manifest (vehicle token if presented or required)',
       security: [{ vehicleToken: [] }, {}],
       headers: tokenHeaders,
       response: {
@@ -74,12 +74,13 @@ export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
       security: [{ vehicleToken: [] }, {}],
       params: { type: 'object', properties: { release_id: { type: 'integer', minimum: 1 } }, required: ['release_id'] },
       headers: tokenHeaders,
-      response: { 200: manifestSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema },
+      response: { 200: manifestSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema, 410: errorSchema },
     },
   }, async (request, reply) => {
     await ctx.identifyDownloader(request);
     const release = await ctx.storage.releases.find(request.params.release_id);
     if (!release) throw new NotFoundError(`no release ${request.params.release_id}`);
+    if (release.withdrawn_at !== null) throw new GoneError(`release ${release.id} (${release.filename}) was withdrawn: it is no longer offered`);
     const { manifest } = vehicleReleaseOf(release, ctx.signer);
     if (!manifest) throw new NotFoundError(`release ${release.id} has no manifest: it names no target ECU or no firmware version`);
     // Serialised as is: the signature covers every field, none may be dropped or reordered away.

@@ -7,7 +7,7 @@ import { admin, employee, loggedIn, startTestServer } from '../support/server.ts
 test('audit log: /audit page with filters, JSON lines, verify, and tampering detected', async (t) => {
   const server = await startTestServer(t);
   const boss = await loggedIn(server, admin);
-  await boss.upload('one.bin', '1');
+  await boss.upload('one.bin', Buffer.from([0]));
   await server.client().login(employee.username, 'not-the-password');
   const { nonce } = (await server.client().fetch('/get_nonce')).json<{ nonce: string }>();
   await server.client().fetch(`/ota_download/one.bin?nonce=${nonce}`);

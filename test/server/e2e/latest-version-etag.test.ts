@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admin, loggedIn, startTestServer } from '../support/server.ts';
+import { image } from '../support/images.ts';
 
 test('/latest_version: an ETag naming the newest release; If-None-Match answers 304 without a body', async (t) => {
   const server = await startTestServer(t);
@@ -18,7 +19,7 @@ test('/latest_version: an ETag naming the newest release; If-None-Match answers 
   assert.equal(unchanged.headers['content-length'], undefined);
 
   const uploader = await loggedIn(server, admin);
-  const release = (await uploader.upload('a.bin', 'first', { ecu: 'EDT', firmware_version: '1.0.0' })).json<{ release: { id: number; sha256: string } }>().release;
+  const release = (await uploader.upload('a.bin', image('first'), { ecu: 'EDT', firmware_version: '1.0.0' })).json<{ release: { id: number; sha256: string } }>().release;
   const changed = await poll('W/"none"');
   assert.equal(changed.status, 200, 'an upload changes the answer at once');
   const etag = `W/"${release.id}-${release.sha256}"`;
@@ -31,8 +32,9 @@ test('/latest_version: an ETag naming the newest release; If-None-Match answers 
   assert.equal((await poll('*')).status, 304);
   assert.equal((await poll('"other"')).status, 200);
 
-  // The same bytes uploaded again are a new release: a new tag, so pollers do look.
-  const again = (await uploader.upload('a.bin', 'first', { ecu: 'EDT', firmware_version: '1.0.0' })).json<{ release: { id: number } }>().release;
+  // The same bytes uploaded again (as a seed-style file: one ECU version is released once) are a new
+  // release: a new tag, so pollers do look.
+  const again = (await uploader.upload('a.bin', image('first'))).json<{ release: { id: number } }>().release;
   const reuploaded = await poll(etag);
   assert.equal(reuploaded.status, 200);
   assert.equal(reuploaded.json().release_id, again.id);

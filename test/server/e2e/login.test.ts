@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { FormData } from 'undici';
 import { admin, employee, loggedIn, startTestServer } from '../support/server.ts';
 import { csrfTokenIn } from '../support/web-client.ts';
+import { image } from '../support/images.ts';
 
 test('login, sessions and logout', async (t) => {
   // Room for the timing comparison's failed attempts before the lockout (tested on its own below).
@@ -150,7 +151,7 @@ test('CSRF: a state-changing request without the right token is 403 and audited'
   assert.match(String(upload.json().error), /CSRF/);
   const headerToken = csrfTokenIn((await session.fetch('/')).text);
   const form = new FormData();
-  form.append('file', new Blob(['via header']), 'header.bin');
+  form.append('file', new Blob([image('via header')]), 'header.bin');
   const viaHeader = await session.fetch('/upload', { method: 'POST', body: form, headers: { 'x-csrf-token': headerToken } });
   assert.equal(viaHeader.status, 200, 'the X-CSRF-Token header works too');
   assert.equal((await session.fetch('/users', { form: { username: 'mallory', role: 'admin', password: 'mallory-password' } })).status, 403);

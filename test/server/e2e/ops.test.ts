@@ -11,6 +11,7 @@ import { rawUpload } from '../support/raw-upload.ts';
 import { csrfTokenIn } from '../support/web-client.ts';
 import { startCanota } from '../../support/canota-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { image } from '../support/images.ts';
 
 test('ops: healthz, metrics, OpenAPI docs, security headers, error formats', async (t) => {
   const server = await startTestServer(t);
@@ -24,7 +25,7 @@ test('ops: healthz, metrics, OpenAPI docs, security headers, error formats', asy
 
   await t.test('/metrics counts requests, downloads, bytes, nonce outcomes and logins', async () => {
     const boss = await loggedIn(server, admin);
-    await boss.upload('m.bin', 'metrics!');
+    await boss.upload('m.bin', image('metrics!'));
     await server.client().login(admin.username, 'wrong-password-1');
     const { nonce } = (await client.fetch('/get_nonce')).json<{ nonce: string }>();
     await client.fetch(`/ota_download/m.bin?nonce=${nonce}`);
@@ -33,7 +34,7 @@ test('ops: healthz, metrics, OpenAPI docs, security headers, error formats', asy
     const metrics = (await boss.fetch('/metrics')).text;
     const value = (pattern: string) => Number(new RegExp(`^${pattern} (\\d+)`, 'm').exec(metrics)?.[1]);
     assert.equal(value('canota_downloads_total\\{outcome="ok"\\}'), 1);
-    assert.equal(value('canota_download_bytes_total'), 8);
+    assert.equal(value('canota_download_bytes_total'), image('metrics!').length);
     assert.equal(value('canota_nonces_total\\{outcome="issued"\\}'), 1);
     assert.equal(value('canota_nonces_total\\{outcome="ok"\\}'), 1);
     assert.equal(value('canota_nonces_total\\{outcome="used"\\}'), 1);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { admin, loggedIn, startTestServer } from '../support/server.ts';
+import { image } from '../support/images.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -148,7 +149,7 @@ test('OTA routes: latest_version, nonce, download, Range, reuse, traversal', asy
 test('nonces expire (--nonce-ttl) and their issuing is rate-limited (--nonce-rate-limit)', async (t) => {
   const server = await startTestServer(t, { args: ['--nonce-ttl', '1', '--nonce-rate-limit', '5'] });
   const uploader = await loggedIn(server, admin);
-  assert.equal((await uploader.upload('a.bin', 'abc')).status, 200);
+  assert.equal((await uploader.upload('a.bin', image('abc'))).status, 200);
   const vehicle = server.client();
   const { nonce, expires_in } = (await vehicle.fetch('/get_nonce')).json<{ nonce: string; expires_in: number }>();
   assert.equal(expires_in, 1);
@@ -166,14 +167,14 @@ test('nonces expire (--nonce-ttl) and their issuing is rate-limited (--nonce-rat
 test('the latest release survives a restart', async (t) => {
   const first = await startTestServer(t);
   const uploader = await loggedIn(first, admin);
-  assert.equal((await uploader.upload('keep.bin', 'persist me', { ecu: 'EDT' })).status, 200);
+  assert.equal((await uploader.upload('keep.bin', image('persist me'), { ecu: 'EDT', firmware_version: '1.0.0' })).status, 200);
   await uploader.close();
   assert.equal(await first.process.stop(), 0);
 
   const second = await startTestServer(t, { dataDir: first.dataDir, users: [] });
   const latest = (await second.client().fetch('/latest_version')).json();
   assert.equal(latest.version, 'keep.bin');
-  assert.equal(latest.sha256, createHash('sha256').update('persist me').digest('hex'));
+  assert.equal(latest.sha256, createHash('sha256').update(image('persist me')).digest('hex'));
 });
 
 function rawGet(baseUrl: string, path: string, cookies: Map<string, string>): Promise<{ status: number; body: string }> {

@@ -18,7 +18,7 @@ test('two canota servers on one PostgreSQL database and data dir act as one', { 
 
     const boss = await loggedIn(first, admin);
     const firmware = randomBytes(100_000);
-    assert.equal((await boss.upload('shared.bin', firmware, { ecu: 'EDT' })).status, 200);
+    assert.equal((await boss.upload('shared.bin', firmware, { ecu: 'EDT', firmware_version: '1.0.0' })).status, 200);
     const latest = (await second.client().fetch('/latest_version')).json();
     assert.equal(latest.sha256, createHash('sha256').update(firmware).digest('hex'), 'the other instance sees the upload');
 

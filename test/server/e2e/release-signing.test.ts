@@ -8,6 +8,7 @@ import { verifyManifest, type SignedManifest } from '../../../src/crypto/manifes
 import { admin, loggedIn, startTestServer } from '../support/server.ts';
 import { listeningPattern, runCanota, startCanota } from '../../support/canota-process.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { image } from '../support/images.ts';
 
 interface VehicleRelease {
   release_id: number;
@@ -124,7 +125,7 @@ test('--signing-key: a key made with canota keys generate signs instead; a missi
 
   const server = await startTestServer(t, { args: ['--signing-key', keyFile] });
   const uploader = await loggedIn(server, admin);
-  assert.equal((await uploader.upload('edt.bin', 'image', { ecu: 'EDT', firmware_version: '3.0.0' })).status, 200);
+  assert.equal((await uploader.upload('edt.bin', image('image'), { ecu: 'EDT', firmware_version: '3.0.0' })).status, 200);
   const { releases } = (await server.client().fetch('/api/v1/releases/latest')).json<{ releases: VehicleRelease[] }>();
   assert.equal(verifyManifest(releases[0]!.manifest!, [publicKey]).firmware_version, '3.0.0');
   const defaultKey = await runCanota(['keys', 'show', '--data-dir', server.dataDir, '--signing-key', keyFile, '--json']);

@@ -2,16 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admin, employee, loggedIn, startTestServer } from '../support/server.ts';
 import { csrfTokenIn } from '../support/web-client.ts';
+import { image } from '../support/images.ts';
 
 test('roles: admin changes, employee only looks, anonymous API calls get 401', async (t) => {
   const server = await startTestServer(t);
   const boss = await loggedIn(server, admin);
-  assert.equal((await boss.upload('ecu.bin', 'firmware bytes', { ecu: 'EDT' })).status, 200);
+  assert.equal((await boss.upload('ecu.bin', image('firmware bytes'), { ecu: 'EDT', firmware_version: '1.0.0' })).status, 200);
 
   await t.test('an admin checks out a stored file with /upload/<filename>', async () => {
     const response = await boss.fetch('/upload/ecu.bin');
     assert.equal(response.status, 200);
-    assert.equal(response.text, 'firmware bytes');
+    assert.deepEqual(response.body, image('firmware bytes'));
     assert.match(String(response.headers['content-disposition']), /attachment; filename\*=UTF-8''ecu\.bin/);
     assert.equal((await boss.fetch('/upload/missing.bin')).status, 404);
   });

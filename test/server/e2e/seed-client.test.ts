@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { admin, loggedIn, startTestServer } from '../support/server.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { image } from '../support/images.ts';
 
 const seedClient = fileURLToPath(new URL('../../fixtures/seed/download_file.py', import.meta.url));
 // Debian's interpreter, which has python3-requests (the python3 first on PATH may not).
@@ -68,7 +69,7 @@ test('the seed client fails after its 3 retries when downloads are refused, and 
   // The refusal comes from a release whose blob vanished from the store (a server-side fault): 404 each try.
   const server = await startTestServer(t);
   const boss = await loggedIn(server, admin);
-  const content = 'will vanish';
+  const content = image('will vanish');
   assert.equal((await boss.upload('gone.bin', content)).status, 200);
   const sha = createHash('sha256').update(content).digest('hex');
   await rm(join(server.dataDir, 'blobs', sha.slice(0, 2), sha));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { admin, loggedIn, startTestServer, type TestServer } from '../support/server.ts';
 import { csrfTokenIn, type WebClient } from '../support/web-client.ts';
 import { rawUpload } from '../support/raw-upload.ts';
+import { image } from '../support/images.ts';
 
 async function storedBlobs(server: TestServer): Promise<string[]> {
   const root = join(server.dataDir, 'blobs');
@@ -44,16 +45,16 @@ test('uploads: size limit, filenames, atomic storage, escaping', async (t) => {
   });
 
   await t.test('metadata is stored with the release; bad metadata is 400', async () => {
-    const response = await boss.upload('meta.bin', 'meta', { ecu: 'EDT', firmware_version: '3.1.4', notes: 'better torque' });
+    const response = await boss.upload('meta.bin', image('meta'), { ecu: 'EDT', firmware_version: '3.1.4', notes: 'better torque' });
     const release = (response.json() as { release: Record<string, unknown> }).release;
     assert.equal(release.filename, 'meta.bin');
     assert.equal(release.ecu, 'EDT');
     assert.equal(release.firmware_version, '3.1.4');
     assert.equal(release.notes, 'better torque');
     assert.equal(release.uploaded_by, admin.username);
-    assert.equal(release.size, 4);
-    assert.equal(release.sha256, createHash('sha256').update('meta').digest('hex'));
-    assert.equal((await boss.upload('meta2.bin', 'x', { ecu: 'E'.repeat(65) })).status, 400);
+    assert.equal(release.size, image('meta').length);
+    assert.equal(release.sha256, createHash('sha256').update(image('meta')).digest('hex'));
+    assert.equal((await boss.upload('meta2.bin', image('x'), { ecu: 'E'.repeat(65), firmware_version: '1.0.0' })).status, 400);
   });
 
   await t.test('a cut upload leaves no file and no release behind', async () => {
@@ -68,9 +69,9 @@ test('uploads: size limit, filenames, atomic storage, escaping', async (t) => {
   });
 
   await t.test('identical content is stored once, addressed by its SHA-256', async () => {
-    await boss.upload('same-1.bin', 'identical');
-    await boss.upload('same-2.bin', 'identical');
-    const hash = createHash('sha256').update('identical').digest('hex');
+    await boss.upload('same-1.bin', image('identical'));
+    await boss.upload('same-2.bin', image('identical'));
+    const hash = createHash('sha256').update(image('identical')).digest('hex');
     assert.deepEqual((await storedBlobs(server)).filter((b) => b.endsWith(hash)), [`${hash.slice(0, 2)}/${hash}`]);
   });
 
@@ -81,17 +82,22 @@ test('uploads: size limit, filenames, atomic storage, escaping', async (t) => {
     const refused = await boss.upload(name, 'xss', {}, { accept: 'text/html' });
     assert.equal(refused.status, 400);
     assert.ok(!refused.text.includes('<img src=x'), 'raw tag not in the error page');
-    assert.equal((await boss.upload('xss.bin', 'xss', { ecu: '<b>EDT</b>', notes: '<script>alert(2)</script>' })).status, 200);
+    // Markup in an ECU name is no ECU name; the refusal quotes it as text.
+    const badEcu = await boss.upload('xss.bin', image('xss'), { ecu: '<b>EDT</b>', firmware_version: '1.0.0' }, { accept: 'text/html' });
+    assert.equal(badEcu.status, 400);
+    assert.ok(!badEcu.text.includes('<b>EDT</b>') && badEcu.text.includes('&lt;b&gt;EDT&lt;/b&gt;'), badEcu.text);
+    // Notes are plain text: markup is kept as typed and shown as text.
+    assert.equal((await boss.upload('xss.bin', image('xss'), { ecu: 'EDT', firmware_version: '1.0.1', notes: '<b>bold</b><script>alert(2)</script>' })).status, 200);
     const page = (await boss.fetch('/')).text;
-    assert.ok(!page.includes('<b>EDT</b>'));
+    assert.ok(!page.includes('<b>bold</b>'));
     assert.ok(!page.includes('<script>alert(2)'));
-    assert.ok(page.includes('&lt;b&gt;EDT&lt;/b&gt;'), 'shown as text');
+    assert.ok(page.includes('&lt;b&gt;bold&lt;/b&gt;'), 'shown as text');
     const audit = (await boss.fetch('/audit')).text;
     assert.ok(!audit.includes('<img src=x'));
   });
 
   await t.test('a browser form post without JavaScript is redirected back to the list with a message', async () => {
-    const response = await boss.upload('form.bin', 'via form', {}, { accept: 'text/html,application/xhtml+xml' });
+    const response = await boss.upload('form.bin', image('via form'), {}, { accept: 'text/html,application/xhtml+xml' });
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/');
     assert.match((await boss.fetch('/')).text, /uploaded form\.bin/);

@@ -4,6 +4,7 @@ import { admin, employee, loggedIn, startTestServer, type TestServer } from '../
 import { csrfTokenIn, type WebClient } from '../support/web-client.ts';
 import { registerVehicle, vehicleReport } from '../support/vehicles.ts';
 import { runCanota } from '../../support/canota-process.ts';
+import { image } from '../support/images.ts';
 
 const VIN = 'WCANTAVEH00000001';
 const OTHER_VIN = 'WCANTAVEH00000002';
@@ -24,7 +25,7 @@ test('vehicles: tokens on the OTA routes, reports, the vehicles API and pages', 
   const token = await registerVehicle(server.dataDir, VIN);
   const otherToken = await registerVehicle(server.dataDir, OTHER_VIN);
   const uploader = await loggedIn(server, admin);
-  assert.equal((await uploader.upload('edt-2.0.0.bin', 'EDT image 2.0.0', { ecu: 'EDT', firmware_version: '2.0.0' })).status, 200);
+  assert.equal((await uploader.upload('edt-2.0.0.bin', image('EDT image 2.0.0'), { ecu: 'EDT', firmware_version: '2.0.0' })).status, 200);
   const car = server.client();
 
   await t.test('a valid token binds the nonce to the vehicle, and the audit log names the VIN', async () => {
@@ -33,7 +34,7 @@ test('vehicles: tokens on the OTA routes, reports, the vehicles API and pages', 
     const { nonce: value } = nonce.json<{ nonce: string }>();
     const download = await car.fetch(`/ota_download/edt-2.0.0.bin?nonce=${value}`, { headers: bearer(token) });
     assert.equal(download.status, 200);
-    assert.equal(download.text, 'EDT image 2.0.0');
+    assert.deepEqual(download.body, image('EDT image 2.0.0'));
     await waitFor(async () => (await audits(server, 'download')).some((a) => a.actor === VIN && a.outcome === 'ok'), 'the download audited under the VIN');
     assert.ok((await audits(server, 'nonce.use')).some((a) => a.actor === VIN && a.outcome === 'ok'));
 
@@ -242,7 +243,7 @@ test('--require-vehicle-token: anonymous clients get 401 on the vehicle routes; 
   const server = await startTestServer(t, { args: ['--require-vehicle-token'] });
   const token = await registerVehicle(server.dataDir, VIN);
   const uploader = await loggedIn(server, admin);
-  assert.equal((await uploader.upload('edt.bin', 'image', { ecu: 'EDT', firmware_version: '2.0.0' })).status, 200);
+  assert.equal((await uploader.upload('edt.bin', image('image'), { ecu: 'EDT', firmware_version: '2.0.0' })).status, 200);
   const anonymous = server.client();
   for (const route of ['/latest_version', '/get_nonce', '/ota_download/edt.bin?nonce=' + 'a'.repeat(64), '/api/v1/releases/latest', '/api/v1/releases/1/manifest']) {
     const response = await anonymous.fetch(route);
@@ -252,7 +253,7 @@ test('--require-vehicle-token: anonymous clients get 401 on the vehicle routes; 
   }
   const { nonce } = (await anonymous.fetch('/get_nonce', { headers: bearer(token) })).json<{ nonce: string }>();
   const download = await anonymous.fetch(`/ota_download/edt.bin?nonce=${nonce}`, { headers: bearer(token) });
-  assert.equal(download.text, 'image');
+  assert.deepEqual(download.body, image('image'));
   assert.equal((await anonymous.fetch('/latest_version', { headers: bearer(token) })).json().version, 'edt.bin');
   assert.equal((await anonymous.fetch('/healthz')).status, 200, 'operations are not vehicle routes');
   assert.equal((await anonymous.fetch('/login')).status, 200, 'nor is the admin UI');

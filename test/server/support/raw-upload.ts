@@ -15,7 +15,8 @@ export function rawUpload(baseUrl: string, options: {
     'Content-Type: application/octet-stream\r\n\r\n');
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const url = new URL(baseUrl);
-  const chunk = options.chunk ?? Buffer.alloc(1024 * 1024, 0x5a);
+  // 0xA5 bytes: no text (the server refuses text files as firmware images).
+  const chunk = options.chunk ?? Buffer.alloc(1024 * 1024, 0xa5);
   return new Promise((resolve, reject) => {
     const req = request({
       host: url.hostname, port: url.port, path: '/upload', method: 'POST',
