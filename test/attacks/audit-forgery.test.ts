@@ -7,6 +7,7 @@ import { runCanota } from '../support/canota-process.ts';
 import { admin, employee, loggedIn, startTestServer } from '../server/support/server.ts';
 import { entryHash, genesisHash } from '../../src/server/audit/chain.ts';
 import type { AuditRecord } from '../../src/server/storage/audit-entries.ts';
+import { image } from '../server/support/images.ts';
 
 type Row = AuditRecord;
 
@@ -20,7 +21,7 @@ test('a database writer cannot forge, delete or re-chain audit entries unnoticed
   await server.client().login(employee.username, 'wrong-password-1');
   await server.client().login(employee.username, 'wrong-password-2');
   const boss = await loggedIn(server, admin);
-  assert.equal((await boss.upload('real.bin', 'real')).status, 200);
+  assert.equal((await boss.upload('real.bin', image('real'))).status, 200);
   await server.process.stop();
 
   const verify = () => runCanota(['audit', 'verify', '--data-dir', server.dataDir]);

@@ -8,6 +8,7 @@ import { tempDir } from '../support/temp-dir.ts';
 import { admin, employee, loggedIn, startTestServer } from '../server/support/server.ts';
 import { entryMac } from '../../src/server/audit/chain.ts';
 import type { AuditRecord } from '../../src/server/storage/audit-entries.ts';
+import { image } from '../server/support/images.ts';
 
 /**
  * Attack: removing the newest audit entries leaves a shorter chain that is still valid, and an attacker who
@@ -20,7 +21,7 @@ test('signed checkpoints catch removed newest entries and a re-chained log', asy
   const elsewhere = await tempDir(t, 'canota-checkpoints-');
   const checkpoint = join(elsewhere, 'checkpoint.json');
   const boss = await loggedIn(server, admin);
-  assert.equal((await boss.upload('one.bin', '1')).status, 200);
+  assert.equal((await boss.upload('one.bin', image('1'))).status, 200);
   await server.client().login(employee.username, 'wrong-password-1');
   await server.client().login(employee.username, 'wrong-password-2');
 
@@ -32,7 +33,7 @@ test('signed checkpoints catch removed newest entries and a re-chained log', asy
   assert.match(publicKey, /^ed25519:[A-Za-z0-9+/]{43}=$/);
 
   // The server goes on writing after the checkpoint.
-  assert.equal((await boss.upload('two.bin', '2')).status, 200);
+  assert.equal((await boss.upload('two.bin', image('2'))).status, 200);
   await server.process.stop();
   const verify = (...args: string[]) => runCanota(['audit', 'verify', '--data-dir', server.dataDir, ...args]);
   const db = () => new Database(server.databaseFile);
@@ -76,7 +77,7 @@ test('signed checkpoints catch removed newest entries and a re-chained log', asy
     const freshBoss = await loggedIn(fresh, admin);
     await fresh.client().login(employee.username, 'wrong-password-1');
     await fresh.client().login(employee.username, 'wrong-password-2');
-    assert.equal((await freshBoss.upload('one.bin', '1')).status, 200);
+    assert.equal((await freshBoss.upload('one.bin', image('1'))).status, 200);
     await fresh.process.stop();
     const point = join(elsewhere, 'fresh.json');
     assert.equal((await runCanota(['audit', 'checkpoint', '--data-dir', dataDir, '-o', point])).code, 0);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admin, loggedIn, startTestServer } from '../server/support/server.ts';
+import { image } from '../server/support/images.ts';
 
 /**
  * Attack: an uploader stores a release whose name looks like another's (`edt-2.0.0.bin`) but is not:
@@ -37,7 +38,7 @@ test('filenames that only look like plain names are refused, saying which charac
   });
 
   await t.test('no look-alike was stored; the plain name still works', async () => {
-    assert.equal((await boss.upload('edt-2.0.0.bin', 'real')).status, 200);
+    assert.equal((await boss.upload('edt-2.0.0.bin', image('real'))).status, 200);
     const releases = (await boss.fetch('/api/v1/releases')).json<{ releases: Array<{ filename: string }> }>().releases;
     assert.deepEqual(releases.map((r) => r.filename), ['edt-2.0.0.bin']);
     const audit = await server.auditLines();

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admin, loggedIn, startTestServer } from '../server/support/server.ts';
+import { image } from '../server/support/images.ts';
 
 /**
  * Attack: an admin's client (or anyone holding a session) sends multipart bodies the parser cannot read: no
@@ -37,7 +38,7 @@ test('malformed multipart uploads get 400 with a clear message, not 500', async 
   await t.test('nothing was stored and the server still works', async () => {
     const releases = (await boss.fetch('/api/v1/releases')).json<{ releases: unknown[] }>().releases;
     assert.deepEqual(releases, []);
-    assert.equal((await boss.upload('fine.bin', 'ok')).status, 200);
+    assert.equal((await boss.upload('fine.bin', image('ok'))).status, 200);
     assert.ok(!server.process.output.some((line) => /"statusCode":500|request failed/.test(line)), 'no 500 was logged');
   });
 });

@@ -23,6 +23,8 @@ export interface OtaTestServer {
   upload(filename: string, content: Buffer | { path: string }, fields?: ReleaseFields): Promise<Record<string, unknown>>;
   /** GET as the logged-in admin, JSON (the admin API, e.g. `/api/v1/vehicles/<vin>`). */
   adminJson<T = Record<string, unknown>>(path: string): Promise<T>;
+  /** Withdraws a release as the admin (`POST /api/v1/releases/<id>/withdraw`): never offered again. */
+  withdraw(releaseId: number | string, reason?: string): Promise<Record<string, unknown>>;
 }
 
 export const adminName = 'ota-admin';
@@ -47,6 +49,7 @@ export async function startOtaServer(t: TestContext, options: { args?: string[] 
     process,
     upload: (filename, content, fields) => uploader.upload(filename, content, fields),
     adminJson: (path) => uploader.json(path),
+    withdraw: (releaseId, reason) => uploader.withdraw(releaseId, reason),
   };
 }
 
@@ -67,6 +70,16 @@ export class Uploader {
     form.append('file', blob, filename);
     const answer = await this.#fetch('/upload', { method: 'POST', body: form, headers: { accept: 'application/json' } });
     if (answer.status !== 200) throw new Error(`upload of ${filename} failed: ${answer.status} ${answer.text}`);
+    return JSON.parse(answer.text) as Record<string, unknown>;
+  }
+
+  async withdraw(releaseId: number | string, reason?: string): Promise<Record<string, unknown>> {
+    if (!this.#loggedIn) await this.#login();
+    const answer = await this.#fetch(`/api/v1/releases/${releaseId}/withdraw`, {
+      method: 'POST', body: JSON.stringify(reason === undefined ? {} : { reason }),
+      headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': await this.#csrfToken('/') },
+    });
+    if (answer.status !== 200) throw new Error(`withdrawal of release ${releaseId} failed: ${answer.status} ${answer.text}`);
     return JSON.parse(answer.text) as Record<string, unknown>;
   }
 

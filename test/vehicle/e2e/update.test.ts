@@ -80,9 +80,15 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
   assert.equal(history.vehicle.ecus.TMU?.version, '1.0.0');
   assert.equal((await tmuState(stateDir)).phase, 'idle');
 
-  await t.test('up to date afterwards; an older release is refused as a downgrade and nothing is offered', async () => {
+  await t.test('up to date afterwards; a lower version uploaded later is not offered; once 2.0.0 is withdrawn, the car refuses 1.5.0 as a downgrade', async () => {
     await waitForLog(vehicle, /^up to date$/);
     await server.upload('edt-1.5.0.bin', firmware(50_000), { ecu: 'EDT', firmware_version: '1.5.0' });
+    // The server's latest EDT stays 2.0.0 (latest by version, docs/server.md): nothing new for the car.
+    const before = vehicle.output.length;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal(vehicle.output.slice(before).filter((line) => /new releases|offer shown|refusing downgrade/.test(line)).length, 0);
+    // Withdrawn, 2.0.0 is offered no more, 1.5.0 is: the car's own check refuses it.
+    await server.withdraw(1, 'test: withdraw the installed release');
     const refused = await waitForLog(vehicle, /^refusing downgrade of EDT from 2\.0\.0 to 1\.5\.0 \(possible rollback attack\)$/, 10_000);
     assert.equal(refused.level, 40);
     // Another poll later: still nothing planned.
