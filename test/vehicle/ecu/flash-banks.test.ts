@@ -439,3 +439,126 @@ test('kill -9 at any moment of an update leaves an ECU that boots a verified ima
     assert.equal(banks.record.trial, null);
   }
 });
+
+test('FlashError names itself', async (t) => {
+  const banks = await FlashBanks.open({ directory: await tempDir(t), ecu: 'EDT', factory });
+  await assert.rejects(banks.activateInactive(), (error: unknown) => error instanceof FlashError && error.name === 'FlashError');
+});
+
+test('confirming an image below the floor (after a fall-back) keeps the floor; an image at the floor leaves it as it is', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.boot();
+  await banks.confirm();
+  await writeFile(banks.bankPath('B'), 'worn out');
+  await banks.boot();
+  assert.deepEqual([banks.activeBank.version, banks.confirmed, banks.floor], ['1.0.0', true, '2.0.0']);
+  await banks.confirm();
+  assert.equal(banks.floor, '2.0.0', 'confirming 1.0.0 does not lower the floor');
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.boot();
+  await banks.confirm();
+  assert.deepEqual([banks.confirmed, banks.floor], [true, '2.0.0']);
+});
+
+test('an image returned to that is newer than the floor was never confirmed: it runs on trial', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  const update = async (version: string) => {
+    await program(banks, randomBytes(2000), version);
+    await banks.activateInactive();
+    await banks.boot();
+  };
+  await update('2.0.0'); // never confirmed: the floor stays 1.0.0
+  await update('3.0.0');
+  assert.deepEqual([banks.activeBank.version, banks.confirmed, banks.floor], ['3.0.0', false, '1.0.0']);
+  await banks.rollback();
+  await banks.boot();
+  assert.deepEqual([banks.activeBank.version, banks.confirmed], ['2.0.0', false], 'a rollback to 2.0.0, above the floor');
+
+  // The same for a fall-back: 3.0.0 again, then its bank fails; 2.0.0 runs, unconfirmed.
+  await update('3.0.0');
+  await banks.confirm();
+  assert.equal(banks.floor, '3.0.0');
+  await update('4.0.0');
+  await writeFile(banks.bankPath(banks.active), 'worn out');
+  const event = await banks.boot();
+  assert.equal(event.outcome, 'fell-back');
+  assert.deepEqual([banks.activeBank.version, banks.confirmed], ['3.0.0', true], 'at the floor: confirmed');
+});
+
+test('an image returned to without a floor (a record from before confirmations) counts as unconfirmed', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.boot();
+  const path = join(dir, 'boot-record.json');
+  const record = JSON.parse(await readFile(path, 'utf8')) as BootRecord;
+  await writeFile(path, JSON.stringify({ ...record, confirmed: false, floor: null }));
+  const reopened = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await reopened.rollback();
+  await reopened.boot();
+  assert.deepEqual([reopened.activeBank.version, reopened.confirmed, reopened.floor], ['1.0.0', false, null]);
+});
+
+test('a bank of unknown version is not rolled back to past a floor, and a running one of unknown version keeps the floor', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.boot();
+  const path = join(dir, 'boot-record.json');
+  const record = JSON.parse(await readFile(path, 'utf8')) as BootRecord;
+  const unknownA = { ...record, banks: { ...record.banks, A: { ...record.banks.A, version: null } } };
+  await writeFile(path, JSON.stringify(unknownA));
+  const reopened = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await assert.rejects(reopened.rollback({ authorized: true }), /bank A holds an unknown version, below the anti-rollback floor 1\.0\.0/);
+
+  const unknownB = { ...record, confirmed: true, banks: { ...record.banks, B: { ...record.banks.B, version: null } } };
+  await writeFile(path, JSON.stringify(unknownB));
+  const again = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await assert.rejects(again.rollback(), /the running image is confirmed: rolling back needs an authenticated order/);
+  await again.confirm();
+  assert.equal(again.floor, '1.0.0');
+});
+
+test('a trial bank invalidated before its boot is not booted, even though its bytes still match', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.invalidateInactive('withdrawn');
+  const event = await banks.boot();
+  assert.equal(event.outcome, 'rolled-back');
+  assert.equal(event.reason, 'bank B: bank is invalid, not verified');
+  assert.equal(banks.active, 'A');
+});
+
+test('a fall-back to a bank of unknown version boots it, unconfirmed', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  await program(banks, randomBytes(2000), '2.0.0');
+  await banks.activateInactive();
+  await banks.boot();
+  const path = join(dir, 'boot-record.json');
+  const record = JSON.parse(await readFile(path, 'utf8')) as BootRecord;
+  await writeFile(path, JSON.stringify({ ...record, banks: { ...record.banks, A: { ...record.banks.A, version: null } } }));
+  await writeFile(banks.bankPath('B'), 'worn out');
+  const reopened = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory });
+  assert.equal(reopened.record.lastBoot?.outcome, 'fell-back');
+  assert.deepEqual([reopened.active, reopened.activeBank.version, reopened.confirmed, reopened.floor], ['A', null, false, '1.0.0']);
+});
+
+test('confirming a version equal to the floor but spelt otherwise keeps the floor as it was written', async (t) => {
+  const dir = await tempDir(t);
+  const banks = await FlashBanks.open({ directory: dir, ecu: 'EDT', factory: { ...factory, version: '2.0.0' } });
+  await program(banks, randomBytes(2000), '2.0');
+  await banks.activateInactive();
+  await banks.boot();
+  await banks.confirm();
+  assert.deepEqual([banks.confirmed, banks.floor], [true, '2.0.0']);
+});
