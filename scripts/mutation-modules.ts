@@ -42,7 +42,12 @@ export const mutationModules = {
   bootloader: {
     description: 'ECU: the UDS bootloader (session, security, erase, download, manifest and image checks, activation)',
     mutate: ['src/vehicle/ecu/bootloader.ts'],
-    tests: ['test/vehicle/ecu/bootloader.test.ts', 'test/vehicle/tmu/installation.test.ts'],
+    tests: [
+      'test/vehicle/ecu/access-rules.test.ts',
+      'test/vehicle/ecu/confirmation.test.ts',
+      'test/vehicle/ecu/compressed-download.test.ts',
+      'test/vehicle/ecu/bootloader.test.ts',
+    ],
   },
   'uds-download': {
     description: 'UDS server: RequestDownload → TransferData… → RequestTransferExit (block counter, lengths, repeats)',
@@ -73,7 +78,8 @@ export const mutationModules = {
   installation: {
     description: 'TMU: programming the ECUs of a campaign, all or nothing, and rolling back',
     mutate: ['src/vehicle/tmu/installation.ts'],
-    tests: ['test/vehicle/tmu/installation.test.ts', 'test/vehicle/tmu/tmu.test.ts'],
+    // tmu.test.ts first: its fakes fail fast; installation.test.ts (real ECUs, ~40 s) for the rest.
+    tests: ['test/vehicle/tmu/tmu.test.ts', 'test/vehicle/tmu/installation.test.ts'],
   },
   tmu: {
     description: 'TMU: the update state machine (download, approval, install, report, restarts)',

@@ -6,12 +6,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VirtualBus, VirtualNetwork } from '../../../src/can/bus/virtual.ts';
 import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
-import { UdsClient } from '../../../src/can/uds/index.ts';
+import { NegativeResponseError, UdsClient } from '../../../src/can/uds/index.ts';
 import type { SignedManifest } from '../../../src/crypto/manifest.ts';
 import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
 import { ecuByName, isoTpFrameOptions } from '../../../src/vehicle/network.ts';
 import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
-import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
+import { EcuUnreachableError, FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
 import { abandon, install, type InstallStep } from '../../../src/vehicle/tmu/installation.ts';
 import { LocalTarget } from '../../../src/vehicle/tmu/local-target.ts';
 import type { TargetStatus } from '../../../src/vehicle/tmu/tmu-state.ts';
@@ -83,7 +83,7 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
     return [target.ecu, `${state.confirmed ? 'confirmed' : 'unconfirmed'}, floor ${state.floor}`];
   })));
   return {
-    config, stateDir, ecus, local, edt, cgw, authority, step, statuses, running, confirmation, start,
+    config, key, stateDir, ecus, local, edt, cgw, authority, step, statuses, running, confirmation, start,
     onStatus: (ecu: string, status: TargetStatus) => { statuses.push([ecu, status]); },
   };
 }
@@ -348,4 +348,283 @@ test('abandoned after too many interrupted attempts: what switched and is still 
   assert.deepEqual([kept.outcome, kept.message], ['failed', 'gave up after 3 update attempts; already confirmed, kept: EDT 2.0.0']);
   assert.deepEqual(kept.targets, { EDT: { result: 'installed' }, CGW: { result: 'not-attempted' } });
   assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+});
+
+/** `target` with some of its steps replaced (an ECU whose answer is lost, or that answers wrongly); the rest real. */
+function faulty(target: UpdateTarget, overrides: Partial<Omit<UpdateTarget, 'ecu'>>): UpdateTarget {
+  return {
+    ecu: target.ecu,
+    bootState: () => target.bootState(),
+    program: (image, manifest) => target.program(image, manifest),
+    activate: () => target.activate(),
+    rollback: () => target.rollback(),
+    confirm: () => target.confirm(),
+    ...overrides,
+  };
+}
+
+test('an ECU whose state cannot be read before programming fails the installation: nothing is programmed', async (t) => {
+  const car = await rig(t);
+  const cgw = faulty(car.cgw, { bootState: () => Promise.reject(new FlashStepError('CGW', 'identify', new Error('no answer within 300 ms'))) });
+  const result = await install([car.step(car.edt, '2.0.0'), car.step(cgw, '2.0.0')], { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'failed');
+  assert.deepEqual(result.targets, {
+    EDT: { result: 'not-attempted' },
+    CGW: { result: 'failed', error: 'cannot read what it runs: CGW: identify failed: no answer within 300 ms' },
+  });
+  assert.equal(result.message, 'CGW failed: cannot read what it runs: CGW: identify failed: no answer within 300 ms');
+  assert.deepEqual(car.statuses, [['CGW', 'failed']]);
+  assert.equal((await car.edt.bootState()).banks.B.state, 'empty', 'EDT was not erased or programmed');
+});
+
+test('an ECU that answers its activation without running the new image fails it; the others roll back', async (t) => {
+  const variants: [string, (boot: Awaited<ReturnType<UpdateTarget['activate']>>) => Awaited<ReturnType<UpdateTarget['activate']>>, RegExp][] = [
+    ['not switched', (boot) => ({ ...boot, switched: false }), /^booted 2\.0\.0 on bank B \(booted\) instead of 2\.0\.0$/],
+    ['another version', (boot) => ({ ...boot, version: '9.9.9' }), /^booted 9\.9\.9 on bank B \(booted\) instead of 2\.0\.0$/],
+    ['another image', (boot) => ({ ...boot, sha256: 'ff'.repeat(32) }), /^booted 2\.0\.0 on bank B \(booted\) instead of 2\.0\.0$/],
+    ['nothing', (boot) => ({ ...boot, switched: false, version: null }), /^booted nothing on bank B \(booted\) instead of 2\.0\.0$/],
+  ];
+  for (const [what, change, message] of variants) {
+    const car = await rig(t);
+    const cgw = faulty(car.cgw, { activate: async () => change(await car.cgw.activate()) });
+    const result = await install([car.step(car.edt, '2.0.0'), car.step(cgw, '2.0.0')], { onStatus: car.onStatus });
+    assert.equal(result.outcome, 'rolled-back', what);
+    assert.equal(result.targets.CGW!.result, 'failed', what);
+    assert.match(result.targets.CGW!.error!, message, what);
+    assert.deepEqual(result.targets.EDT, { result: 'rolled-back' }, what);
+    assert.equal((await car.edt.bootState()).version, '1.0.0', what);
+    assert.ok(!car.statuses.some(([, status]) => status === 'installed'), what);
+  }
+});
+
+test('an ECU that switched but whose answer after the reset was lost is rolled back too; one that did not switch is left alone', async (t) => {
+  const lost = await rig(t);
+  const cgw = faulty(lost.cgw, {
+    activate: async () => {
+      await lost.cgw.activate();
+      throw new EcuUnreachableError('CGW', 'reset', 'no answer within 3000 ms after the reset');
+    },
+  });
+  const warnings: string[] = [];
+  const logger = { info: () => {}, error: () => {}, warn: (_fields: object, message: string) => warnings.push(message) };
+  const result = await install([lost.step(lost.edt, '2.0.0'), lost.step(cgw, '2.0.0')], { onStatus: lost.onStatus, logger: logger as never });
+  assert.equal(result.outcome, 'rolled-back');
+  assert.equal(result.message, 'CGW failed: CGW: reset failed: no answer within 3000 ms after the reset; rolled back 2 ECU(s) to their old versions');
+  // Rolled back, but still the ECU that failed.
+  assert.deepEqual(result.targets.CGW, { result: 'failed', error: 'CGW: reset failed: no answer within 3000 ms after the reset' });
+  assert.deepEqual(await lost.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+  assert.deepEqual(lost.statuses.map(([ecu, status]) => `${ecu}:${status}`),
+    ['EDT:programmed', 'CGW:programmed', 'EDT:activated', 'CGW:failed', 'CGW:rolled-back', 'EDT:rolled-back']);
+  assert.ok(warnings.includes('CGW: activation failed'));
+
+  const unswitched = await rig(t);
+  const refusing = faulty(unswitched.cgw, { activate: () => Promise.reject(new FlashStepError('CGW', 'reset', new Error('no answer'))) });
+  const second = await install([unswitched.step(unswitched.edt, '2.0.0'), unswitched.step(refusing, '2.0.0')], { onStatus: unswitched.onStatus });
+  assert.equal(second.message, 'CGW failed: CGW: reset failed: no answer; rolled back 1 ECU(s) to their old versions');
+  assert.deepEqual(unswitched.statuses.map(([ecu, status]) => `${ecu}:${status}`),
+    ['EDT:programmed', 'CGW:programmed', 'EDT:activated', 'CGW:failed', 'EDT:rolled-back']);
+  assert.deepEqual(await unswitched.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+
+  // And one whose state cannot be read afterwards either: not rolled back (nothing is known), the rest is.
+  const silent = await rig(t);
+  let reads = 0;
+  const gone = faulty(silent.cgw, {
+    bootState: () => (reads++ === 0 ? silent.cgw.bootState() : Promise.reject(new Error('no answer'))),
+    activate: () => Promise.reject(new FlashStepError('CGW', 'reset', new Error('no answer'))),
+  });
+  const third = await install([silent.step(silent.edt, '2.0.0'), silent.step(gone, '2.0.0')], { onStatus: silent.onStatus });
+  assert.equal(third.message, 'CGW failed: CGW: reset failed: no answer; rolled back 1 ECU(s) to their old versions');
+});
+
+test('an ECU that already runs an image of the same version but other bytes, or the same bytes as another version, is programmed again', async (t) => {
+  const car = await rig(t);
+  const first = car.step(car.edt, '2.0.0');
+  await car.edt.program(first.image, first.manifest);
+  await car.edt.activate();
+  const rebuilt = car.step(car.edt, '2.0.0');
+  const result = await install([rebuilt], { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'success', result.message);
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['EDT:programmed', 'EDT:activated', 'EDT:installed']);
+  assert.equal((await car.edt.bootState()).sha256, rebuilt.sha256);
+
+  // The same bytes, released again as 2.0.1: programmed and activated again, to run as 2.0.1.
+  car.statuses.length = 0;
+  const same = { ...rebuilt, to: '2.0.1', manifest: manifestFor(rebuilt.bytes, car.key, { ecu: 'EDT', firmware_version: '2.0.1' }) };
+  const again = await install([same], { onStatus: car.onStatus });
+  assert.equal(again.outcome, 'success', again.message);
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['EDT:programmed', 'EDT:activated', 'EDT:installed']);
+  assert.equal((await car.edt.bootState()).version, '2.0.1');
+});
+
+test('a security key the ECU refuses is final (tried once); a security step without an answer is tried again', async (t) => {
+  const car = await rig(t);
+  let tries = 0;
+  const refused = faulty(car.edt, {
+    program: () => {
+      tries += 1;
+      return Promise.reject(new FlashStepError('EDT', 'security', new NegativeResponseError(0x27, 0x35)));
+    },
+  });
+  const result = await install([car.step(refused, '2.0.0')], { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'failed');
+  assert.equal(tries, 1);
+  assert.deepEqual(result.targets.EDT, { result: 'failed', error: result.targets.EDT!.error, refused: false });
+  assert.match(result.targets.EDT!.error!, /^EDT: security failed: .*invalidKey/);
+
+  tries = 0;
+  const silent = faulty(car.edt, {
+    program: () => {
+      tries += 1;
+      return Promise.reject(new FlashStepError('EDT', 'security', new Error('no answer within 300 ms')));
+    },
+  });
+  const second = await install([car.step(silent, '2.0.0')], { maxTries: 2 });
+  assert.equal(second.outcome, 'failed');
+  assert.equal(tries, 2);
+  tries = 0;
+  const erase = faulty(car.edt, {
+    program: () => {
+      tries += 1;
+      return Promise.reject(new FlashStepError('EDT', 'erase', new NegativeResponseError(0x31, 0x33)));
+    },
+  });
+  await install([car.step(erase, '2.0.0')]);
+  assert.equal(tries, 3, 'a refused erase is tried again (the default 3 times)');
+});
+
+test('a rollback after which the ECU still runs the new image, or that fails, is reported failed', async (t) => {
+  const car2 = await rig(t);
+  const stuck2 = faulty(car2.edt, {
+    rollback: async () => {
+      const state = await car2.edt.bootState();
+      return { ecu: 'EDT', activeBank: state.active, version: state.version, sha256: state.sha256, outcome: 'booted', switched: false, bootState: state };
+    },
+  });
+  const errors: string[] = [];
+  const logger = { info: () => {}, warn: () => {}, error: (_fields: object, message: string) => errors.push(message) };
+  const failingCgw = faulty(car2.cgw, { activate: () => Promise.reject(new FlashStepError('CGW', 'reset', new Error('no answer'))) });
+  const second = await install([car2.step(stuck2, '2.0.0'), car2.step(failingCgw, '2.0.0')], { onStatus: car2.onStatus, logger: logger as never });
+  assert.equal(second.outcome, 'failed', 'nothing was rolled back');
+  assert.equal(second.message, 'CGW failed: CGW: reset failed: no answer');
+  assert.deepEqual(second.targets.EDT, { result: 'failed', error: 'rollback failed: still runs 2.0.0 after the rollback' });
+  assert.deepEqual(errors, ['EDT: rollback failed: still runs 2.0.0 after the rollback']);
+  assert.deepEqual(car2.statuses.slice(-2).map(([ecu, status]) => `${ecu}:${status}`), ['EDT:rolled-back', 'EDT:failed']);
+
+  const car3 = await rig(t);
+  const throwing = faulty(car3.edt, { rollback: () => Promise.reject(new FlashStepError('EDT', 'rollback', new Error('no answer'))) });
+  const failingCgw3 = faulty(car3.cgw, { activate: () => Promise.reject(new FlashStepError('CGW', 'reset', new Error('no answer'))) });
+  const third = await install([car3.step(throwing, '2.0.0'), car3.step(failingCgw3, '2.0.0')]);
+  assert.equal(third.outcome, 'failed');
+  assert.deepEqual(third.targets.EDT, { result: 'failed', error: 'rollback failed: EDT: rollback failed: no answer' });
+});
+
+test('the CGW\'s refusal stops the update before programming, before an activation, or after the last one, and rolls back what switched', async (t) => {
+  const refusal = 'the CGW refused the update\'s progress: approval lapsed';
+  const car = await rig(t);
+  const first = await install([car.step(car.edt, '2.0.0')], { onStatus: car.onStatus, vetoed: () => refusal });
+  assert.deepEqual([first.outcome, first.message], ['failed', `EDT failed: stopped: ${refusal}`]);
+  assert.equal(car.statuses.length, 0);
+
+  // Refused once EDT is activated: CGW is not activated, EDT rolls back.
+  car.statuses.length = 0;
+  const second = await install([car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.0.0')], {
+    onStatus: car.onStatus, vetoed: () => (car.statuses.some(([ecu, status]) => ecu === 'EDT' && status === 'activated') ? refusal : null),
+  });
+  assert.deepEqual([second.outcome, second.message], ['rolled-back', `CGW failed: stopped: ${refusal}; rolled back 1 ECU(s) to their old versions`]);
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`),
+    ['EDT:programmed', 'CGW:programmed', 'EDT:activated', 'EDT:rolled-back']);
+
+  // Refused while the last ECU was activated: the last word still undoes the update.
+  car.statuses.length = 0;
+  const third = await install([car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.0.0')], {
+    onStatus: car.onStatus, vetoed: () => (car.statuses.some(([ecu, status]) => ecu === 'CGW' && status === 'activated') ? refusal : null),
+  });
+  assert.deepEqual([third.outcome, third.message], ['rolled-back', `CGW failed: stopped: ${refusal}; rolled back 2 ECU(s) to their old versions`]);
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+
+  // Refused during programming: the next ECU is not programmed.
+  car.statuses.length = 0;
+  const fourth = await install([car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.0.0')], {
+    onStatus: car.onStatus, vetoed: () => (car.statuses.length > 0 ? refusal : null),
+  });
+  assert.deepEqual([fourth.outcome, fourth.message], ['failed', `CGW failed: stopped: ${refusal}`]);
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['EDT:programmed']);
+});
+
+test('a shutdown (abort) stops at once in any phase and rolls nothing back: the next start resumes from the banks', async (t) => {
+  const car = await rig(t);
+  const abortAt = async (when: (ecu: string, status: TargetStatus) => boolean, steps: InstallStep[], wrap?: (signal: AbortController) => void) => {
+    const controller = new AbortController();
+    wrap?.(controller);
+    car.statuses.length = 0;
+    await assert.rejects(install(steps, {
+      signal: controller.signal,
+      onStatus: (ecu, status) => {
+        car.onStatus(ecu, status);
+        if (when(ecu, status)) controller.abort(new Error('shutdown'));
+      },
+    }), /shutdown/);
+  };
+  // During activation: EDT stays switched (on trial), CGW is not activated, nothing is rolled back.
+  await abortAt((ecu, status) => ecu === 'EDT' && status === 'activated', [car.step(car.edt, '2.0.0'), car.step(car.cgw, '2.0.0')]);
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['EDT:programmed', 'CGW:programmed', 'EDT:activated']);
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+
+  // A step that fails because of the shutdown is not retried and not turned into a failure.
+  const aborting = new AbortController();
+  let tries = 0;
+  const programAborted = faulty(car.cgw, {
+    program: () => {
+      tries += 1;
+      aborting.abort(new Error('shutdown'));
+      return Promise.reject(new Error('shutdown'));
+    },
+  });
+  await assert.rejects(install([car.step(programAborted, '2.0.0')], { signal: aborting.signal }), /shutdown/);
+  assert.equal(tries, 1);
+  for (const method of ['activate', 'bootState', 'confirm', 'rollback'] as const) {
+    const controller = new AbortController();
+    const failing = faulty(car.local, { [method]: () => { controller.abort(new Error('shutdown')); return Promise.reject(new Error('shutdown')); } });
+    const steps = method === 'rollback'
+      ? [car.step(faulty(car.cgw, { confirm: () => Promise.reject(new Error('no answer')) }), '2.0.0'), car.step(failing, '2.0.0')]
+      : [car.step(failing, '2.0.0')];
+    await assert.rejects(install(steps, { signal: controller.signal }), /shutdown/, method);
+  }
+});
+
+test('the last look before the commit: an ECU that cannot be read or has a boot armed is not confirmed, and all roll back', async (t) => {
+  const car = await rig(t);
+  let reads = 0;
+  const unreadable = faulty(car.cgw, { bootState: () => (reads++ === 0 ? car.cgw.bootState() : Promise.reject(new Error('no answer'))) });
+  const result = await install([car.step(car.edt, '2.0.0'), car.step(unreadable, '2.0.0')]);
+  assert.equal(result.outcome, 'rolled-back');
+  assert.deepEqual(result.targets.CGW, { result: 'failed', error: 'cannot read what it runs before the confirmation: no answer' });
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+
+  let armedReads = 0;
+  const armed = faulty(car.cgw, {
+    bootState: async () => {
+      const state = await car.cgw.bootState();
+      return armedReads++ === 0 ? state : { ...state, trialPending: true };
+    },
+  });
+  const second = await install([car.step(car.edt, '2.0.0'), car.step(armed, '2.0.0')]);
+  assert.equal(second.outcome, 'rolled-back');
+  assert.deepEqual(second.targets.CGW, { result: 'failed', error: 'runs 2.0.0 on bank B with a boot armed instead of 2.0.0 before the confirmation' });
+  assert.equal(second.message, 'CGW failed: runs 2.0.0 on bank B with a boot armed instead of 2.0.0 before the confirmation; rolled back 2 ECU(s) to their old versions');
+});
+
+test('abandoning with an ECU whose state cannot be read: it is reported failed, the others that switched roll back', async (t) => {
+  const car = await rig(t);
+  const edtStep = car.step(car.edt, '2.0.0');
+  await car.edt.program(edtStep.image, edtStep.manifest);
+  await car.edt.activate();
+  const cgw = faulty(car.cgw, { bootState: () => Promise.reject(new Error('no answer')) });
+  const result = await abandon([edtStep, car.step(cgw, '2.0.0')], 'gave up after 3 update attempts', { onStatus: car.onStatus });
+  assert.equal(result.outcome, 'rolled-back');
+  assert.deepEqual(result.targets, { EDT: { result: 'rolled-back' }, CGW: { result: 'failed', error: 'cannot read what it runs: no answer' } });
+  assert.deepEqual(car.statuses.map(([ecu, status]) => `${ecu}:${status}`), ['CGW:failed', 'EDT:rolled-back']);
+  const controller = new AbortController();
+  const aborting = faulty(car.cgw, { bootState: () => { controller.abort(new Error('shutdown')); return Promise.reject(new Error('shutdown')); } });
+  await assert.rejects(abandon([car.step(aborting, '2.0.0')], 'gave up', { signal: controller.signal }), /shutdown/);
 });
