@@ -4,26 +4,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { NegativeResponseError } from '../../../src/can/uds/index.ts';
 import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
-import { ecuBench, type Bench } from './support.ts';
+import { ecuBench, nrcOf } from './support.ts';
 
 /**
  * The UDS access rules every ECU's bootloader enforces beyond ISO 14229's defaults (issue 10): who may
  * reset it and when, and a security-access lockout that outlives resets and power losses.
  */
 
-const hex = (text: string) => Uint8Array.from(Buffer.from(text.replace(/\s/g, ''), 'hex'));
-
-async function nrcOf(bench: Bench, request: string): Promise<number> {
-  try {
-    await bench.client.exchange(hex(request));
-  } catch (error) {
-    if (error instanceof NegativeResponseError) return error.nrc;
-    throw error;
-  }
-  assert.fail(`${request} was answered positively`);
-}
 
 test('the security-access count and delay are in security-access.json before each answer, and a right key after the delay clears them', async (t) => {
   let clock = Date.parse('2030-01-01T00:00:00Z');

@@ -5,7 +5,6 @@ import { performance } from 'node:perf_hooks';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
-import { NegativeResponseError } from '../../../src/can/uds/index.ts';
 import { generateSigningKey } from '../../../src/crypto/ed25519.ts';
 import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
 import { factoryImage } from '../../../src/vehicle/ecu/factory-image.ts';
@@ -16,19 +15,8 @@ import { ecuByName } from '../../../src/vehicle/network.ts';
 import { BootloaderDid, asciiText } from '../../../src/vehicle/ecu/protocol.ts';
 import { ImageRefusedError, FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
 import { type FlashProgress } from '../../../src/vehicle/tmu/flash-session.ts';
-import { ApprovingFlashSession, ecuBench, manifestFor, sha256, VIN, type Bench } from './support.ts';
+import { ApprovingFlashSession, ecuBench, manifestFor, sha256, VIN, hex, nrcOf, type Bench } from './support.ts';
 
-const hex = (text: string) => Uint8Array.from(Buffer.from(text.replace(/\s/g, ''), 'hex'));
-
-async function nrcOf(bench: Bench, request: string): Promise<number> {
-  try {
-    await bench.client.exchange(hex(request));
-  } catch (error) {
-    if (error instanceof NegativeResponseError) return error.nrc;
-    throw error;
-  }
-  assert.fail(`${request} was answered positively`);
-}
 
 async function bankFile(bench: Bench, bank: 'A' | 'B'): Promise<Buffer> {
   return readFile(join(bench.stateDir, 'ecus', 'EDT', `bank-${bank}.img`));

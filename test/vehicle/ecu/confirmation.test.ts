@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NegativeResponseError } from '../../../src/can/uds/index.ts';
 import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
-import { ecuBench, manifestFor, type Bench } from './support.ts';
+import { ecuBench, manifestFor, nrcOf, type Bench } from './support.ts';
 
 /**
  * Confirmation (0xFF03) and the anti-rollback floor over UDS (issue 10): an activated image runs on trial
@@ -14,17 +13,6 @@ import { ecuBench, manifestFor, type Bench } from './support.ts';
  * below the newest version ever confirmed.
  */
 
-const hex = (text: string) => Uint8Array.from(Buffer.from(text.replace(/\s/g, ''), 'hex'));
-
-async function nrcOf(bench: Bench, request: string): Promise<number> {
-  try {
-    await bench.client.exchange(hex(request));
-  } catch (error) {
-    if (error instanceof NegativeResponseError) return error.nrc;
-    throw error;
-  }
-  assert.fail(`${request} was answered positively`);
-}
 
 async function update(bench: Bench, version: string): Promise<void> {
   const image = randomBytes(3000);

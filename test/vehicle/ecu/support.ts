@@ -1,8 +1,9 @@
+import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { VirtualBus, VirtualNetwork } from '../../../src/can/bus/virtual.ts';
 import { IsoTpChannel } from '../../../src/can/isotp/index.ts';
-import { UdsClient, type UdsClientOptions } from '../../../src/can/uds/index.ts';
+import { NegativeResponseError, UdsClient, type UdsClientOptions } from '../../../src/can/uds/index.ts';
 import { generateSigningKey, publicKeyToText, type SigningKey } from '../../../src/crypto/ed25519.ts';
 import { signManifest, type ReleaseManifest, type SignedManifest } from '../../../src/crypto/manifest.ts';
 import { standardVehicleConfig, type VehicleConfig } from '../../../src/vehicle/config.ts';
@@ -133,4 +134,18 @@ export class ApprovingFlashSession extends FlashSession {
     this.#cgw.approve(this.ecu, image instanceof Uint8Array ? image : new Uint8Array(await readFile(image.path)));
     return super.program(image, manifest);
   }
+}
+
+/** A request written as hex with spaces ("31 01 FF00") as bytes. */
+export const hex = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text.replace(/\s/g, ''), 'hex'));
+
+/** The NRC the bench's ECU answers `request` (hex) with; fails the test when it answers positively. */
+export async function nrcOf(bench: Bench, request: string): Promise<number> {
+  try {
+    await bench.client.exchange(hex(request));
+  } catch (error) {
+    if (error instanceof NegativeResponseError) return error.nrc;
+    throw error;
+  }
+  assert.fail(`${request} was answered positively`);
 }
