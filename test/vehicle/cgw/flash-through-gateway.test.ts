@@ -14,28 +14,12 @@ import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
 import { CentralGateway } from '../../../src/vehicle/cgw/central-gateway.ts';
 import { PolicyHmi } from '../../../src/vehicle/cgw/hmi/policy.ts';
 import { manifestFor, sha256 } from '../ecu/support.ts';
-import { edtOffer, eventually, recorder, twoSegments } from './support.ts';
+import { edtBehindGateway, edtOffer, eventually, recorder, twoSegments } from './support.ts';
 import { ApprovalChannelTester } from '../../../src/vehicle/cgw/approval-channel.ts';
 
 test('the TMU flashes the real EDT through the CGW only while the driver approved it', async (t) => {
-  // Removed by the hook that stops the ECUs, after them (node:test runs `after` hooks in order).
-  const stateDir = await mkdtemp(join(tmpdir(), 'canota-cgw-flash-'));
-  const { config, gatewayBuses, tmu, edt } = twoSegments(t);
-  const warn = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const cgw = await CentralGateway.start({ config, hmi: new PolicyHmi('auto', { warn }), stateDir, buses: gatewayBuses });
-  const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 50, rebootMs: 50 });
-  const approval = ApprovalClient.forVehicle(tmu, config, await ApprovalChannelTester.forTester(config, stateDir));
-  const channel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
-  const client = new UdsClient(channel);
+  const { config, cgw, approval, client, tmu } = await edtBehindGateway(t);
   const session = new FlashSession({ client, ecu: ecuByName(config, 'EDT'), authority: approval, rebootTimeoutMs: 5000 });
-  t.after(async () => {
-    client.close();
-    channel.close();
-    await approval.close();
-    await edtEcu.close();
-    await cgw.close();
-    await rm(stateDir, { recursive: true, force: true });
-  });
   const statusFrames = recorder(tmu);
 
   // EDT's status frame is a configured route: the TMU sees it at all times; its diagnostics it does not.

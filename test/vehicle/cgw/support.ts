@@ -15,6 +15,9 @@ import { ApprovalClient } from '../../../src/vehicle/cgw/approval-client.ts';
 import type { ApprovalOfferInput } from '../../../src/vehicle/cgw/approval-protocol.ts';
 import { CentralGateway } from '../../../src/vehicle/cgw/central-gateway.ts';
 import type { DriverHmi } from '../../../src/vehicle/cgw/hmi/driver-hmi.ts';
+import { Writable } from 'node:stream';
+import { Ecu } from '../../../src/vehicle/ecu/ecu.ts';
+import { PolicyHmi } from '../../../src/vehicle/cgw/hmi/policy.ts';
 import { ApprovalChannelTester } from '../../../src/vehicle/cgw/approval-channel.ts';
 
 export const VIN = 'WVWZZZ1JZXW000001';
@@ -131,4 +134,30 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
     }
   };
   return { config, cgw, approval, channel, edtReachable, tmu, edt, gatewayBuses, stateDir };
+}
+
+/**
+ * The real CGW (driver policy "auto") and the real EDT on the standard car's two segments, the TMU's
+ * authenticated ApprovalClient on CAN-T and a UDS client to EDT's ids from there (through the firewall);
+ * all stopped, and the state dir removed, after the test.
+ */
+export async function edtBehindGateway(t: Pick<TestContext, 'after'>, prefix = 'canota-cgw-flash-') {
+  // Removed by the hook that stops the ECUs, after them (node:test runs `after` hooks in order).
+  const stateDir = await mkdtemp(join(tmpdir(), prefix));
+  const { config, gatewayBuses, tmu, edt } = twoSegments(t);
+  const warn = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const cgw = await CentralGateway.start({ config, hmi: new PolicyHmi('auto', { warn }), stateDir, buses: gatewayBuses });
+  const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 50, rebootMs: 50 });
+  const approval = ApprovalClient.forVehicle(tmu, config, await ApprovalChannelTester.forTester(config, stateDir));
+  const channel = new IsoTpChannel(tmu, { txId: 0x730, rxId: 0x738, ...isoTpFrameOptions(config.buses.canb!) });
+  const client = new UdsClient(channel);
+  t.after(async () => {
+    client.close();
+    channel.close();
+    await approval.close();
+    await edtEcu.close();
+    await cgw.close();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  return { config, stateDir, cgw, edtEcu, approval, client, tmu };
 }
