@@ -24,7 +24,7 @@ import { parsePublicKey } from '../crypto/ed25519.ts';
 import { errorMessage } from '../errors/error-message.ts';
 import { DriverApproval } from './tmu/driver-approval.ts';
 import { ApprovalChannelTester } from './cgw/approval-channel.ts';
-import { loadEcuKeys } from './keys/ecu-keys.ts';
+import { loadEcuKeys, type EcuKeys } from './keys/ecu-keys.ts';
 import { ReportOutbox } from './tmu/report-outbox.ts';
 import { ServerApi } from './tmu/server-api.ts';
 import { TesterLinks } from './tmu/tester-links.ts';
@@ -141,13 +141,15 @@ export class Car {
         config, hmi: options.hmi, stateDir: options.stateDir, network, ...(logger ? { logger } : {}),
         ...(options.ecu ? { ecu: options.ecu } : {}),
       });
-      const local = await LocalTarget.open({ config, stateDir: options.stateDir });
+      // The TMU's own keys (ecus/TMU/keys.json, and nobody else's), read once for all its parts.
+      const tmuKeys = await loadEcuKeys(config, options.stateDir, config.tester);
+      const local = await LocalTarget.open({ config, stateDir: options.stateDir, keys: tmuKeys });
       const tester = ecuByName(config, config.tester);
       const tmuBus = await connectToBus(config, tester.bus, network);
       buses.push(tmuBus);
       // TMU_Status (can/canota.dbc), like every ECU's: what the TMU itself runs.
       const tmuStatus = await StatusBroadcast.open({
-        config, stateDir: options.stateDir, ecu: tester.name, bus: tmuBus, intervalMs: options.ecu?.statusIntervalMs ?? 100, status: () => {
+        config, stateDir: options.stateDir, ecu: tester.name, keys: tmuKeys, bus: tmuBus, intervalMs: options.ecu?.statusIntervalMs ?? 100, status: () => {
           const record = local.banks.record;
           return {
             version: versionTriple(local.version), state: EcuState.Running, activeBank: record.active, trialPending: record.trial !== null,
@@ -155,11 +157,11 @@ export class Car {
           };
         }, ...(logger ? { logger } : {}),
       });
-      // The TMU verifies status frames with its own keys only (ecus/TMU/keys.json), once, for all its parts.
-      tmuStatusFrames = await StatusReceiver.open({ config, stateDir: options.stateDir, ecu: tester.name, ...(logger ? { logger } : {}) });
+      // The TMU verifies status frames with its own keys only, once, for all its parts.
+      tmuStatusFrames = await StatusReceiver.open({ config, stateDir: options.stateDir, ecu: tester.name, keys: tmuKeys, ...(logger ? { logger } : {}) });
       tmuStatusFrames.attach(tmuBus);
       local.vehicleCondition = vehicleConditionFor(config, tester.name, { receiver: tmuStatusFrames });
-      tmu = await startTmu(options, tmuBus, local, tmuStatusFrames);
+      tmu = await startTmu(options, tmuBus, local, tmuStatusFrames, tmuKeys);
       tmuStatus.start();
       const tmuDiagnostics = startTmuDiagnostics({ config, bus: tmuBus, local, ...(logger ? { logger } : {}) });
       return new Car({ config, cgw, ecus, tmu, local, log, buses, tmuStatus, tmuStatusFrames, tmuDiagnostics, lock, logger });
@@ -207,7 +209,7 @@ export class Car {
  * The TMU with its real parts: the OTA server, a download agent per ECU, the driver's approval on the CGW
  * and the ECUs over the TMU's UDS links, its state and reports in `<state-dir>/tmu/`.
  */
-async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget, statusFrames: StatusReceiver): Promise<Tmu> {
+async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget, statusFrames: StatusReceiver, keys: EcuKeys): Promise<Tmu> {
   const { config, download, tmu: settings = {} } = options;
   const directory = join(options.stateDir, 'tmu');
   const logger = options.logger?.child({ component: 'tmu' });
@@ -215,7 +217,6 @@ async function startTmu(options: CarOptions, bus: Bus, local: LocalTarget, statu
   const gateway = ecuByName(config, config.gateway.ecu);
   const server = new ServerApi({ server: download.server, token: download.token, ca: download.ca, timeoutMs: (download.timeoutSeconds ?? 30) * 1000 });
   const links = new TesterLinks(config, bus);
-  const keys = await loadEcuKeys(config, options.stateDir, config.tester);
   const approval = new DriverApproval(links.client(gateway.name), await ApprovalChannelTester.open(keys, options.stateDir), logger);
   return Tmu.start({
     config,

@@ -111,7 +111,7 @@ export class CentralGateway {
       channel = await ApprovalChannelGateway.open(keys, options.stateDir);
       const ecu = await Ecu.start({
         ...options.ecu,
-        config, name: self.name, stateDir: options.stateDir, bus: buses.get(self.bus)!,
+        config, name: self.name, stateDir: options.stateDir, bus: buses.get(self.bus)!, keys,
         // The motion source's frames are heard on its own segment: forwarded copies leave from the CGW's own node.
         ...(config.motionSource !== undefined ? { statusBus: buses.get(ecuByName(config, config.motionSource).bus) ?? buses.get(self.bus)! } : {}),
         ...(options.vehicleCondition ? { vehicleCondition: options.vehicleCondition } : {}),

@@ -59,6 +59,8 @@ export interface EcuOptions extends BootloaderExtensions {
   now?: () => number;
   /** Accepts an authenticated order to roll back a confirmed image (0xFF02). Default: none accepted. */
   authorizeRollback?: (order: Uint8Array) => boolean | Promise<boolean>;
+  /** This ECU's keys, when the caller loaded them already (else read from its keys.json). */
+  keys?: EcuKeys;
 }
 
 export { ecuStateDir };
@@ -118,7 +120,7 @@ export class Ecu {
     const config = ecuByName(options.config, options.name);
     // Keys are parsed before anything starts: a bad key must stop the ECU, not silently disable checks.
     trustedKeysOf(options.config);
-    const keys = await loadEcuKeys(options.config, options.stateDir, config.name);
+    const keys = options.keys ?? await loadEcuKeys(options.config, options.stateDir, config.name);
     const banks = await openEcuFlash(config, options.stateDir, {
       ...(options.bankSize !== undefined ? { bankSize: options.bankSize } : {}),
       ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),

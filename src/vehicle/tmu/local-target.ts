@@ -12,7 +12,7 @@ import { ecuByName } from '../network.ts';
 import { FlashSessionError, FlashStepError, ImageRefusedError, type FlashPhase } from './flash-errors.ts';
 import type { BootReport, FlashProgress } from './flash-session.ts';
 import type { ProgrammingAuthority } from './programming-authority.ts';
-import { loadEcuKeys } from '../keys/ecu-keys.ts';
+import { loadEcuKeys, type EcuKeys } from '../keys/ecu-keys.ts';
 import { grantKeyName } from '../keys/key-plan.ts';
 import { verifyGrant } from '../keys/programming-grant.ts';
 import { ALWAYS_STOPPED, type VehicleCondition } from '../ecu/vehicle-condition.ts';
@@ -25,6 +25,8 @@ export interface LocalTargetOptions {
   bankSize?: number;
   /** Like every ECU's bootloader, the TMU programs and reboots only while the vehicle is stopped. Default ALWAYS_STOPPED. */
   vehicleCondition?: VehicleCondition;
+  /** The TMU's own keys, when the caller loaded them already (else read from its keys.json). */
+  keys?: EcuKeys;
 }
 
 /**
@@ -62,7 +64,7 @@ export class LocalTarget {
       ...(options.bankSize !== undefined ? { bankSize: options.bankSize } : {}),
       ...(options.flashTiming !== undefined ? { flashTiming: options.flashTiming } : {}),
     });
-    const keys = await loadEcuKeys(options.config, options.stateDir, config.name);
+    const keys = options.keys ?? await loadEcuKeys(options.config, options.stateDir, config.name);
     const local = new LocalTarget(config, banks, trustedKeysOf(options.config), keys.get(grantKeyName(config.name)));
     if (options.vehicleCondition) local.vehicleCondition = options.vehicleCondition;
     return local;
