@@ -66,8 +66,8 @@ async function rig(t: TestContext, options: { edt?: Partial<Parameters<typeof Ec
     }
     for (const ecu of ecus.values()) await ecu.close();
   });
-  const step = (target: UpdateTarget, version: string, fields: { hardware_id?: string } = {}) => {
-    const image = randomBytes(5000 + Math.floor(Math.random() * 20_000));
+  const step = (target: UpdateTarget, version: string, fields: { hardware_id?: string } = {}, size = 5000 + Math.floor(Math.random() * 20_000)) => {
+    const image = randomBytes(size);
     authority.approve(target.ecu, image);
     const path = join(stateDir, `${target.ecu}-${version}.bin`);
     writeFileSync(path, image);
@@ -213,10 +213,13 @@ test('the TMU\'s own image failing at the end rolls back EDT and CGW too', async
 });
 
 test('a transfer cut by an ECU restart is tried again from the erase, and the update completes', async (t) => {
+  // 20 000 bytes at 100 kB/s: the transfer takes 200 ms, so the cut below lands in its middle.
   const car = await rig(t, { edt: { flashTiming: { programBytesPerSecond: 100_000 } } });
-  const edtStep = car.step(car.edt, '2.0.0');
+  const edtStep = car.step(car.edt, '2.0.0', {}, 20_000);
   let cuts = 0;
-  // The first download is cut 80 ms in: EDT loses power and comes back on the same banks.
+  // The first download is cut once the first bytes are in the bank: EDT loses power and comes back on the
+  // same banks. (Cut on a timer, it sometimes fell after the check on a fast machine: a power cycle between
+  // check and activation is the next test.)
   const target = {
     ecu: 'EDT',
     bootState: () => car.edt.bootState(),
@@ -225,8 +228,9 @@ test('a transfer cut by an ECU restart is tried again from the erase, and the up
     confirm: () => car.edt.confirm(),
     program: async (image: { path: string }, manifest: SignedManifest) => {
       const cut = cuts++ > 0 ? Promise.resolve() : (async () => {
-        await new Promise((resolve) => setTimeout(resolve, 80));
-        await car.ecus.get('EDT')!.close();
+        const edt = car.ecus.get('EDT')!;
+        while ((edt.transferStatistics()?.imageBytes ?? 0) === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+        await edt.close();
         await car.start('EDT');
       })();
       try {
@@ -242,6 +246,31 @@ test('a transfer cut by an ECU restart is tried again from the erase, and the up
   assert.equal(result.outcome, 'success', result.message);
   assert.deepEqual(warnings, ['EDT: try 1 of 3 failed; starting again from the erase']);
   assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+});
+
+test('a power cycle after the check and before the activation: the ECU forgot the check, so it boots its old image; the update fails with nothing switched, and the next one installs', async (t) => {
+  const car = await rig(t);
+  const edtStep = car.step(car.edt, '2.0.0');
+  const powerCycledFirst: UpdateTarget = {
+    ecu: 'EDT',
+    bootState: () => car.edt.bootState(),
+    program: (image, manifest) => car.edt.program(image, manifest),
+    rollback: () => car.edt.rollback(),
+    confirm: () => car.edt.confirm(),
+    activate: async () => {
+      await car.ecus.get('EDT')!.close();
+      await car.start('EDT');
+      return car.edt.activate();
+    },
+  };
+  const first = await install([{ ...edtStep, target: powerCycledFirst }, car.step(car.cgw, '2.0.0')], { onStatus: car.onStatus });
+  assert.equal(first.outcome, 'failed', first.message);
+  assert.match(first.targets.EDT!.error!, /^booted 1\.0\.0 on bank A \(booted\) instead of 2\.0\.0$/);
+  assert.deepEqual(first.targets.CGW, { result: 'not-attempted' });
+  assert.deepEqual(await car.running(), { EDT: '1.0.0@A', CGW: '1.0.0@A', TMU: '1.0.0@A' });
+  const second = await install([edtStep, car.step(car.cgw, '2.0.0')], { onStatus: car.onStatus });
+  assert.equal(second.outcome, 'success', second.message);
+  assert.deepEqual(await car.running(), { EDT: '2.0.0@B', CGW: '2.0.0@B', TMU: '1.0.0@A' });
 });
 
 test('a transfer that keeps failing is tried 3 times, then nothing is activated', async (t) => {
