@@ -69,3 +69,11 @@ export class VehicleTokenError extends HttpError {
     super(401, message, { 'www-authenticate': invalid ? 'Bearer realm="canota", error="invalid_token"' : 'Bearer realm="canota"' });
   }
 }
+
+/** 401 (RFC 6750) for a management API request whose Authorization header is malformed or names an unknown, revoked or expired token. */
+export class ApiTokenError extends HttpError {
+  override name = 'ApiTokenError';
+  constructor(message: string) {
+    super(401, message, { 'www-authenticate': 'Bearer realm="canota-api", error="invalid_token"' });
+  }
+}

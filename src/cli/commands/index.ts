@@ -17,6 +17,7 @@ export const commandModules: Readonly<Record<string, () => Promise<RegisterComma
   vehicle: async () => (await import('./vehicle.ts')).registerVehicleCommand,
   demo: async () => (await import('./demo.ts')).registerDemoCommand,
   keys: async () => (await import('./keys.ts')).registerKeysCommand,
+  token: async () => (await import('./token.ts')).registerTokenCommand,
 };
 
 /** The commands a command line needs: the one it names, or all of them (help, unknown command). */

@@ -8,6 +8,7 @@ export const auditEvents = [
   'user.add', 'user.remove', 'user.passwd',
   'vehicle.register', 'vehicle.rotate', 'vehicle.auth', 'vehicle.report',
   'release.withdraw',
+  'token.create', 'token.revoke', 'token.auth',
   // The audit key was created: the first entry sealed with it (the unkeyed entries before it are legacy).
   'audit.key',
 ] as const;

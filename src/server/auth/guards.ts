@@ -6,6 +6,7 @@ import type { LoginCsrf } from './login-csrf.ts';
 import { clientIp } from '../client-ip.ts';
 import { ForbiddenError, UnauthorizedError } from '../errors.ts';
 import { wantsHtml } from '../error-handler.ts';
+import { isTokenAuthenticated } from './token-requests.ts';
 
 /** Where a token to check may come from besides the form field and the header (multipart, GET /logout). */
 const csrfCandidate = Symbol('csrfCandidate');
@@ -23,9 +24,11 @@ export function csrfTokenOf(request: FastifyRequest): string | undefined {
 
 /**
  * Checks the request's CSRF token against the session's secret (via @fastify/csrf-protection) and
- * audits a failure. `token` overrides where the token is read from (a multipart field, a query).
+ * audits a failure. `token` overrides where the token is read from (a multipart field, a query). A request
+ * authenticated by an API token has no CSRF token to check (auth/token-requests.ts).
  */
 export async function verifyCsrf(app: FastifyInstance, ctx: ServerContext, request: FastifyRequest, token?: string): Promise<void> {
+  if (isTokenAuthenticated(request)) return;
   if (token !== undefined) (request as WithCandidate)[csrfCandidate] = token;
   // The plugin's hook reports failure through reply.send(error); a reply stand-in turns that into a rejection.
   const refusal = await new Promise<Error | undefined>((resolve) => {

@@ -16,6 +16,7 @@ import { uploadRoutes } from '../routes/upload.ts';
 import { auditRoutes } from '../routes/audit.ts';
 import { userRoutes } from '../routes/users.ts';
 import { vehicleRoutes } from '../routes/vehicles.ts';
+import { tokenRoutes } from '../routes/tokens.ts';
 import { opsAccessScope } from './ops-access.ts';
 
 /**
@@ -66,5 +67,6 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
   await app.register(auditRoutes, { ctx });
   await app.register(userRoutes, { ctx });
   await app.register(vehicleRoutes, { ctx });
+  await app.register(tokenRoutes, { ctx });
   await app.register(opsAccessScope, { ctx });
 };

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { ReleaseRecord } from '../storage/releases.ts';
-import { requireRole, requireUser, verifyCsrf } from '../auth/guards.ts';
+import { requireUser, verifyCsrf } from '../auth/guards.ts';
+import { requireAccess } from '../auth/access.ts';
 import { clientIp } from '../client-ip.ts';
 import { BadRequestError, NotFoundError } from '../errors.ts';
 import { wantsHtml } from '../error-handler.ts';
@@ -62,7 +63,7 @@ export const releasesRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
   app.get<{ Querystring: { limit?: number; offset?: number; page?: number } }>('/api/v1/releases', {
     schema: {
       tags: ['admin'],
-      summary: 'Releases, newest upload first, a page at a time (session login): `page` and `limit`, or `offset` and `limit`',
+      summary: 'Releases, newest upload first, a page at a time (session login or API token with releases:read): `page` and `limit`, or `offset` and `limit`',
       querystring: {
         type: 'object',
         properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0 }, ...pageQuery },
@@ -77,11 +78,11 @@ export const releasesRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
             next_page: { type: ['integer', 'null'], description: 'null on the last page' },
           },
         },
-        400: errorSchema, 401: errorSchema,
+        400: errorSchema, 401: errorSchema, 403: errorSchema,
       },
     },
   }, async (request, reply) => {
-    requireUser(request, reply);
+    await requireAccess(ctx, request, reply, { scope: 'releases:read', event: 'access' });
     const { limit = 100, offset: givenOffset, page: givenPage } = request.query;
     if (givenOffset !== undefined && givenPage !== undefined) throw new BadRequestError('give page or offset, not both');
     const offset = givenOffset ?? ((givenPage ?? 1) - 1) * limit;
@@ -99,7 +100,7 @@ export const releasesRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
     config: { negotiate: true },
     schema: {
       tags: ['admin'],
-      summary: 'Withdraw a release: never offered to vehicles again (admin + CSRF; JSON or form `reason`, optional). Idempotent',
+      summary: 'Withdraw a release: never offered to vehicles again (admin + CSRF, or an API token with releases:write; JSON or form `reason`, optional). Idempotent',
       params: { type: 'object', properties: { release_id: { type: 'integer', minimum: 1 } }, required: ['release_id'] },
       body: {
         type: ['object', 'null'],
@@ -111,9 +112,8 @@ export const releasesRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async 
       },
     },
   }, async (request, reply) => {
-    const user = requireUser(request, reply);
+    const user = await requireAccess(ctx, request, reply, { scope: 'releases:write', role: 'admin', event: 'release.withdraw' });
     if (!user) return reply;
-    await requireRole(ctx, request, user, 'admin', 'release.withdraw');
     await verifyCsrf(app, ctx, request);
     const id = request.params.release_id;
     const reason = checkPlainText('reason', request.body?.reason, maxWithdrawalReason);

@@ -2,7 +2,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { PendingBlob } from '../storage/blobs.ts';
 import { clientIp } from '../client-ip.ts';
-import { requireRole, requireUser, verifyCsrf } from '../auth/guards.ts';
+import { verifyCsrf } from '../auth/guards.ts';
+import { requireAccess } from '../auth/access.ts';
 import { BadRequestError, ConflictError, HttpError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { checkFilename } from '../releases/filename.ts';
 import { checkReleaseFields } from '../releases/release-fields.ts';
@@ -16,13 +17,16 @@ import { latestReleaseIds, releaseJson } from './releases.ts';
 import { multipartRefusal } from './multipart-errors.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 
-/** POST /upload (admin + CSRF, streamed to the blob store) and GET /upload/<filename> (admin check-out). */
+/**
+ * POST /upload (admin + CSRF, or an API token with releases:write; streamed to the blob store) and GET
+ * /upload/<filename> (admin or releases:read check-out).
+ */
 export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   app.post('/upload', {
     config: { negotiate: true },
     schema: {
       tags: ['admin'],
-      summary: 'Upload a release: multipart `csrf_token` (or header X-CSRF-Token), `ecu`, `firmware_version`, `hardware_id`, `notes`, then `file`',
+      summary: 'Upload a release (admin session + multipart `csrf_token` or header X-CSRF-Token, or `Authorization: Bearer` API token with releases:write): `ecu`, `firmware_version`, `hardware_id`, `notes`, then `file`',
       consumes: ['multipart/form-data'],
       response: {
         200: { type: 'object', properties: { message: { type: 'string' }, release: releaseSchema } },
@@ -30,13 +34,12 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       },
     },
   }, async (request, reply) => {
-    if (!request.session.user) {
+    if (!request.session.user && request.headers.authorization === undefined) {
       ctx.metrics.uploads.inc({ outcome: 'denied' });
       await ctx.audit.record({ event: 'upload', outcome: 'denied', ip: clientIp(request), details: { reason: 'not logged in' } });
     }
-    const user = requireUser(request, reply);
+    const user = await requireAccess(ctx, request, reply, { scope: 'releases:write', role: 'admin', event: 'upload' });
     if (!user) return reply;
-    await requireRole(ctx, request, user, 'admin', 'upload');
     if (!request.isMultipart()) throw new BadRequestError('expected a multipart/form-data upload with a "file" field');
 
     const ip = clientIp(request);
@@ -114,14 +117,13 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
     exposeHeadRoute: false,
     schema: {
       tags: ['admin'],
-      summary: 'Check out (download) the newest release with this filename (admin)',
+      summary: 'Check out (download) the newest release with this filename (admin, or API token with releases:read)',
       params: filenameParams,
       response: { 401: errorSchema, 403: errorSchema, 404: errorSchema },
     },
   }, async (request, reply) => {
-    const user = requireUser(request, reply);
+    const user = await requireAccess(ctx, request, reply, { scope: 'releases:read', role: 'admin', event: 'checkout' });
     if (!user) return reply;
-    await requireRole(ctx, request, user, 'admin', 'checkout');
     const { filename } = request.params;
     const release = await ctx.storage.releases.newestNamed(filename);
     if (!release) throw new NotFoundError(`no release named "${filename}"`);

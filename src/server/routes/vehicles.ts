@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { requireRole, requireUser, verifyCsrf } from '../auth/guards.ts';
+import { requireAccess } from '../auth/access.ts';
 import { clientIp } from '../client-ip.ts';
-import { NotFoundError } from '../errors.ts';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { AlreadyExistsError } from '../storage/errors.ts';
 import { registerVehicle } from '../vehicles/registration.ts';
 import { VehicleInputError } from '../vehicles/vin.ts';
@@ -47,6 +48,11 @@ const vehicleSchema = {
 } as const;
 
 /** The admin UI's vehicles (pages and session API): every logged-in user looks, admins also register. */
+const registeredSchema = {
+  type: 'object',
+  properties: { vin: { type: 'string' }, token: { type: 'string' }, rotated: { type: 'boolean' } },
+} as const;
+
 export const vehicleRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   const html = 'text/html; charset=utf-8';
 
@@ -110,29 +116,59 @@ export const vehicleRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
   app.get('/api/v1/vehicles', {
     schema: {
       tags: ['admin'],
-      summary: 'Vehicles with their ECUs and versions and their last report (session login)',
-      response: { 200: { type: 'object', properties: { vehicles: { type: 'array', items: vehicleSchema } } }, 401: errorSchema },
+      summary: 'Vehicles with their ECUs and versions and their last report (session login or API token with vehicles:read)',
+      response: { 200: { type: 'object', properties: { vehicles: { type: 'array', items: vehicleSchema } } }, 401: errorSchema, 403: errorSchema },
     },
   }, async (request, reply) => {
-    requireUser(request, reply);
+    await requireAccess(ctx, request, reply, { scope: 'vehicles:read', event: 'access' });
     return { vehicles: (await vehicleSummaries(ctx.storage)).map(vehicleJson) };
   });
 
   app.get<{ Params: { vin: string }; Querystring: { limit?: number } }>('/api/v1/vehicles/:vin', {
     schema: {
       tags: ['admin'],
-      summary: 'One vehicle and its update history, newest report first (session login)',
+      summary: 'One vehicle and its update history, newest report first (session login or API token with vehicles:read)',
       params: vinParams,
       querystring: historyQuery,
       response: {
         200: { type: 'object', properties: { vehicle: vehicleSchema, reports: { type: 'array', items: reportSchema } } },
-        401: errorSchema, 404: errorSchema,
+        401: errorSchema, 403: errorSchema, 404: errorSchema,
       },
     },
   }, async (request, reply) => {
-    requireUser(request, reply);
+    await requireAccess(ctx, request, reply, { scope: 'vehicles:read', event: 'access' });
     const history = await vehicleHistory(ctx.storage, request.params.vin.toUpperCase(), request.query.limit ?? 100);
     if (!history) throw new NotFoundError(`no vehicle ${request.params.vin}`);
     return { vehicle: vehicleJson(history), reports: history.reports.map(({ report, updates }) => reportJson(report, updates)) };
+  });
+  app.post<{ Body: { vin: string; rotate?: boolean; csrf_token?: string } }>('/api/v1/vehicles', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Register a vehicle, or give it a new token with rotate: true (admin + CSRF, or an API token with vehicles:write); the token is in this answer only',
+      body: {
+        type: 'object',
+        properties: { vin: { type: 'string', maxLength: 64 }, rotate: { type: 'boolean' }, csrf_token: { type: 'string', maxLength: 256 } },
+        required: ['vin'],
+        additionalProperties: false,
+      },
+      response: {
+        200: registeredSchema, 201: registeredSchema,
+        400: errorSchema, 401: errorSchema, 403: errorSchema, 409: errorSchema,
+      },
+    },
+  }, async (request, reply) => {
+    const user = await requireAccess(ctx, request, reply, { scope: 'vehicles:write', role: 'admin', event: 'vehicle.register' });
+    if (!user) return reply;
+    await verifyCsrf(app, ctx, request);
+    try {
+      const { vehicle, token, rotated } = await registerVehicle(ctx.storage, ctx.audit, {
+        vin: request.body.vin, rotate: request.body.rotate === true, by: user.username, ip: clientIp(request),
+      });
+      return reply.code(rotated ? 200 : 201).header('cache-control', 'no-store').send({ vin: vehicle.vin, token, rotated });
+    } catch (error) {
+      if (error instanceof VehicleInputError) throw new BadRequestError(error.message);
+      if (error instanceof AlreadyExistsError) throw new ConflictError(`${error.message}: send rotate: true to replace its token`);
+      throw error;
+    }
   });
 };

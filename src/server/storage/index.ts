@@ -7,6 +7,7 @@ import { LoginFailureStore } from './login-failures.ts';
 import { AuditEntryStore } from './audit-entries.ts';
 import { VehicleStore } from './vehicles.ts';
 import { VehicleReportStore } from './vehicle-reports.ts';
+import { ApiTokenStore } from './api-tokens.ts';
 
 /** Everything the server keeps in its database; the only place that knows SQL. */
 export interface Storage {
@@ -19,6 +20,7 @@ export interface Storage {
   audit: AuditEntryStore;
   vehicles: VehicleStore;
   vehicleReports: VehicleReportStore;
+  apiTokens: ApiTokenStore;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     audit: new AuditEntryStore(db, database.dialect),
     vehicles: new VehicleStore(db),
     vehicleReports: new VehicleReportStore(db),
+    apiTokens: new ApiTokenStore(db),
     close: () => database.close(),
   };
 }

@@ -15,6 +15,7 @@ export interface Schema {
   vehicle_ecus: VehicleEcusTable;
   vehicle_reports: VehicleReportsTable;
   vehicle_updates: VehicleUpdatesTable;
+  api_tokens: ApiTokensTable;
 }
 
 export type Role = 'admin' | 'employee';
@@ -145,4 +146,22 @@ export interface VehicleUpdatesTable {
   release_id: string;
   result: string;
   error: string | null;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  /** Unique, chosen by whoever made it (e.g. "ci-release"); audit entries name the token by it. */
+  name: string;
+  /** SHA-256 (hex) of the token: the token itself is shown once and never stored. */
+  token_hash: string;
+  /** Space-separated scopes (tokens/scopes.ts). */
+  scopes: string;
+  created_by: string;
+  created_at: number;
+  /** Null: never expires (made only on request). */
+  expires_at: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
 }

@@ -5,6 +5,7 @@ import * as auditAppendOnly from './0002-audit-append-only.ts';
 import * as vehicles from './0003-vehicles.ts';
 import * as sessionIdHashes from './0004-session-id-hashes.ts';
 import * as releaseWithdrawal from './0005-release-withdrawal.ts';
+import * as apiTokens from './0006-api-tokens.ts';
 
 /**
  * Every migration, in order. Names are numbered and never change once released; later issues append
@@ -16,6 +17,7 @@ const steps: Record<string, { up(db: Kysely<unknown>, dialect: Dialect): Promise
   '0003-vehicles': vehicles,
   '0004-session-id-hashes': sessionIdHashes,
   '0005-release-withdrawal': releaseWithdrawal,
+  '0006-api-tokens': apiTokens,
 };
 
 export function migrationsFor(dialect: Dialect): MigrationProvider {
