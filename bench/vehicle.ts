@@ -69,7 +69,7 @@ async function flashEdt(fd: boolean, options: { image?: Uint8Array; compression?
   const key = generateSigningKey();
   const base = standardVehicleConfig('WVWZZZ1JZXW000001', { fd, timing: true });
   const config = parseVehicleConfig({ ...base, trustedKeys: [publicKeyToText(key.publicKey)] });
-  if (options.compression) ecuByName(config, 'EDT').transfer = { compression: 'deflate', window: options.compression.window };
+  if (options.compression) ecuByName(config, 'EDT').transfer = { compression: 'deflate', window: options.compression.window, delta: 'vcdiff' };
   const bus = config.buses.canb!;
   const timing = { bitrate: bus.bitrate, ...(fd ? { dataBitrate: bus.dataBitrate } : {}) };
   const stateDir = await mkdtemp(join(tmpdir(), 'canota-bench-vehicle-'));

@@ -41,6 +41,12 @@ export const transferConfigSchema = z.object({
   window: z.number().int().min(512).max(32 * 1024)
     .refine((window) => Number.isInteger(Math.log2(window)), 'a power of two from 512 to 32768')
     .default(32 * 1024),
+  /**
+   * `vcdiff`: delta downloads (dataFormatIdentifier 0x30) are applied against the running image, in 16 KiB
+   * target windows (the server makes them with xdelta3 -W 16384); `none`: refused with NRC 0x31, the TMU
+   * sends the full image.
+   */
+  delta: z.enum(['vcdiff', 'none']).default('vcdiff'),
 }).strict();
 
 export const ecuConfigSchema = z.object({
@@ -59,7 +65,7 @@ export const ecuConfigSchema = z.object({
   /** Version of the image the ECU ships with (bank A on first start). */
   factoryVersion: z.string().min(1).default('1.0.0'),
   flash: flashTimingSchema.default({ eraseBytesPerSecond: 0, programBytesPerSecond: 0 }),
-  transfer: transferConfigSchema.default({ compression: 'deflate', window: 32 * 1024 }),
+  transfer: transferConfigSchema.default({ compression: 'deflate', window: 32 * 1024, delta: 'vcdiff' }),
 }).strict();
 
 export const gatewayConfigSchema = z.object({

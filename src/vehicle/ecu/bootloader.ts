@@ -8,6 +8,9 @@ import { ALWAYS_STOPPED, type VehicleCondition } from './vehicle-condition.ts';
 import { EcuError } from './errors.ts';
 import { FlashError, type BankWriter, type FlashBanks } from './flash-banks.ts';
 import { InflatingWriter, type DecoderMemory } from './inflating-writer.ts';
+import { patchingWriterFor, type DeltaOptions } from './delta-download.ts';
+import { DeltaBaseMismatchError, PatchingWriter } from './patching-writer.ts';
+import type { VcdiffMemory } from './vcdiff-decoder.ts';
 import {
   BootloaderRoutine, DOWNLOAD_ADDRESS, PROGRAMMING_SECURITY_LEVEL, RoutineStatus, TransferFormat,
   encodeCheckResult, type BootState, type CheckResult,
@@ -60,6 +63,11 @@ export interface BootloaderOptions extends BootloaderExtensions {
    */
   decompression?: { window: number; pageSize?: number } | null;
   /**
+   * Delta downloads (dataFormatIdentifier 0x30, VCDIFF) applied against the running image, with target windows
+   * of at most `window` bytes; null or absent: refused with NRC 0x31 (the tester sends the full image).
+   */
+  delta?: DeltaOptions | null;
+  /**
    * The ECU must restart now: the positive 0x11 response is out and an activation is armed if there was
    * one. Called synchronously; the caller takes the ECU off the bus before it returns.
    */
@@ -90,7 +98,7 @@ export interface TransferStatistics {
   /** Image bytes written to the bank. */
   imageBytes: number;
   /** The decoder's working memory at its largest (null for plain data: nothing is decoded). */
-  decoderMemory: DecoderMemory | null;
+  decoderMemory: DecoderMemory | VcdiffMemory | null;
 }
 
 const PROGRAMMING_ONLY = [DiagnosticSessionType.Programming];
@@ -108,7 +116,7 @@ export class Bootloader {
   readonly #logger: Logger | undefined;
   #activity: Activity | null = null;
   #failed = false;
-  #writer: BankWriter | InflatingWriter | null = null;
+  #writer: BankWriter | InflatingWriter | PatchingWriter | null = null;
   #transfer: TransferStatistics | null = null;
   /** A complete image arrived in the inactive bank during this power cycle. */
   #downloaded = false;
@@ -154,7 +162,7 @@ export class Bootloader {
     const transfer = this.#transfer;
     if (!transfer) return null;
     const writer = this.#writer;
-    const decoderMemory = writer instanceof InflatingWriter ? writer.memory : transfer.decoderMemory;
+    const decoderMemory = writer instanceof InflatingWriter || writer instanceof PatchingWriter ? writer.memory : transfer.decoderMemory;
     return { ...transfer, ...(writer ? { imageBytes: writer.written } : {}), decoderMemory };
   }
 
@@ -198,7 +206,10 @@ export class Bootloader {
       download: {
         maxNumberOfBlockLength: this.#options.maxBlockLength ?? DEFAULT_MAX_BLOCK_LENGTH,
         security: PROGRAMMING_SECURITY_LEVEL,
-        dataFormats: this.#options.decompression ? [TransferFormat.Plain, TransferFormat.Deflate] : [TransferFormat.Plain],
+        dataFormats: [
+          ...(this.#options.decompression ? [TransferFormat.Plain, TransferFormat.Deflate] : [TransferFormat.Plain]),
+          ...(this.#options.delta ? [TransferFormat.Delta] : []),
+        ],
         onRequestDownload: ({ memoryAddress, memorySize, dataFormat }) => this.#beginDownload(memoryAddress, memorySize, dataFormat),
         onTransferData: (data, { offset }) => this.#program(data, offset),
         onTransferExit: () => this.#endDownload(),
@@ -263,6 +274,18 @@ export class Bootloader {
     }
     this.#downloaded = false;
     this.#checked = false;
+    if (dataFormat === TransferFormat.Delta && this.#options.delta) {
+      // The bank stays erased until the delta names the running image as its base (patching-writer.ts).
+      try {
+        this.#writer = patchingWriterFor(banks, memorySize, this.#options.delta);
+      } catch (error) {
+        throw this.#refusal(error, Nrc.ConditionsNotCorrect);
+      }
+      this.#transfer = { dataFormat, transferred: 0, imageBytes: 0, decoderMemory: null };
+      this.#activity = 'programming';
+      this.#logger?.info({ bank: banks.inactive, bytes: memorySize, dataFormat, base: banks.activeBank.version }, 'download started');
+      return;
+    }
     let writer: BankWriter;
     try {
       writer = await banks.beginProgramming(memorySize);
@@ -283,13 +306,15 @@ export class Bootloader {
     try {
       if (offset !== writer.written) throw new FlashError(`block at offset ${offset}, but ${writer.written} bytes are written`);
       if (this.#transfer) this.#transfer.transferred += data.length;
-      if (writer instanceof InflatingWriter) return await writer.write(data);
+      if (writer instanceof InflatingWriter || writer instanceof PatchingWriter) return await writer.write(data);
       await writer.write(data);
       return data.length;
     } catch (error) {
       // The server answers 0x72 and ends the download; the bank stays `programming`, never bootable.
       this.#failed = true;
       this.#dropWriter();
+      // A delta for another base: nothing was written (the bank is still erased), the tester may send the image.
+      if (error instanceof DeltaBaseMismatchError) throw new RequestRejectedError(Nrc.RequestOutOfRange, error.message);
       throw error;
     }
   }
@@ -301,7 +326,7 @@ export class Bootloader {
     const transfer = this.#transfer;
     if (transfer) {
       transfer.imageBytes = writer.written;
-      if (writer instanceof InflatingWriter) transfer.decoderMemory = writer.memory;
+      if (writer instanceof InflatingWriter || writer instanceof PatchingWriter) transfer.decoderMemory = writer.memory;
     }
     try {
       const sha256 = await writer.finish();

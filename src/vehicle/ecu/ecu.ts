@@ -8,6 +8,7 @@ import type { EcuConfig, VehicleConfig } from '../config.ts';
 import { connectToBus, ecuByName, isoTpFrameOptions } from '../network.ts';
 import type { BootEvent, BootRecord } from './boot-record.ts';
 import { Bootloader, type BootloaderExtensions, type TransferStatistics } from './bootloader.ts';
+import { DEFAULT_DELTA_WINDOW } from './patching-writer.ts';
 import { openEcuFlash, trustedKeysOf } from './ecu-flash.ts';
 import type { FlashBanks, FlashTiming } from './flash-banks.ts';
 import type { BootState } from './protocol.ts';
@@ -218,6 +219,7 @@ export class Ecu {
       grantKey: this.keys.get(grantKeyName(this.name)),
       trustedKeys: this.#trustedKeys,
       decompression: this.config.transfer.compression === 'deflate' ? { window: this.config.transfer.window } : null,
+      delta: this.config.transfer.delta === 'vcdiff' ? { window: DEFAULT_DELTA_WINDOW } : null,
       ...(this.#options.serverTiming ? { timing: this.#options.serverTiming } : {}),
       ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),
       ...(this.#options.dids ? { dids: this.#options.dids } : {}),

@@ -12,7 +12,7 @@ import { compressibleImage } from './compressible-image.ts';
 /** EDT as configured, but with its bootloader's decompression set to `transfer`. */
 function edtWith(transfer: { compression: 'deflate' | 'none'; window: number }) {
   const config = standardVehicleConfig(VIN);
-  ecuByName(config, 'EDT').transfer = transfer;
+  ecuByName(config, 'EDT').transfer = { delta: 'vcdiff', ...transfer };
   return { config };
 }
 
