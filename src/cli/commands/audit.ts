@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { readOptionsFromEnvironment } from '../env-options.ts';
 import { UsageError } from '../exit-codes.ts';
 import { auditEvents, type ChainPoint, type ChainVerification } from '../../server/audit/audit-log.ts';
+import { auditEntryJson } from '../../server/audit/audit-entry-json.ts';
 import { AuditKeyError } from '../../server/audit/chain-key.ts';
 import { checkpointKeyPath, checkpointPublicKey, CheckpointError, createCheckpoint, readCheckpoint } from '../../server/audit/checkpoint.ts';
 import { loadOrCreateSigningKey, readSigningKey, SigningKeyError } from '../../server/releases/signing-key.ts';
@@ -87,11 +88,10 @@ export function registerAuditCommand(program: Command): void {
         limit: options.limit, event: options.event, outcome: options.outcome, actor: options.actor,
       }));
       for (const e of entries) {
-        const at = new Date(e.at).toISOString();
         if (options.json) {
-          console.log(JSON.stringify({ ...e, at, details: JSON.parse(e.details) as unknown }));
+          console.log(JSON.stringify(auditEntryJson(e)));
         } else {
-          console.log([e.id, at, e.event, e.outcome, e.actor ?? '-', e.ip ?? '-', e.subject ?? '-', e.details].join('\t'));
+          console.log([e.id, new Date(e.at).toISOString(), e.event, e.outcome, e.actor ?? '-', e.ip ?? '-', e.subject ?? '-', e.details].join('\t'));
         }
       }
     });

@@ -121,6 +121,13 @@ test('API tokens: a pipeline publishes with releases:write and no browser sessio
     assert.equal(body.state, 'active');
     assert.ok(Math.abs(Date.parse(body.expires_at) - (Date.now() + 7 * 86_400_000)) < 60_000);
     assert.equal((await pipeline.fetch('/api/v1/releases', { headers: bearer(body.token) })).status, 200);
+    const audit = await pipeline.fetch('/api/v1/audit?event=token.create', { headers: bearer(body.token) });
+    assert.equal(audit.status, 200, audit.text);
+    const page = audit.json<{ entries: { subject: string; actor: string; details: { scopes: string[] } }[]; next_before: number | null }>();
+    assert.deepEqual(page.entries[0], { ...page.entries[0], subject: 'from-ui', actor: 'alice' });
+    assert.deepEqual(page.entries[0]!.details.scopes, ['releases:read', 'audit:read']);
+    assert.equal(page.next_before, null);
+    assert.equal((await pipeline.fetch('/api/v1/audit', { headers: bearer(reader) })).status, 403);
 
     const noCsrf = await boss.fetch('/api/v1/tokens', { method: 'POST', headers: json, body: JSON.stringify({ name: 'x', scopes: 'releases:read' }) });
     assert.equal(noCsrf.status, 403);
