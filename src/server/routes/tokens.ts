@@ -25,6 +25,10 @@ const nameParams = { type: 'object', properties: { name: { type: 'string', maxLe
  */
 async function requireAdminSession(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<SessionUser | undefined> {
   if (request.headers.authorization !== undefined) {
+    await ctx.audit.record({
+      event: 'access', outcome: 'denied', ip: clientIp(request), subject: `${request.method} ${request.url.slice(0, 200)}`,
+      details: { reason: 'tokens are not managed with a token' },
+    });
     throw new ForbiddenError('API tokens are managed from an admin\'s session or with `canota token` on the server, not with a token');
   }
   const user = requireUser(request, reply);
