@@ -20,6 +20,7 @@ import {
 import type { GrantPurpose } from '../keys/programming-grant.ts';
 import type { ProgrammingAuthority } from './programming-authority.ts';
 import { errorMessage } from '../../errors/error-message.ts';
+import type { DeltaImage } from './delta-image.ts';
 
 export interface FlashProgress {
   ecu: string;
@@ -55,8 +56,11 @@ export interface FlashSessionOptions {
   signal?: AbortSignal;
 }
 
-/** The image to flash: a file (streamed, never read whole) or bytes already in memory. */
-export type FlashImage = { path: string } | Uint8Array;
+/**
+ * The image to flash: a file (streamed, never read whole) or bytes already in memory; a file may come with a
+ * delta from the image the ECU runs (sent instead when the ECU runs exactly its base).
+ */
+export type FlashImage = { path: string; delta?: DeltaImage } | Uint8Array;
 
 export interface EcuIdentification {
   name: string;
@@ -99,6 +103,8 @@ export class FlashSession {
   readonly #options: FlashSessionOptions;
   /** The ECU refused a compressed download (NRC 0x31 to the 0x34): plain from now on. */
   #plainOnly = false;
+  /** The ECU refused a delta download (NRC 0x31 to the 0x34): full images from now on. */
+  #noDeltas = false;
 
   constructor(options: FlashSessionOptions) {
     this.#options = options;
@@ -128,7 +134,8 @@ export class FlashSession {
   async program(image: FlashImage, manifest: SignedManifest): Promise<void> {
     const grant = await this.openProgrammingSession('program');
     await this.erase(grant);
-    await this.download(image);
+    const delta = image instanceof Uint8Array ? undefined : image.delta;
+    if (!delta || !await this.downloadDelta(delta, manifest.signed.size)) await this.download(image);
     const result = await this.check(manifest);
     if (!result.ok) throw new ImageRefusedError(this.ecu, result.reason);
   }
@@ -187,6 +194,38 @@ export class FlashSession {
       onProgress: (bytes, total) => this.#progress('download', bytes, total, percentOf(bytes, total)),
     }));
     return { bytes: result.bytes, blocks: result.blocks, imageBytes: size, dataFormat: TransferFormat.Plain };
+  }
+
+  /**
+   * 0x34 with 0x30 / 0x36… / 0x37: the delta, when the ECU runs its base (0xF1A0's SHA-256). False when the
+   * full image must be sent instead, with the inactive bank erased and ready for it: the ECU runs another
+   * image, takes no deltas (0x31 to the 0x34), or refused the delta's base at its first block (0x31, nothing
+   * written); after any other failure (a corrupt delta, a window that fails its check) the bank holds part of
+   * an image, so it is erased again with a new grant first.
+   */
+  async downloadDelta(delta: DeltaImage, imageSize: number): Promise<boolean> {
+    if (this.#noDeltas) return false;
+    const running = await this.readBootState();
+    if (running.sha256 !== delta.base.sha256) return false;
+    this.#progress('download', 0, imageSize, 0);
+    try {
+      await this.#step('download', () => downloadImage(this.#client, createReadStream(delta.path, { highWaterMark: 64 * 1024 }), {
+        ...this.#downloadOptions(imageSize),
+        dataFormat: TransferFormat.Delta,
+        // Delta bytes acknowledged, as the share of the image they stand for.
+        onProgress: (bytes) => this.#progress('download', Math.floor((Math.min(bytes, delta.size) / delta.size) * imageSize), imageSize,
+          percentOf(bytes, delta.size)),
+      }));
+      return true;
+    } catch (error) {
+      if (!(error instanceof FlashStepError) || this.#options.signal?.aborted) throw error;
+      if (error.nrc === Nrc.RequestOutOfRange) {
+        if (refusedRequestDownload(error)) this.#noDeltas = true;
+        return false;
+      }
+      await this.erase(await this.openProgrammingSession('program'));
+      return false;
+    }
   }
 
   async #downloadCompressed(image: FlashImage, window: number): Promise<DownloadReport> {

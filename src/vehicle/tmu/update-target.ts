@@ -3,6 +3,7 @@ import type { BootState } from '../ecu/protocol.ts';
 import type { FlashPhase } from './flash-errors.ts';
 import type { BootReport, FlashSession } from './flash-session.ts';
 import type { ReportedEcu } from './server-api.ts';
+import type { ImageWithDelta } from './delta-image.ts';
 
 /**
  * One ECU an update installs to, whichever way it is reached: over UDS with a FlashSession (every other
@@ -13,8 +14,11 @@ export interface UpdateTarget {
   readonly ecu: string;
   /** What the ECU runs now (0xF1A0 over UDS, or the TMU's own boot record). */
   bootState(): Promise<BootState>;
-  /** Writes and checks the image in the inactive bank (erase, download, 0xFF01). Throws ImageRefusedError on refusal. */
-  program(image: { path: string }, manifest: SignedManifest): Promise<void>;
+  /**
+   * Writes and checks the image in the inactive bank (erase, download, 0xFF01), from its delta when the ECU
+   * runs the delta's base and takes deltas. Throws ImageRefusedError on refusal.
+   */
+  program(image: ImageWithDelta, manifest: SignedManifest): Promise<void>;
   /** Boots the checked image (0x11 01) and tells what runs afterwards. */
   activate(): Promise<BootReport>;
   /** Boots the previous image again (0xFF02 + 0x11 01); refused once the running image is confirmed. */
@@ -39,7 +43,7 @@ export class RemoteTarget implements UpdateTarget {
     return this.#session.readBootState();
   }
 
-  program(image: { path: string }, manifest: SignedManifest): Promise<void> {
+  program(image: ImageWithDelta, manifest: SignedManifest): Promise<void> {
     return this.#session.program(image, manifest);
   }
 

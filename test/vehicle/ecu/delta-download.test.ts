@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import test, { type TestContext } from 'node:test';
+import { makeDelta } from '../../../src/server/releases/delta-maker.ts';
+import { factoryImage } from '../../../src/vehicle/ecu/factory-image.ts';
+import { TransferFormat } from '../../../src/vehicle/ecu/protocol.ts';
+import { ecuByName } from '../../../src/vehicle/network.ts';
+import type { DeltaImage } from '../../../src/vehicle/tmu/delta-image.ts';
+import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
+import { standardVehicleConfig } from '../../../src/vehicle/config.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { compressibleImage } from './compressible-image.ts';
+import { VIN, ecuBench, manifestFor, sha256 } from './support.ts';
+
+/** EDT's factory image: what a fresh bench's EDT runs, the base of the deltas below. */
+const running = factoryImage('EDT', '1.0.0');
+
+/** The running image with a few bytes changed and 20 KB of code appended: three 16 KiB windows. */
+function nextImage(base: Uint8Array = running): Buffer {
+  const image = Buffer.concat([base, compressibleImage(20_000)]);
+  image.write('canota EDT 2.0.0', 0, 'latin1');
+  image[9000] = image[9000]! ^ 0xff;
+  return image;
+}
+
+/** Writes `image` and a delta to it from `base` (the real xdelta3), naming `claimedBase` as the delta's base. */
+async function deltaFor(t: TestContext, base: Uint8Array, image: Uint8Array, claimedBase = base): Promise<{ path: string; delta: DeltaImage; bytes: Buffer }> {
+  const directory = await tempDir(t);
+  const [basePath, path, out] = ['base.bin', 'image.bin', 'image.vcdiff'].map((name) => join(directory, name)) as [string, string, string];
+  await writeFile(basePath, base);
+  await writeFile(path, image);
+  const made = await makeDelta({ base: basePath, baseSha256: sha256(claimedBase), target: path, out });
+  return { path, delta: { path: out, size: made.size, base: { version: '1.0.0', sha256: sha256(running) } }, bytes: await readFile(out) };
+}
+
+test('a delta from the running image is applied into the inactive bank: few bytes on the bus, the same image checked and booted', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } } });
+  const image = nextImage();
+  const { path, delta } = await deltaFor(t, running, image);
+  await bench.session.program({ path, delta }, manifestFor(image, null));
+
+  const transfer = bench.ecu.transferStatistics();
+  assert.ok(transfer);
+  assert.equal(transfer.dataFormat, TransferFormat.Delta);
+  assert.equal(transfer.imageBytes, image.length);
+  assert.equal(transfer.transferred, delta.size);
+  assert.ok(delta.size < image.length / 2, `a ${delta.size}-byte delta for a ${image.length}-byte image`);
+  assert.ok(transfer.decoderMemory);
+  assert.equal(transfer.decoderMemory.window, 16 * 1024);
+  assert.ok(transfer.decoderMemory.peak <= 3 * 16 * 1024 + 4096, `patcher peak ${transfer.decoderMemory.peak} bytes`);
+
+  const boot = await bench.session.activate();
+  assert.equal(boot.switched, true);
+  assert.equal(boot.sha256, sha256(image));
+  assert.equal(boot.bootState.banks.A.sha256, sha256(running), 'the base bank was only read');
+});
+
+test('a delta made from another image than the running one is refused at its first block (0x31) with the bank still erased; the full image follows in the same session', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } } });
+  const image = nextImage();
+  const other = factoryImage('EDT', '0.9.0');
+  const { path, delta } = await deltaFor(t, other, image);
+  bench.approve(image);
+  await bench.session.erase(await bench.session.openProgrammingSession('program'));
+  // The tester believes the ECU runs the base (its DeltaImage says so); the ECU reads the delta's own header.
+  assert.equal(await bench.session.downloadDelta(delta, image.length), false);
+  assert.equal((await bench.session.readBootState()).banks.B.state, 'erased');
+  await bench.session.download({ path });
+  assert.deepEqual(await bench.session.check(manifestFor(image, null)), { ok: true });
+  assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
+});
+
+test('a delta that names the running image but was made from another is caught by its windows\' Adler-32 (0x72); the tester erases again and sends the full image', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } } });
+  const other = Buffer.from(running);
+  other.fill(0x55, 4000, 6000);
+  // Made from `other` (whose bytes it copies) but naming the running image as its base.
+  const image = nextImage(other);
+  const { path, delta } = await deltaFor(t, other, image, running);
+  await bench.session.program({ path, delta }, manifestFor(image, null));
+  const transfer = bench.ecu.transferStatistics();
+  assert.equal(transfer?.dataFormat, TransferFormat.Deflate, 'the full image went instead');
+  assert.equal((await bench.session.activate()).sha256, sha256(image));
+});
+
+test('a corrupt delta never becomes bootable: refused while it is applied, the bank left `programming` until erased again', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } } });
+  const image = nextImage();
+  const { delta, bytes } = await deltaFor(t, running, image);
+  bytes[bytes.length - 10]! ^= 0x5a;
+  await writeFile(delta.path, bytes);
+  bench.approve(image);
+  await bench.session.erase(await bench.session.openProgrammingSession('program'));
+  // The ECU refuses it part way (0x72); the tester erases again, with a new grant, for the full image.
+  assert.equal(await bench.session.downloadDelta(delta, image.length), false);
+  assert.equal((await bench.session.readBootState()).banks.B.state, 'erased');
+  const refusal = await bench.session.check(manifestFor(image, null)).catch((error: unknown) => error);
+  assert.ok(refusal instanceof FlashStepError && refusal.nrc === 0x24, 'nothing to check: no image was downloaded');
+});
+
+test('an ECU without a patcher answers the delta\'s 0x34 with 0x31; the tester sends the compressed image instead', async (t) => {
+  const config = standardVehicleConfig(VIN);
+  ecuByName(config, 'EDT').transfer = { compression: 'deflate', window: 32 * 1024, delta: 'none' };
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } }, ecu: { config } });
+  const image = nextImage();
+  const { path, delta } = await deltaFor(t, running, image);
+  await bench.session.program({ path, delta }, manifestFor(image, null));
+  assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
+  assert.equal((await bench.session.activate()).sha256, sha256(image));
+});
+
+test('a delta from a base the ECU does not run is not sent at all: the tester reads the running image first', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } } });
+  const image = nextImage();
+  const { path, delta } = await deltaFor(t, running, image);
+  await bench.session.program({ path, delta: { ...delta, base: { version: '0.9.0', sha256: sha256(factoryImage('EDT', '0.9.0')) } } }, manifestFor(image, null));
+  assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
+});
