@@ -30,14 +30,24 @@ export const flashTimingSchema = z.object({
   bankSize: z.number().int().positive().max(2 ** 32).optional(),
 }).strict();
 
+/** The compression methods a bootloader may implement (docs/ecu.md): `xz` (0x20) and `deflate` (0x10). */
+export const COMPRESSION_METHODS = ['xz', 'deflate'] as const;
+export type CompressionMethod = (typeof COMPRESSION_METHODS)[number];
+const compressionMethod = z.enum(COMPRESSION_METHODS);
+
 /**
- * How images may travel to the ECU's bootloader (docs/ecu.md): compressed with deflate, decompressed by the
- * bootloader within a window of `window` bytes, which also bounds its working memory; the TMU compresses with
- * this window. `compression: 'none'` is a bootloader without a decompressor (it refuses compressed
- * downloads with NRC 0x31; the TMU falls back to plain).
+ * How images may travel to the ECU's bootloader (docs/ecu.md): compressed with the methods in `compression`
+ * (the TMU tries them in the order given: `["xz", "deflate"]`; a single name as older configs have it), each
+ * decompressed by the bootloader within a window of `window` bytes (deflate's window, xz's LZMA2 dictionary),
+ * which also bounds its working memory; the TMU compresses with this window. `compression: 'none'` is a
+ * bootloader without a decompressor (it refuses compressed downloads with NRC 0x31; the TMU falls back to
+ * the next method, then plain).
  */
 export const transferConfigSchema = z.object({
-  compression: z.enum(['deflate', 'none']).default('deflate'),
+  compression: z.union([
+    z.enum([...COMPRESSION_METHODS, 'none']),
+    z.array(compressionMethod).min(1).refine((methods) => new Set(methods).size === methods.length, 'each method once'),
+  ]).default('deflate'),
   window: z.number().int().min(512).max(32 * 1024)
     .refine((window) => Number.isInteger(Math.log2(window)), 'a power of two from 512 to 32768')
     .default(32 * 1024),
@@ -47,7 +57,14 @@ export const transferConfigSchema = z.object({
    * sends the full image.
    */
   delta: z.enum(['vcdiff', 'none']).default('vcdiff'),
-}).strict();
+}).strict().refine((transfer) => transfer.window >= 4096 || !compressionMethods(transfer).includes('xz'),
+  { path: ['window'], message: 'xz needs a window of at least 4096 bytes (LZMA2\'s smallest dictionary)' });
+
+/** The methods of `transfer.compression` as a list, in the order the TMU tries them (empty for 'none'). */
+export function compressionMethods(transfer: { compression: CompressionMethod | 'none' | readonly CompressionMethod[] }): CompressionMethod[] {
+  if (transfer.compression === 'none') return [];
+  return typeof transfer.compression === 'string' ? [transfer.compression] : [...transfer.compression];
+}
 
 export const ecuConfigSchema = z.object({
   name: ecuName,

@@ -8,6 +8,7 @@ import { ALWAYS_STOPPED, type VehicleCondition } from './vehicle-condition.ts';
 import { EcuError } from './errors.ts';
 import { FlashError, type BankWriter, type FlashBanks } from './flash-banks.ts';
 import { InflatingWriter, type DecoderMemory } from './inflating-writer.ts';
+import { XzWriter } from './xz-writer.ts';
 import { patchingWriterFor, type DeltaOptions } from './delta-download.ts';
 import { DeltaBaseMismatchError, PatchingWriter } from './patching-writer.ts';
 import type { VcdiffMemory } from './vcdiff-decoder.ts';
@@ -63,6 +64,12 @@ export interface BootloaderOptions extends BootloaderExtensions {
    */
   decompression?: { window: number; pageSize?: number } | null;
   /**
+   * Compressed downloads as .xz (dataFormatIdentifier 0x20: ARM-Thumb BCJ + LZMA2), decompressed while it
+   * programs with a dictionary of at most `window` bytes (4 KiB or more); null or absent: refused with NRC 0x31
+   * (the tester falls back to deflate, then plain).
+   */
+  xz?: { window: number; pageSize?: number } | null;
+  /**
    * Delta downloads (dataFormatIdentifier 0x30, VCDIFF) applied against the running image, with target windows
    * of at most `window` bytes; null or absent: refused with NRC 0x31 (the tester sends the full image).
    */
@@ -116,7 +123,7 @@ export class Bootloader {
   readonly #logger: Logger | undefined;
   #activity: Activity | null = null;
   #failed = false;
-  #writer: BankWriter | InflatingWriter | PatchingWriter | null = null;
+  #writer: BankWriter | InflatingWriter | XzWriter | PatchingWriter | null = null;
   #transfer: TransferStatistics | null = null;
   /** A complete image arrived in the inactive bank during this power cycle. */
   #downloaded = false;
@@ -162,7 +169,8 @@ export class Bootloader {
     const transfer = this.#transfer;
     if (!transfer) return null;
     const writer = this.#writer;
-    const decoderMemory = writer instanceof InflatingWriter || writer instanceof PatchingWriter ? writer.memory : transfer.decoderMemory;
+    const decoderMemory = writer instanceof InflatingWriter || writer instanceof XzWriter || writer instanceof PatchingWriter
+      ? writer.memory : transfer.decoderMemory;
     return { ...transfer, ...(writer ? { imageBytes: writer.written } : {}), decoderMemory };
   }
 
@@ -208,6 +216,7 @@ export class Bootloader {
         security: PROGRAMMING_SECURITY_LEVEL,
         dataFormats: [
           ...(this.#options.decompression ? [TransferFormat.Plain, TransferFormat.Deflate] : [TransferFormat.Plain]),
+          ...(this.#options.xz ? [TransferFormat.Xz] : []),
           ...(this.#options.delta ? [TransferFormat.Delta] : []),
         ],
         onRequestDownload: ({ memoryAddress, memorySize, dataFormat }) => this.#beginDownload(memoryAddress, memorySize, dataFormat),
@@ -293,7 +302,9 @@ export class Bootloader {
       throw this.#refusal(error, Nrc.ConditionsNotCorrect);
     }
     const decompression = this.#options.decompression;
-    this.#writer = dataFormat === TransferFormat.Deflate && decompression ? new InflatingWriter(writer, decompression) : writer;
+    const xz = this.#options.xz;
+    this.#writer = dataFormat === TransferFormat.Deflate && decompression ? new InflatingWriter(writer, decompression)
+      : dataFormat === TransferFormat.Xz && xz ? new XzWriter(writer, xz) : writer;
     this.#transfer = { dataFormat, transferred: 0, imageBytes: 0, decoderMemory: null };
     this.#activity = 'programming';
     this.#logger?.info({ bank: banks.inactive, bytes: memorySize, dataFormat }, 'download started');
@@ -306,7 +317,7 @@ export class Bootloader {
     try {
       if (offset !== writer.written) throw new FlashError(`block at offset ${offset}, but ${writer.written} bytes are written`);
       if (this.#transfer) this.#transfer.transferred += data.length;
-      if (writer instanceof InflatingWriter || writer instanceof PatchingWriter) return await writer.write(data);
+      if (writer instanceof InflatingWriter || writer instanceof XzWriter || writer instanceof PatchingWriter) return await writer.write(data);
       await writer.write(data);
       return data.length;
     } catch (error) {
@@ -326,7 +337,7 @@ export class Bootloader {
     const transfer = this.#transfer;
     if (transfer) {
       transfer.imageBytes = writer.written;
-      if (writer instanceof InflatingWriter || writer instanceof PatchingWriter) transfer.decoderMemory = writer.memory;
+      if (writer instanceof InflatingWriter || writer instanceof XzWriter || writer instanceof PatchingWriter) transfer.decoderMemory = writer.memory;
     }
     try {
       const sha256 = await writer.finish();

@@ -4,7 +4,7 @@ import type { Bus } from '../../can/bus/bus.ts';
 import type { VirtualNetwork } from '../../can/bus/virtual.ts';
 import type { ServerTiming } from '../../can/uds/index.ts';
 import type { Logger } from '../../logging/logger.ts';
-import type { EcuConfig, VehicleConfig } from '../config.ts';
+import { compressionMethods, type EcuConfig, type VehicleConfig } from '../config.ts';
 import { connectToBus, ecuByName, isoTpFrameOptions } from '../network.ts';
 import type { BootEvent, BootRecord } from './boot-record.ts';
 import { Bootloader, type BootloaderExtensions, type TransferStatistics } from './bootloader.ts';
@@ -218,7 +218,8 @@ export class Ecu {
       identity: { name: this.name, hardwareId: this.config.hardwareId, vin: this.#vehicle.vin },
       grantKey: this.keys.get(grantKeyName(this.name)),
       trustedKeys: this.#trustedKeys,
-      decompression: this.config.transfer.compression === 'deflate' ? { window: this.config.transfer.window } : null,
+      decompression: compressionMethods(this.config.transfer).includes('deflate') ? { window: this.config.transfer.window } : null,
+      xz: compressionMethods(this.config.transfer).includes('xz') ? { window: this.config.transfer.window } : null,
       delta: this.config.transfer.delta === 'vcdiff' ? { window: DEFAULT_DELTA_WINDOW } : null,
       ...(this.#options.serverTiming ? { timing: this.#options.serverTiming } : {}),
       ...(this.#options.maxBlockLength ? { maxBlockLength: this.#options.maxBlockLength } : {}),

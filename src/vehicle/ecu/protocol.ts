@@ -40,11 +40,13 @@ export const RoutineStatus = { Ok: 0x00, Refused: 0x01 } as const;
  * 14229-1 leaves the methods' meaning to the manufacturer). memorySize is always the image's own size.
  * Deflate: the image as one zlib stream (RFC 1950/1951), its window no larger than the ECU's
  * (`transfer.window` in the vehicle config: the stream's header says which it needs).
+ * Xz (0x20): the image as one .xz stream (xz file format 1.x): ARM-Thumb BCJ then LZMA2, a dictionary no
+ * larger than the ECU's `transfer.window` (the block header says which it needs), CRC32 or no check.
  * Delta (0x30): a VCDIFF delta (RFC 3284, made by xdelta3 -S none with the ECU's target window and the
  * application header `base-sha256=<hex>`) from the image the ECU runs to the new one; the ECU applies it
  * against its active bank while it writes the inactive one.
  */
-export const TransferFormat = { Plain: 0x00, Deflate: 0x10, Delta: 0x30 } as const;
+export const TransferFormat = { Plain: 0x00, Deflate: 0x10, Xz: 0x20, Delta: 0x30 } as const;
 
 /** The tester writes a download to this address: the start of the inactive bank. */
 export const DOWNLOAD_ADDRESS = 0;

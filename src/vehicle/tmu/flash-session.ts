@@ -21,6 +21,8 @@ import type { GrantPurpose } from '../keys/programming-grant.ts';
 import type { ProgrammingAuthority } from './programming-authority.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 import type { DeltaImage } from './delta-image.ts';
+import type { CompressionMethod } from '../config.ts';
+import { XzUnavailableError, compressXz } from './xz-compress.ts';
 
 export interface FlashProgress {
   ecu: string;
@@ -48,11 +50,12 @@ export interface FlashSessionOptions {
   /** Cap on TransferData size below the ECU's maxNumberOfBlockLength. */
   maxBlockLength?: number;
   /**
-   * Send images deflate-compressed (dataFormatIdentifier 0x10) with at most this window, the ECU's
-   * (`transfer.window` of the vehicle config); an ECU that answers the 0x34 with NRC 0x31 gets them plain
-   * from then on. Null or absent: plain.
+   * Send images compressed with at most this window, the ECU's (`transfer.window` of the vehicle config), with
+   * the first of `methods` (default deflate) the ECU takes: `xz` (dataFormatIdentifier 0x20), `deflate` (0x10).
+   * A method the ECU refuses (NRC 0x31 to the 0x34), or xz when this system has no `xz`, is skipped from then
+   * on; after the last one, plain. Null or absent: plain.
    */
-  compression?: { window: number } | null;
+  compression?: { window: number; methods?: readonly CompressionMethod[] } | null;
   signal?: AbortSignal;
 }
 
@@ -101,8 +104,8 @@ export class FlashSession {
   readonly ecu: string;
   readonly #client: UdsClient;
   readonly #options: FlashSessionOptions;
-  /** The ECU refused a compressed download (NRC 0x31 to the 0x34): plain from now on. */
-  #plainOnly = false;
+  /** Compression methods the ECU refused (NRC 0x31 to the 0x34) or the TMU cannot make: not tried again. */
+  readonly #unavailable = new Set<CompressionMethod>();
   /** The ECU refused a delta download (NRC 0x31 to the 0x34): full images from now on. */
   #noDeltas = false;
 
@@ -178,13 +181,15 @@ export class FlashSession {
    */
   async download(image: FlashImage): Promise<DownloadReport> {
     const compression = this.#options.compression;
-    if (compression && !this.#plainOnly) {
+    for (const method of compression ? compression.methods ?? ['deflate'] : []) {
+      if (this.#unavailable.has(method)) continue;
       try {
-        return await this.#downloadCompressed(image, compression.window);
+        return method === 'xz' ? await this.#downloadXz(image, compression!.window) : await this.#downloadCompressed(image, compression!.window);
       } catch (error) {
-        // Refused before a byte was written (the 0x34 itself): the bank is still erased, so plain works.
-        if (!(error instanceof FlashStepError && error.nrc === Nrc.RequestOutOfRange && refusedRequestDownload(error))) throw error;
-        this.#plainOnly = true;
+        // Refused before a byte was written (the 0x34 itself), or never sent: the bank is still erased.
+        const refused = error instanceof FlashStepError && error.nrc === Nrc.RequestOutOfRange && refusedRequestDownload(error);
+        if (!refused && !(error instanceof FlashStepError && error.cause instanceof XzUnavailableError)) throw error;
+        this.#unavailable.add(method);
       }
     }
     const { source, size } = await this.#step('download', () => openImage(image));
@@ -226,6 +231,20 @@ export class FlashSession {
       await this.erase(await this.openProgrammingSession('program'));
       return false;
     }
+  }
+
+  /** The whole image compressed first (xz-compress.ts), then sent as one .xz stream with 0x20. */
+  async #downloadXz(image: FlashImage, window: number): Promise<DownloadReport> {
+    const size = image instanceof Uint8Array ? image.length : (await this.#step('download', () => stat(image.path))).size;
+    const compressed = await this.#step('download', () => compressXz(image instanceof Uint8Array ? image : { path: image.path }, { window }));
+    this.#progress('download', 0, size, 0);
+    const result = await this.#step('download', () => downloadImage(this.#client, compressed, {
+      ...this.#downloadOptions(size),
+      dataFormat: TransferFormat.Xz,
+      // What the ECU acknowledged is compressed: progress as the share of the image it stands for.
+      onProgress: (bytes) => this.#progress('download', Math.floor((bytes / compressed.length) * size), size, percentOf(bytes, compressed.length)),
+    }));
+    return { bytes: result.bytes, blocks: result.blocks, imageBytes: size, dataFormat: TransferFormat.Xz };
   }
 
   async #downloadCompressed(image: FlashImage, window: number): Promise<DownloadReport> {

@@ -1,6 +1,6 @@
 import type { Logger } from '../../logging/logger.ts';
 import type { StatusReceiver } from '../ecu/status-receiver.ts';
-import type { VehicleConfig } from '../config.ts';
+import { compressionMethods, type VehicleConfig } from '../config.ts';
 import { ecuByName } from '../network.ts';
 import { FlashSession, type FlashProgress } from './flash-session.ts';
 import { InstalledVersions } from './installed-versions.ts';
@@ -81,8 +81,9 @@ export class ConnectedEcus implements VehicleEcus {
     const ecuConfig = ecuByName(config, ecu);
     const session = new FlashSession({
       client: links.client(ecu), ecu: ecuConfig, authority, onProgress: options.onProgress, signal: options.signal,
-      // Compressed with the ECU's window; an ECU without a decompressor says so (0x31) and gets it plain.
-      compression: ecuConfig.transfer.compression === 'deflate' ? { window: ecuConfig.transfer.window } : null,
+      // Compressed with the ECU's methods and window; an ECU without a method says so (0x31) and gets the next, then plain.
+      compression: compressionMethods(ecuConfig.transfer).length > 0
+        ? { window: ecuConfig.transfer.window, methods: compressionMethods(ecuConfig.transfer) } : null,
       ...(rebootTimeoutMs !== undefined ? { rebootTimeoutMs } : {}),
     });
     return new RemoteTarget(session);
