@@ -9,6 +9,8 @@ export const auditEvents = [
   'vehicle.register', 'vehicle.rotate', 'vehicle.auth', 'vehicle.report',
   'release.withdraw',
   'token.create', 'token.revoke', 'token.auth',
+  'software-set.create', 'deployment.create', 'deployment.pause', 'deployment.resume', 'deployment.advance', 'deployment.cancel',
+  'deployment.status', 'deployment.vehicle',
   // The audit key was created: the first entry sealed with it (the unkeyed entries before it are legacy).
   'audit.key',
 ] as const;

@@ -8,6 +8,7 @@ import { AuditEntryStore } from './audit-entries.ts';
 import { VehicleStore } from './vehicles.ts';
 import { VehicleReportStore } from './vehicle-reports.ts';
 import { ApiTokenStore } from './api-tokens.ts';
+import { DeploymentStore } from './deployments.ts';
 
 /** Everything the server keeps in its database; the only place that knows SQL. */
 export interface Storage {
@@ -21,6 +22,7 @@ export interface Storage {
   vehicles: VehicleStore;
   vehicleReports: VehicleReportStore;
   apiTokens: ApiTokenStore;
+  deployments: DeploymentStore;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     vehicles: new VehicleStore(db),
     vehicleReports: new VehicleReportStore(db),
     apiTokens: new ApiTokenStore(db),
+    deployments: new DeploymentStore(db),
     close: () => database.close(),
   };
 }

@@ -16,6 +16,11 @@ export interface Schema {
   vehicle_reports: VehicleReportsTable;
   vehicle_updates: VehicleUpdatesTable;
   api_tokens: ApiTokensTable;
+  software_sets: SoftwareSetsTable;
+  software_set_releases: SoftwareSetReleasesTable;
+  deployments: DeploymentsTable;
+  deployment_vehicles: DeploymentVehiclesTable;
+  deployment_events: DeploymentEventsTable;
 }
 
 export type Role = 'admin' | 'employee';
@@ -164,4 +169,66 @@ export interface ApiTokensTable {
   revoked_by: string | null;
   last_used_at: number | null;
   last_used_ip: string | null;
+}
+
+/** Releases that go together (hawkBit's distribution set): at most one per ECU. */
+export interface SoftwareSetsTable {
+  id: Generated<number>;
+  name: string;
+  created_by: string;
+  created_at: number;
+}
+
+export interface SoftwareSetReleasesTable {
+  set_id: number;
+  /** The release's ECU in capitals: the primary key keeps one release per ECU in a set. */
+  ecu: string;
+  release_id: number;
+}
+
+export type DeploymentStatus = 'scheduled' | 'running' | 'paused' | 'waiting' | 'finished' | 'cancelled';
+
+export interface DeploymentsTable {
+  id: Generated<number>;
+  name: string;
+  set_id: number;
+  status: DeploymentStatus;
+  /** Why it is paused, waiting, finished or cancelled (an operator's action, a wave over its failure threshold). */
+  status_reason: string | null;
+  /** JSON: the target as given (`deployments/target.ts`), kept for the record; the vehicles are in deployment_vehicles. */
+  target: string;
+  /** JSON: the waves as given (`deployments/rollout-plan.ts`). */
+  waves: string;
+  /** The newest wave whose vehicles are told to install (1-based; 0 before the start). */
+  current_wave: number;
+  /** Percent of a wave that may fail before the deployment pauses. */
+  failure_threshold: number;
+  /** 1: each next wave waits for an operator's `advance`. */
+  require_approval: number;
+  start_at: number;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeploymentVehiclesTable {
+  deployment_id: number;
+  vehicle_id: number;
+  wave: number;
+  /** `deployments/vehicle-states.ts`. */
+  state: string;
+  percent: number | null;
+  ecu: string | null;
+  reason: string | null;
+  updated_at: number;
+}
+
+/** Every change of a deployment (vehicle_id null) or of one vehicle's state in it. */
+export interface DeploymentEventsTable {
+  id: Generated<number>;
+  deployment_id: number;
+  vehicle_id: number | null;
+  at: number;
+  state: string;
+  detail: string | null;
 }
