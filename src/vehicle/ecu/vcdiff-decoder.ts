@@ -42,12 +42,17 @@ export class VcdiffError extends Error {
   override name = 'VcdiffError';
 }
 
-/** What the decoder holds, in bytes, fixed at construction. */
+/**
+ * What the decoder holds, in bytes, fixed at construction; in the terms of the inflater's DecoderMemory too
+ * (`tables`: the address caches; `page`: 0, the target window is written to flash as it is).
+ */
 export interface VcdiffMemory {
   peak: number;
   window: number;
   deltaWindow: number;
   addressCache: number;
+  tables: number;
+  page: number;
 }
 
 const MAGIC = [0xd6, 0xc3, 0xc4, 0x00];
@@ -98,6 +103,8 @@ export class VcdiffDecoder {
       window: this.#target.byteLength,
       deltaWindow: this.#input.byteLength,
       addressCache,
+      tables: addressCache,
+      page: 0,
     };
   }
 
