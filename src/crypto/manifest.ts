@@ -18,6 +18,23 @@ export interface ReleaseManifest {
   size: number;
   sha256: string;
   created_at: string;
+  /**
+   * Binary deltas the server made to this image from earlier releases of the ECU (issue 13): a car whose ECU
+   * runs `base_sha256` may fetch the delta instead and send it to the ECU (dataFormatIdentifier 0x30);
+   * signed with the rest, so the TMU checks the delta's bytes before it uses them. Absent: none.
+   */
+  deltas?: ReleaseDelta[];
+}
+
+/** One delta of a release: VCDIFF (RFC 3284) made by xdelta3 from the image `base_sha256` to the release's image. */
+export interface ReleaseDelta {
+  format: 'vcdiff';
+  base_version: string;
+  base_sha256: string;
+  base_size: number;
+  /** The delta file's own length and SHA-256. */
+  size: number;
+  sha256: string;
 }
 
 export interface ManifestSignature {
@@ -72,12 +89,25 @@ export function assertManifestShape(value: unknown): asserts value is SignedMani
     if (signed.hardware_id !== undefined && typeof signed.hardware_id !== 'string') problems.push('"hardware_id" must be a string');
     if (!Number.isSafeInteger(signed.size) || (signed.size as number) < 0) problems.push('"size" must be a byte count');
     if (typeof signed.sha256 !== 'string' || !HEX_SHA256.test(signed.sha256)) problems.push('"sha256" must be 64 lowercase hex digits');
+    if (signed.deltas !== undefined && (!Array.isArray(signed.deltas) || !signed.deltas.every(isReleaseDelta))) {
+      problems.push('"deltas" must be a list of {format: vcdiff, base_version, base_sha256, base_size, size, sha256}');
+    }
   }
   if (!Array.isArray(candidate?.signatures) ||
       !candidate.signatures.every((s) => typeof s?.keyid === 'string' && typeof s?.sig === 'string')) {
     problems.push('"signatures" must be a list of {keyid, sig}');
   }
   if (problems.length > 0) throw new ManifestError(`malformed release manifest: ${problems.join('; ')}`);
+}
+
+function isReleaseDelta(value: unknown): value is ReleaseDelta {
+  const delta = value as Partial<ReleaseDelta> | null;
+  return typeof delta === 'object' && delta !== null && delta.format === 'vcdiff'
+    && typeof delta.base_version === 'string' && delta.base_version !== ''
+    && typeof delta.base_sha256 === 'string' && HEX_SHA256.test(delta.base_sha256)
+    && typeof delta.sha256 === 'string' && HEX_SHA256.test(delta.sha256)
+    && Number.isSafeInteger(delta.size) && (delta.size as number) > 0
+    && Number.isSafeInteger(delta.base_size) && (delta.base_size as number) > 0;
 }
 
 /** Compact bytes for a manifest on the CAN bus (UDS routine parameters): UTF-8 JSON. */

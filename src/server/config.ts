@@ -31,6 +31,8 @@ export interface ServerConfig {
   shutdownGraceSeconds: number;
   /** The Ed25519 release signing key (PEM); default `<dataDir>/keys/release-signing.pem`, generated on first start. */
   signingKeyFile?: string;
+  /** The xdelta3 program that makes deltas between releases at upload; default `xdelta3` on the PATH. */
+  xdelta3?: string;
   /** Refuse nonces, downloads and release queries from clients without a valid vehicle token (401). */
   requireVehicleToken: boolean;
   /** Serve `/docs` to every allowed address, not only to logged-in users. */

@@ -9,6 +9,7 @@ import type { NonceService } from './nonces/nonce-service.ts';
 import type { LatestRelease } from './releases/latest-release.ts';
 import type { LoginThrottle } from './auth/login-throttle.ts';
 import type { ManifestSigner } from './releases/manifest-signer.ts';
+import type { DeltaStore } from './releases/delta-store.ts';
 import type { LatestReleasePerEcu } from './releases/latest-per-ecu.ts';
 import type { VehicleAuth } from './vehicles/vehicle-auth.ts';
 
@@ -53,6 +54,8 @@ export interface ServerContext {
   vehicleAuth: VehicleAuth;
   /** Signs release manifests with the server's release key. */
   signer: ManifestSigner;
+  /** Binary deltas between releases, made at upload (absent: none are made). */
+  deltas?: DeltaStore;
   latestPerEcu: LatestReleasePerEcu;
   logger: Logger;
   clock: () => number;

@@ -18,6 +18,7 @@ import { loadMetricsToken, loadSessionSecret } from './session-secret.ts';
 import { loadReleaseSigningKey } from './releases/signing-key.ts';
 import { publicKeyToText } from '../crypto/ed25519.ts';
 import { ManifestSigner } from './releases/manifest-signer.ts';
+import { DeltaStore } from './releases/delta-store.ts';
 import { LatestReleasePerEcu } from './releases/latest-per-ecu.ts';
 import { VehicleAuth } from './vehicles/vehicle-auth.ts';
 import { buildApp } from './app.ts';
@@ -104,10 +105,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await warmUpPasswordCheck();
     const clock = Date.now;
     const metrics = new ServerMetrics();
-    const signer = new ManifestSigner(signingKey.key);
+    const deltas = await DeltaStore.open(join(dataDir, 'deltas'), { logger, ...(config.xdelta3 ? { xdelta3: config.xdelta3 } : {}) });
+    const signer = new ManifestSigner(signingKey.key, deltas);
     const vehicleAuth = new VehicleAuth(storage.vehicles, audit, metrics, { requireToken: config.requireVehicleToken, clock });
     const ctx: ServerContext = {
-      config, storage, blobs, audit, logger, clock, metrics, signer, vehicleAuth,
+      config, storage, blobs, audit, logger, clock, metrics, signer, vehicleAuth, deltas,
       nonces: new NonceService(storage.nonces, config.nonceTtlSeconds, clock),
       latest: new LatestRelease(storage.releases),
       latestPerEcu: new LatestReleasePerEcu(storage.releases, signer),

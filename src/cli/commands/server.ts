@@ -29,6 +29,7 @@ interface ServerCommandOptions {
   loginMaxFailures: number;
   loginLock: number;
   signingKey?: string;
+  xdelta3?: string;
   requireVehicleToken?: boolean;
   publicDocs?: boolean;
   publicMetrics?: boolean;
@@ -76,6 +77,7 @@ export function registerServerCommand(program: Command): void {
     .option('--login-lock <seconds>', 'how long a lockout lasts', parseInteger(1, 86_400), defaultServerConfig.loginLockSeconds)
     .option('--shutdown-grace <seconds>', 'on SIGTERM, how long running downloads may take to finish', parseInteger(0, 3600), defaultServerConfig.shutdownGraceSeconds)
     .option('--signing-key <file>', 'Ed25519 release signing key, PEM (default: <data-dir>/keys/release-signing.pem, generated on first start)')
+    .option('--xdelta3 <program>', 'xdelta3 that makes binary deltas between releases at upload (default: xdelta3 on the PATH; missing or failing: releases are offered without deltas)')
     .option('--require-vehicle-token', 'serve nonces, downloads and release queries only to registered vehicles (Authorization: Bearer <token>)')
     .option('--metrics-token-file <file>', 'a file with the bearer token that may read /metrics besides admin sessions (>= 32 characters)')
     .option('--public-metrics', 'serve /metrics to every allowed address without login or token')
@@ -101,6 +103,7 @@ export function registerServerCommand(program: Command): void {
         loginMaxFailures: options.loginMaxFailures,
         loginLockSeconds: options.loginLock,
         signingKeyFile: options.signingKey,
+        xdelta3: options.xdelta3,
         requireVehicleToken: options.requireVehicleToken,
         publicDocs: options.publicDocs,
         publicMetrics: options.publicMetrics,

@@ -1,4 +1,4 @@
-import { signManifest, type SignedManifest } from '../../crypto/manifest.ts';
+import { signManifest, type ReleaseDelta, type SignedManifest } from '../../crypto/manifest.ts';
 import { publicKeyToText, type SigningKey } from '../../crypto/ed25519.ts';
 import type { ReleaseRecord } from '../storage/releases.ts';
 import { releaseManifest } from './manifest.ts';
@@ -14,7 +14,8 @@ const cacheLimit = 1000;
 export class ManifestSigner {
   readonly #cache = new Map<number, SignedManifest>();
 
-  constructor(readonly key: SigningKey) {}
+  /** `deltas`: the deltas made to each release (DeltaStore), signed into its manifest. */
+  constructor(readonly key: SigningKey, readonly deltas?: { of(releaseId: number): ReleaseDelta[] }) {}
 
   /** `ed25519:<base64>`: what a vehicle config's `trustedKeys` lists. */
   get publicKey(): string {
@@ -25,11 +26,16 @@ export class ManifestSigner {
   sign(release: ReleaseRecord): { signed: SignedManifest } | { problem: string } {
     const cached = this.#cache.get(release.id);
     if (cached) return { signed: cached };
-    const built = releaseManifest(release);
+    const built = releaseManifest(release, this.deltas?.of(release.id) ?? []);
     if ('problem' in built) return built;
     const signed = signManifest(built.manifest, this.key);
     if (this.#cache.size >= cacheLimit) this.#cache.clear();
     this.#cache.set(release.id, signed);
     return { signed };
+  }
+
+  /** Signs the release again at its next use: its deltas were just made. */
+  forget(releaseId: number): void {
+    this.#cache.delete(releaseId);
   }
 }

@@ -14,6 +14,7 @@ import { sendBlob } from '../downloads/send-blob.ts';
 import { wantsHtml } from '../error-handler.ts';
 import { errorSchema, filenameParams, releaseSchema } from './schemas.ts';
 import { latestReleaseIds, releaseJson } from './releases.ts';
+import { makeReleaseDeltas } from '../releases/release-deltas.ts';
 import { multipartRefusal } from './multipart-errors.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 
@@ -86,6 +87,8 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
         throw error;
       });
       pending = undefined;
+      // Before the answer, so a car polling right after the upload already sees them; never fails the upload.
+      await makeReleaseDeltas(ctx, stored);
       ctx.latest.invalidate();
       ctx.latestPerEcu.invalidate();
       ctx.metrics.uploads.inc({ outcome: 'ok' });

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { VehicleRecord } from '../storage/vehicles.ts';
@@ -17,6 +18,17 @@ const manifestSchema = {
         _type: { type: 'string', enum: ['canota/release'] }, release_id: { type: 'string' }, filename: { type: 'string' },
         ecu: { type: 'string' }, firmware_version: { type: 'string' }, hardware_id: { type: 'string' },
         size: { type: 'integer' }, sha256: { type: 'string' }, created_at: { type: 'string', format: 'date-time' },
+        deltas: {
+          type: 'array',
+          description: 'VCDIFF deltas to this image from earlier releases (GET /api/v1/releases/<id>/deltas/<base_sha256>)',
+          items: {
+            type: 'object',
+            properties: {
+              format: { type: 'string', enum: ['vcdiff'] }, base_version: { type: 'string' }, base_sha256: { type: 'string' },
+              base_size: { type: 'integer' }, size: { type: 'integer' }, sha256: { type: 'string' },
+            },
+          },
+        },
       },
     },
     signatures: {
@@ -85,6 +97,29 @@ export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
     if (!manifest) throw new NotFoundError(`release ${release.id} has no manifest: it names no target ECU or no firmware version`);
     // Serialised as is: the signature covers every field, none may be dropped or reordered away.
     return reply.type(json).send(JSON.stringify(manifest));
+  });
+
+  app.get<{ Params: { release_id: number; base_sha256: string } }>('/api/v1/releases/:release_id/deltas/:base_sha256', {
+    schema: {
+      tags: ['vehicles'],
+      summary: 'The VCDIFF delta from the image `base_sha256` to a release\'s image, as its signed manifest lists it (vehicle token if presented or required)',
+      security: [{ vehicleToken: [] }, {}],
+      params: {
+        type: 'object',
+        properties: { release_id: { type: 'integer', minimum: 1 }, base_sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+        required: ['release_id', 'base_sha256'],
+      },
+      headers: tokenHeaders,
+      response: { 400: errorSchema, 401: errorSchema, 404: errorSchema, 410: errorSchema },
+    },
+  }, async (request, reply) => {
+    await ctx.identifyDownloader(request);
+    const release = await ctx.storage.releases.find(request.params.release_id);
+    if (!release) throw new NotFoundError(`no release ${request.params.release_id}`);
+    if (release.withdrawn_at !== null) throw new GoneError(`release ${release.id} (${release.filename}) was withdrawn: it is no longer offered`);
+    const found = ctx.deltas?.file(release.id, request.params.base_sha256);
+    if (!found) throw new NotFoundError(`release ${release.id} has no delta from the image ${request.params.base_sha256}`);
+    return reply.type('application/octet-stream').header('content-length', found.delta.size).send(createReadStream(found.path));
   });
 
   app.post<{ Params: { vin: string }; Body: VehicleReportBody }>('/api/v1/vehicles/:vin/reports', {
