@@ -12,11 +12,11 @@
  * CPU time per status-frame MAC computed and verified.
  *
  * Then issue 13: the firmware corpus (npm run corpus, built first if missing; skipped without
- * gcc-arm-none-eabi) flashed plain and deflate-compressed, as effective image bytes/s against the raw ISO-TP
+ * gcc-arm-none-eabi) flashed plain, deflate- and xz-compressed, as effective image bytes/s against the raw ISO-TP
  * limit, with EDT's measured decoder memory; the server-side cost of xdelta3 deltas per release pair, and each
  * pair flashed as a delta (0x30) into an EDT that runs the older release, with the patcher's memory.
  *
- *   npm run bench:vehicle [-- --size BYTES]
+ *   npm run bench:vehicle [-- --size BYTES] [--corpus (the corpus transfers only)]
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -33,7 +33,7 @@ import { IsoTpChannel } from '../src/can/isotp/index.ts';
 import { UdsClient } from '../src/can/uds/index.ts';
 import { generateSigningKey, publicKeyToText } from '../src/crypto/ed25519.ts';
 import { signManifest } from '../src/crypto/manifest.ts';
-import { parseVehicleConfig, standardVehicleConfig } from '../src/vehicle/config.ts';
+import { parseVehicleConfig, standardVehicleConfig, type CompressionMethod } from '../src/vehicle/config.ts';
 import { Ecu } from '../src/vehicle/ecu/ecu.ts';
 import { ApprovalClient } from '../src/vehicle/cgw/approval-client.ts';
 import { CentralGateway } from '../src/vehicle/cgw/central-gateway.ts';
@@ -49,6 +49,7 @@ import type { DeltaImage } from '../src/vehicle/tmu/delta-image.ts';
 
 const sizeArgument = process.argv.indexOf('--size');
 const size = sizeArgument > 0 ? Number(process.argv[sizeArgument + 1]) : 1 << 20;
+const corpusOnly = process.argv.includes('--corpus');
 const TARGET = 0.85;
 /** Issue 13: compressed transfers carry the image at >= 1.5 × the raw ISO-TP limit (reported, not failed on). */
 const COMPRESSED_TARGET = 1.5;
@@ -76,11 +77,15 @@ interface DeltaRun {
   delta: DeltaImage;
 }
 
-async function flashEdt(fd: boolean, options: { image?: Uint8Array; compression?: { window: number } | null; delta?: DeltaRun } = {}): Promise<Result> {
+async function flashEdt(
+  fd: boolean, options: { image?: Uint8Array; compression?: { window: number; methods?: CompressionMethod[] } | null; delta?: DeltaRun } = {},
+): Promise<Result> {
   const key = generateSigningKey();
   const base = standardVehicleConfig('WVWZZZ1JZXW000001', { fd, timing: true });
   const config = parseVehicleConfig({ ...base, trustedKeys: [publicKeyToText(key.publicKey)] });
-  if (options.compression) ecuByName(config, 'EDT').transfer = { compression: 'deflate', window: options.compression.window, delta: 'vcdiff' };
+  if (options.compression) {
+    ecuByName(config, 'EDT').transfer = { compression: options.compression.methods ?? 'deflate', window: options.compression.window, delta: 'vcdiff' };
+  }
   const bus = config.buses.canb!;
   const timing = { bitrate: bus.bitrate, ...(fd ? { dataBitrate: bus.dataBitrate } : {}) };
   const stateDir = await mkdtemp(join(tmpdir(), 'canota-bench-vehicle-'));
@@ -158,7 +163,7 @@ async function flashEdt(fd: boolean, options: { image?: Uint8Array; compression?
 
 console.log(`bench:vehicle — flashing ${(size / 1024).toFixed(0)} KiB into EDT through the CGW, bit-timed buses, flash time 0`);
 let failed = false;
-for (const fd of [false, true]) {
+for (const fd of corpusOnly ? [] : [false, true]) {
   const result = await flashEdt(fd);
   const limitSeconds = size / result.limitBytesPerSecond;
   const ratio = limitSeconds / result.programSeconds;
@@ -172,7 +177,7 @@ for (const fd of [false, true]) {
     + `(${(100 * result.approvalWireSeconds / result.programSeconds).toFixed(2)} % of the programming time)`);
 }
 
-await statusFrameCosts();
+if (!corpusOnly) await statusFrameCosts();
 failed = (await corpusTransfers()) || failed;
 process.exitCode = failed ? 1 : 0;
 
@@ -194,23 +199,28 @@ async function corpusTransfers(): Promise<boolean> {
   console.log(`\nfirmware corpus: EDT ${image.version}, ${bytes.length} bytes (${corpus.compiler}; SQLite ${corpus.sqlite}, newlib, Cortex-M4 Thumb-2 -Os)`);
   let below = false;
   for (const fd of [false, true]) {
-    const rows = [
+    const rows: { name: string; compression: { window: number; methods: CompressionMethod[] } | null; bound?: string }[] = [
       { name: 'plain', compression: null },
-      { name: 'deflate, 32 KiB window', compression: { window: 32 * 1024 } },
-      { name: 'deflate, 4 KiB window', compression: { window: 4 * 1024 } },
+      { name: 'deflate, 32 KiB window', compression: { window: 32 * 1024, methods: ['deflate'] }, bound: 'window + 12 KiB' },
+      { name: 'deflate, 4 KiB window', compression: { window: 4 * 1024, methods: ['deflate'] }, bound: 'window + 12 KiB' },
+      // 0x20: ARM-Thumb BCJ + LZMA2 (docs/ecu.md); the decoder's bound is the dictionary, probabilities, header buffer, page.
+      { name: 'xz, 32 KiB dictionary', compression: { window: 32 * 1024, methods: ['xz'] }, bound: 'window + 33 KiB' },
+      { name: 'xz, 4 KiB dictionary', compression: { window: 4 * 1024, methods: ['xz'] }, bound: 'window + 33 KiB' },
     ];
+    let best = 0;
     for (const row of rows) {
       const result = await flashEdt(fd, { image: bytes, compression: row.compression });
       if (row === rows[0]) console.log(`  ${result.label}: ISO-TP limit ${(result.limitBytesPerSecond / 1000).toFixed(1)} kB/s (reference, this run)`);
       const effective = result.imageBytes / result.programSeconds;
       const ratio = effective / result.limitBytesPerSecond;
-      if (row.compression) below ||= ratio < COMPRESSED_TARGET;
+      if (row.compression) best = Math.max(best, ratio);
       console.log(`    ${row.name.padEnd(24)} ${result.programSeconds.toFixed(2).padStart(6)} s, ${String(result.transferred).padStart(7)} bytes on the bus `
         + `(${(result.imageBytes / result.transferred).toFixed(2)}:1), effective ${(effective / 1000).toFixed(1)} kB/s = ${ratio.toFixed(3)} × the limit`
-        + `${row.compression ? `, EDT decoder peak ${(result.decoderPeakBytes / 1024).toFixed(1)} KiB (bound: window + 12 KiB)` : ''}`);
+        + `${row.compression ? `, EDT decoder peak ${(result.decoderPeakBytes / 1024).toFixed(1)} KiB (bound: ${row.bound})` : ''}`);
     }
+    below ||= best < COMPRESSED_TARGET;
   }
-  console.log(`  target for compressed: >= ${COMPRESSED_TARGET} × the limit${below ? ' — NOT MET on this corpus' : ' — met'}`);
+  console.log(`  target for compressed (the best method on each bus): >= ${COMPRESSED_TARGET} × the limit${below ? ' — NOT MET on this corpus' : ' — met'}`);
   const deltas = await deltaCosts(corpus);
   if (deltas.length > 0) await deltaTransfers(deltas);
   return false;
