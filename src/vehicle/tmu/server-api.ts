@@ -150,6 +150,33 @@ export class ServerApi {
     return result;
   }
 
+  /**
+   * `GET /api/v1/releases/<id>/deltas/<base sha256>`: the delta the server made to a release from an earlier
+   * image (issue 13). Refused beyond `maxBytes` (the size its signed manifest names); the caller checks its
+   * SHA-256 against the manifest.
+   */
+  async fetchDelta(releaseId: string, baseSha256: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+    const path = `api/v1/releases/${encodeURIComponent(releaseId)}/deltas/${encodeURIComponent(baseSha256)}`;
+    try {
+      const response = await this.#http.request(path, { signal, headers: { accept: 'application/octet-stream' } });
+      if (response.status !== 200) throw await response.statusError();
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) {
+          response.body.destroy();
+          throw new ServerApiError('bad-response', `GET /${path}: more than the ${maxBytes} bytes the manifest names`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      return new Uint8Array(Buffer.concat(chunks));
+    } catch (error) {
+      if (error instanceof ServerApiError) throw error;
+      throw ServerApiError.fromHttp(toOtaHttpError(error, `GET /${path}`, signal?.aborted));
+    }
+  }
+
   /** Stores a report; resolves with the server's id for it. */
   async postReport(vin: string, report: VehicleReport, signal?: AbortSignal): Promise<string> {
     const path = `api/v1/vehicles/${encodeURIComponent(vin)}/reports`;

@@ -30,6 +30,8 @@ export interface TmuParts {
 export interface TmuServer extends ReportReceiver {
   /** The newest release of each ECU; ServerApiError when the server cannot be asked. */
   latestReleases(signal?: AbortSignal): Promise<LatestReleases>;
+  /** A release's delta from the image `baseSha256`, at most `maxBytes` (ServerApiError otherwise); absent: no deltas. */
+  fetchDelta?(releaseId: string, baseSha256: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,7 @@ import type { ApprovalOfferInput, UpdateProgress } from '../cgw/approval-protoco
 import type { VehicleConfig } from '../config.ts';
 import { campaignId, describeCampaign, isKnownEcu, offerFor, planCampaign, withTarget, type Candidate } from './campaign.ts';
 import { DownloadFailedError, ReleaseRejectedError, ServerApiError } from './errors.ts';
+import { fetchDelta, imageWithDelta } from './delta-downloads.ts';
 import type { FlashPhase } from './flash-errors.ts';
 import type { FlashProgress } from './flash-session.ts';
 import { abandon, install, type InstallationOptions, type InstallStep, type UnfinishedInstallation } from './installation.ts';
@@ -253,6 +254,8 @@ export class Tmu extends EventEmitter<TmuEvents> {
       if (target.status === 'downloaded' && target.path) continue;
       try {
         const downloaded = await this.#downloads.fetch(announcedOf(target), signal);
+        // A delta from what the ECU runs, when the server made one: sent instead of the image if the ECU takes it.
+        await fetchDelta(this.#server, { ecu: target.ecu, from: target.from, manifest: downloaded.manifest, path: downloaded.path }, { logger: this.#logger, signal });
         campaign = withTarget(campaign, target.ecu, (t) => ({
           ...t, path: downloaded.path, manifest: downloaded.manifest, release: { ...t.release, size: downloaded.size }, status: 'downloaded',
         }));
@@ -409,7 +412,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
   #stepsOf(campaign: Campaign, signal: AbortSignal): InstallStep[] {
     return campaign.targets.map((target): InstallStep => ({
       target: this.#targetFor(target.ecu, signal),
-      image: { path: target.path! },
+      image: imageWithDelta({ ecu: target.ecu, from: target.from, manifest: target.manifest, path: target.path! }),
       manifest: target.manifest!,
       to: target.to,
       sha256: target.release.sha256,
