@@ -22,7 +22,7 @@ import type { ProgrammingAuthority } from './programming-authority.ts';
 import { errorMessage } from '../../errors/error-message.ts';
 import type { DeltaImage } from './delta-image.ts';
 import type { CompressionMethod } from '../config.ts';
-import { XzUnavailableError, compressXz } from './xz-compress.ts';
+import { XzUnavailableError, startXzCompression } from './xz-compress.ts';
 
 export interface FlashProgress {
   ecu: string;
@@ -233,18 +233,25 @@ export class FlashSession {
     }
   }
 
-  /** The whole image compressed first (xz-compress.ts), then sent as one .xz stream with 0x20. */
+  /** The image as one .xz stream with 0x20, sent while xz compresses it (xz-compress.ts). */
   async #downloadXz(image: FlashImage, window: number): Promise<DownloadReport> {
     const size = image instanceof Uint8Array ? image.length : (await this.#step('download', () => stat(image.path))).size;
-    const compressed = await this.#step('download', () => compressXz(image instanceof Uint8Array ? image : { path: image.path }, { window }));
+    const xz = await this.#step('download', () => startXzCompression(image instanceof Uint8Array ? image : { path: image.path }, { window }));
     this.#progress('download', 0, size, 0);
-    const result = await this.#step('download', () => downloadImage(this.#client, compressed, {
-      ...this.#downloadOptions(size),
-      dataFormat: TransferFormat.Xz,
-      // What the ECU acknowledged is compressed: progress as the share of the image it stands for.
-      onProgress: (bytes) => this.#progress('download', Math.floor((bytes / compressed.length) * size), size, percentOf(bytes, compressed.length)),
-    }));
-    return { bytes: result.bytes, blocks: result.blocks, imageBytes: size, dataFormat: TransferFormat.Xz };
+    try {
+      const result = await this.#step('download', () => downloadImage(this.#client, xz.chunks, {
+        ...this.#downloadOptions(size),
+        dataFormat: TransferFormat.Xz,
+        // What the ECU acknowledged is compressed: progress counts the image bytes behind it.
+        onProgress: (bytes) => {
+          const imageBytes = xz.imageBytesFor(bytes);
+          this.#progress('download', imageBytes, size, percentOf(imageBytes, size));
+        },
+      }));
+      return { bytes: result.bytes, blocks: result.blocks, imageBytes: size, dataFormat: TransferFormat.Xz };
+    } finally {
+      xz.stop();
+    }
   }
 
   async #downloadCompressed(image: FlashImage, window: number): Promise<DownloadReport> {

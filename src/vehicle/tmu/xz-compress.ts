@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
 import { errorMessage } from '../../errors/error-message.ts';
 
 /** Debian's xz (package xz-utils, on every Debian system): the reference encoder of the format. */
@@ -9,39 +11,80 @@ export class XzUnavailableError extends Error {
   override name = 'XzUnavailableError';
 }
 
+/** An image being compressed: its .xz stream as it comes, and how much of the image a prefix of it stands for. */
+export interface XzCompression {
+  /** The .xz stream, chunk by chunk; fails if xz fails (never ends short without an error). */
+  chunks: AsyncIterable<Uint8Array>;
+  /** Image bytes behind the first `compressedBytes` of the stream (estimated from what xz has read and written). */
+  imageBytesFor(compressedBytes: number): number;
+  /** Stops xz (after a failed download). */
+  stop(): void;
+}
+
 /**
  * Compresses an image for dataFormatIdentifier 0x20: one .xz stream, CRC32 check, filters ARM-Thumb BCJ then
  * LZMA2 with a dictionary of exactly the ECU's window (the decoder refuses a larger one). lc=3 lp=1 pb=1:
  * Thumb-2 code is made of 2-byte units, so literal and match contexts aligned to 2 bytes fit it (1.60:1 on
- * the firmware corpus against 1.50:1 for xz's defaults and 1.34:1 for deflate). The image is a few MiB at
- * most and xz takes ~0.1 s for 400 KiB at preset 9, so it is compressed whole, in memory, by `xz`: no
- * maintained Node library sets both the BCJ filter and the dictionary size on Node 20 (docs/ecu.md).
+ * the firmware corpus against 1.50:1 for xz's defaults and 1.34:1 for deflate). Streamed: the first
+ * TransferData block goes out while xz still works on the rest (a whole 400 KiB image takes xz ~60 ms at
+ * preset 9, 4 % of a CAN FD flash). It runs Debian's `xz`: no maintained Node library sets both the BCJ filter
+ * and the dictionary size on Node 20 (docs/ecu.md). Resolves once xz runs, so that a missing xz is known
+ * (XzUnavailableError) before anything is asked of the ECU.
  */
-export async function compressXz(image: Uint8Array | { path: string }, options: { window: number; command?: string }): Promise<Uint8Array> {
+export async function startXzCompression(
+  image: Uint8Array | { path: string },
+  options: { window: number; command?: string },
+): Promise<XzCompression> {
   const { window } = options;
   if (!Number.isInteger(window) || window < 4096) throw new RangeError(`an xz dictionary is at least 4096 bytes, not ${window}`);
+  const command = options.command ?? XZ_COMMAND;
   const args = ['--format=xz', '--check=crc32', '--armthumb', `--lzma2=preset=9,dict=${window},lc=3,lp=1,pb=1`, '--stdout', '--threads=1', '--quiet'];
-  if (!(image instanceof Uint8Array)) args.push('--keep', '--', image.path);
-  const child = spawn(options.command ?? XZ_COMMAND, args, { stdio: [image instanceof Uint8Array ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  const output: Buffer[] = [];
-  const errors: Buffer[] = [];
-  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk));
-  child.stderr!.on('data', (chunk: Buffer) => errors.push(chunk));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (image instanceof Uint8Array) {
-    // A write error (EPIPE when xz dies early) shows up as xz's exit status below.
-    child.stdin!.on('error', () => {});
-    child.stdin!.end(image);
-  }
-  let code: number | null;
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  // Known at once: an 'error' event instead of 'spawn' means there is no xz to run.
   try {
-    code = await exited;
+    await once(child, 'spawn');
   } catch (error) {
-    throw new XzUnavailableError(`cannot run ${options.command ?? XZ_COMMAND} (apt-get install xz-utils): ${errorMessage(error)}`, { cause: error });
+    throw new XzUnavailableError(`cannot run ${command} (apt-get install xz-utils): ${errorMessage(error)}`, { cause: error });
   }
-  if (code !== 0) throw new Error(`xz failed (exit ${code}): ${Buffer.concat(errors).toString('utf8').trim()}`);
-  return new Uint8Array(Buffer.concat(output));
+  exited.catch(() => {});
+  const errors: Buffer[] = [];
+  child.stderr.on('data', (chunk: Buffer) => errors.push(chunk));
+  let consumed = 0;
+  let produced = 0;
+  let estimate = 0;
+  const stdin = child.stdin;
+  // A write error (EPIPE when xz dies early) shows up as xz's exit status.
+  stdin.on('error', () => {});
+  if (image instanceof Uint8Array) {
+    stdin.end(image, () => { consumed = image.length; });
+  } else {
+    const file = createReadStream(image.path, { highWaterMark: 64 * 1024 });
+    file.on('data', (chunk) => { consumed += chunk.length; });
+    file.on('error', (error) => {
+      errors.push(Buffer.from(`reading ${image.path}: ${error.message}`));
+      child.kill();
+    });
+    file.pipe(stdin);
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      produced += chunk.length;
+      yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    }
+    const [code, signal] = await exited;
+    if (code !== 0) throw new Error(`xz failed (${signal ?? `exit ${code}`}): ${Buffer.concat(errors).toString('utf8').trim()}`);
+  }
+  return {
+    chunks: chunks(),
+    imageBytesFor(compressedBytes) {
+      // Never backwards, and exact once xz has read the whole image and everything it wrote was sent.
+      const ratio = produced > 0 ? consumed / produced : 0;
+      estimate = Math.max(estimate, Math.min(consumed, Math.round(compressedBytes * ratio)));
+      return estimate;
+    },
+    stop() {
+      if (child.exitCode === null) child.kill();
+    },
+  };
 }
