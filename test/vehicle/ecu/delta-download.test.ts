@@ -11,6 +11,10 @@ import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
 import { standardVehicleConfig } from '../../../src/vehicle/config.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { compressibleImage } from './compressible-image.ts';
+import { xdelta3 } from './xdelta3.ts';
+import { NegativeResponseError, downloadImage } from '../../../src/can/uds/index.ts';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { VIN, ecuBench, manifestFor, sha256 } from './support.ts';
 
 /** EDT's factory image: what a fresh bench's EDT runs, the base of the deltas below. */
@@ -116,4 +120,67 @@ test('a delta from a base the ECU does not run is not sent at all: the tester re
   const { path, delta } = await deltaFor(t, running, image);
   await bench.session.program({ path, delta: { ...delta, base: { version: '0.9.0', sha256: sha256(factoryImage('EDT', '0.9.0')) } } }, manifestFor(image, null));
   assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
+});
+
+/** EDT on the bench, with the reasons of its refusals (its UDS server logs each at debug level). */
+async function benchWithReasons(t: TestContext) {
+  const reasons: string[] = [];
+  const logger = pino({ level: 'debug' }, new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as { msg: string; reason?: string };
+        if (entry.msg === 'uds request refused' && entry.reason) reasons.push(entry.reason);
+      }
+      done();
+    },
+  }));
+  return { bench: await ecuBench(t, { ecu: { logger } }), reasons };
+}
+
+/** Sends `delta` as a 0x30 download of `memorySize` image bytes with the bench's own UDS client. */
+async function sendDelta(bench: Awaited<ReturnType<typeof ecuBench>>, delta: Uint8Array, memorySize: number): Promise<unknown> {
+  return downloadImage(bench.client, delta, { memoryAddress: 0, memorySize, addressLength: 4, sizeLength: 4, dataFormat: TransferFormat.Delta })
+    .then(() => null, (error: unknown) => error);
+}
+
+test('a delta that makes more image bytes than memorySize (the approved size) is refused while it is applied (0x72): the bank is never checked', async (t) => {
+  const { bench, reasons } = await benchWithReasons(t);
+  const image = nextImage();
+  const { bytes } = await deltaFor(t, running, image);
+  await bench.eraseFor(image.length - 1);
+  const error = await sendDelta(bench, bytes, image.length - 1);
+  assert.ok(error instanceof NegativeResponseError && error.nrc === 0x72, String(error));
+  assert.match(reasons.at(-1) ?? '', /exceeds the announced \d+ bytes/);
+  assert.equal((await bench.session.readBootState()).banks.B.state, 'programming');
+});
+
+test('a delta that makes fewer image bytes than memorySize ends with 0x24 at 0x37: the bank is never checked', async (t) => {
+  const bench = await ecuBench(t);
+  const image = nextImage();
+  const { bytes } = await deltaFor(t, running, image);
+  await bench.eraseFor(image.length + 1);
+  const error = await sendDelta(bench, bytes, image.length + 1);
+  assert.ok(error instanceof NegativeResponseError && error.nrc === 0x24 && error.sid === 0x37, String(error));
+  assert.equal((await bench.session.readBootState()).banks.B.state, 'programming');
+});
+
+test('a delta cut short ends with 0x24 at 0x37: its last window never made its image bytes', async (t) => {
+  const { bench, reasons } = await benchWithReasons(t);
+  const image = nextImage();
+  const { bytes } = await deltaFor(t, running, image);
+  await bench.eraseFor(image.length);
+  const error = await sendDelta(bench, bytes.subarray(0, bytes.length - 20), image.length);
+  assert.ok(error instanceof NegativeResponseError && error.nrc === 0x24, String(error));
+  assert.match(reasons.at(-1) ?? '', /only \d+ of \d+ bytes transferred/);
+});
+
+test('a delta without the base-sha256 application header is refused at its first block (0x72), before the bank is opened', async (t) => {
+  const { bench, reasons } = await benchWithReasons(t);
+  const image = nextImage();
+  const bytes = await xdelta3(running, image, ['-9', '-S', 'none', '-W', '16384', '-A']);
+  await bench.eraseFor(image.length);
+  const error = await sendDelta(bench, bytes, image.length);
+  assert.ok(error instanceof NegativeResponseError && error.nrc === 0x72, String(error));
+  assert.match(reasons.at(-1) ?? '', /does not name its base image/);
+  assert.equal((await bench.session.readBootState()).banks.B.state, 'erased');
 });
