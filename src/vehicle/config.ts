@@ -44,10 +44,9 @@ const compressionMethod = z.enum(COMPRESSION_METHODS);
  * the next method, then plain).
  */
 export const transferConfigSchema = z.object({
-  compression: z.union([
-    z.enum([...COMPRESSION_METHODS, 'none']),
-    z.array(compressionMethod).min(1).refine((methods) => new Set(methods).size === methods.length, 'each method once'),
-  ]).default('deflate'),
+  compression: z.union([z.enum([...COMPRESSION_METHODS, 'none']), z.array(compressionMethod).min(1, 'at least one method, or "none"')], {
+    error: '"xz", "deflate", "none", or a list of methods such as ["xz", "deflate"]',
+  }).refine((value) => typeof value === 'string' || new Set(value).size === value.length, 'each method once').default('deflate'),
   window: z.number().int().min(512).max(32 * 1024)
     .refine((window) => Number.isInteger(Math.log2(window)), 'a power of two from 512 to 32768')
     .default(32 * 1024),

@@ -41,13 +41,14 @@ export async function startXzCompression(
   const args = ['--format=xz', '--check=crc32', '--armthumb', `--lzma2=preset=9,dict=${window},lc=3,lp=1,pb=1`, '--stdout', '--threads=1', '--quiet'];
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  // Rejects too when xz cannot start: that is reported below, from the spawn.
+  exited.catch(() => {});
   // Known at once: an 'error' event instead of 'spawn' means there is no xz to run.
   try {
     await once(child, 'spawn');
   } catch (error) {
     throw new XzUnavailableError(`cannot run ${command} (apt-get install xz-utils): ${errorMessage(error)}`, { cause: error });
   }
-  exited.catch(() => {});
   const errors: Buffer[] = [];
   child.stderr.on('data', (chunk: Buffer) => errors.push(chunk));
   let consumed = 0;
