@@ -6,7 +6,7 @@ import { canonicalJson, checkLink, genesisHash, seal, type ChainProblem } from '
 export const auditEvents = [
   'login', 'logout', 'upload', 'checkout', 'nonce.use', 'download', 'ip.block', 'csrf', 'access',
   'user.add', 'user.remove', 'user.passwd',
-  'vehicle.register', 'vehicle.rotate', 'vehicle.auth', 'vehicle.report',
+  'vehicle.register', 'vehicle.rotate', 'vehicle.auth', 'vehicle.report', 'vehicle.tags',
   'release.withdraw',
   'token.create', 'token.revoke', 'token.auth',
   'software-set.create', 'deployment.create', 'deployment.pause', 'deployment.resume', 'deployment.advance', 'deployment.cancel',

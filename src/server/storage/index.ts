@@ -7,6 +7,7 @@ import { LoginFailureStore } from './login-failures.ts';
 import { AuditEntryStore } from './audit-entries.ts';
 import { VehicleStore } from './vehicles.ts';
 import { VehicleReportStore } from './vehicle-reports.ts';
+import { VehicleTagStore } from './vehicle-tags.ts';
 import { ApiTokenStore } from './api-tokens.ts';
 import { DeploymentStore } from './deployments.ts';
 
@@ -21,6 +22,7 @@ export interface Storage {
   audit: AuditEntryStore;
   vehicles: VehicleStore;
   vehicleReports: VehicleReportStore;
+  vehicleTags: VehicleTagStore;
   apiTokens: ApiTokenStore;
   deployments: DeploymentStore;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     audit: new AuditEntryStore(db, database.dialect),
     vehicles: new VehicleStore(db),
     vehicleReports: new VehicleReportStore(db),
+    vehicleTags: new VehicleTagStore(db),
     apiTokens: new ApiTokenStore(db),
     deployments: new DeploymentStore(db),
     close: () => database.close(),

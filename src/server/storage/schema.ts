@@ -15,6 +15,7 @@ export interface Schema {
   vehicle_ecus: VehicleEcusTable;
   vehicle_reports: VehicleReportsTable;
   vehicle_updates: VehicleUpdatesTable;
+  vehicle_tags: VehicleTagsTable;
   api_tokens: ApiTokensTable;
   software_sets: SoftwareSetsTable;
   software_set_releases: SoftwareSetReleasesTable;
@@ -123,6 +124,14 @@ export interface VehicleEcusTable {
   /** The `at` of the report this row comes from (the vehicle's clock). */
   reported_at: number;
   report_id: number;
+  /** The ECU's hardware id, when the report gave one (migration 0007). */
+  hardware_id: Generated<string | null>;
+}
+
+/** A vehicle's tags (migration 0007): lower-case groups such as `pilot`, which deployments target. */
+export interface VehicleTagsTable {
+  vehicle_id: number;
+  tag: string;
 }
 
 export interface VehicleReportsTable {

@@ -13,7 +13,7 @@ export interface NewVehicleReport {
   message: string;
   ip: string | null;
   body: string;
-  ecus: Array<{ ecu: string; version: string | null; sha256: string | null; active_bank: string | null; state: string | null }>;
+  ecus: Array<{ ecu: string; version: string | null; sha256: string | null; active_bank: string | null; state: string | null; hardware_id?: string | null }>;
   updates: Array<{ ecu: string; from_version: string; to_version: string; release_id: string; result: string; error: string | null }>;
 }
 
@@ -46,6 +46,7 @@ export class VehicleReportStore {
               version: eb.ref('excluded.version'), sha256: eb.ref('excluded.sha256'),
               active_bank: eb.ref('excluded.active_bank'), state: eb.ref('excluded.state'),
               reported_at: eb.ref('excluded.reported_at'), report_id: eb.ref('excluded.report_id'),
+              hardware_id: eb.ref('excluded.hardware_id'),
             })))
           .execute();
       }

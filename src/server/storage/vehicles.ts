@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Schema, VehicleEcusTable, VehiclesTable } from './schema.ts';
 import { AlreadyExistsError } from './errors.ts';
 import { isUniqueViolation } from './unique-violation.ts';
+import { searchVehicles, type VehicleSearch, type VehicleSearchResult } from './vehicle-search.ts';
 
 export type VehicleRecord = Selectable<VehiclesTable>;
 export type VehicleEcuRecord = Selectable<VehicleEcusTable>;
@@ -37,6 +38,11 @@ export class VehicleStore {
 
   async list(): Promise<VehicleRecord[]> {
     return this.db.selectFrom('vehicles').selectAll().orderBy('vin').execute();
+  }
+
+  /** One page of the vehicles matching a search, and how many match in all. */
+  async search(search: VehicleSearch): Promise<VehicleSearchResult> {
+    return searchVehicles(this.db, search);
   }
 
   async markSeen(id: number, now: number, ip: string): Promise<void> {

@@ -33,6 +33,8 @@ export const vehicleReportSchema = {
           sha256: { type: ['string', 'null'], pattern: '^[0-9a-f]{64}$' },
           active_bank: { type: ['string', 'null'], enum: ['A', 'B', null] },
           state: text(64),
+          // Optional (reports from before it omit it): what the ECU answers to 0xF191, as releases name it.
+          hardware_id: nullableText(32),
         },
       },
     },
@@ -63,6 +65,7 @@ export interface ReportedEcuBody {
   sha256?: string | null;
   active_bank?: 'A' | 'B' | null;
   state: string;
+  hardware_id?: string | null;
 }
 
 export interface VehicleReportBody {
@@ -85,6 +88,7 @@ export function reportRecord(body: VehicleReportBody, vehicleId: number, receive
     body: canonicalJson(body as unknown as JsonValue),
     ecus: Object.entries(body.ecus).map(([ecu, state]) => ({
       ecu, version: state.version, sha256: state.sha256 ?? null, active_bank: state.active_bank ?? null, state: state.state,
+      hardware_id: state.hardware_id ?? null,
     })),
     updates: body.updates.map((update) => ({
       ecu: update.ecu, from_version: update.from, to_version: update.to, release_id: String(update.release_id ?? ''),

@@ -6,6 +6,7 @@ import * as vehicles from './0003-vehicles.ts';
 import * as sessionIdHashes from './0004-session-id-hashes.ts';
 import * as releaseWithdrawal from './0005-release-withdrawal.ts';
 import * as apiTokens from './0006-api-tokens.ts';
+import * as vehicleTags from './0007-vehicle-tags.ts';
 import * as deployments from './0008-deployments.ts';
 
 /**
@@ -19,6 +20,7 @@ const steps: Record<string, { up(db: Kysely<unknown>, dialect: Dialect): Promise
   '0004-session-id-hashes': sessionIdHashes,
   '0005-release-withdrawal': releaseWithdrawal,
   '0006-api-tokens': apiTokens,
+  '0007-vehicle-tags': vehicleTags,
   '0008-deployments': deployments,
 };
 
