@@ -141,10 +141,10 @@ export async function gatewayRig(t: Pick<TestContext, 'after'>, options: RigOpti
  * authenticated ApprovalClient on CAN-T and a UDS client to EDT's ids from there (through the firewall);
  * all stopped, and the state dir removed, after the test.
  */
-export async function edtBehindGateway(t: Pick<TestContext, 'after'>, prefix = 'canota-cgw-flash-') {
+export async function edtBehindGateway(t: Pick<TestContext, 'after'>, prefix = 'canota-cgw-flash-', vehicle?: VehicleConfig) {
   // Removed by the hook that stops the ECUs, after them (node:test runs `after` hooks in order).
   const stateDir = await mkdtemp(join(tmpdir(), prefix));
-  const { config, gatewayBuses, tmu, edt } = twoSegments(t);
+  const { config, gatewayBuses, tmu, edt } = twoSegments(t, vehicle);
   const warn = new Writable({ write: (_chunk, _encoding, done) => done() });
   const cgw = await CentralGateway.start({ config, hmi: new PolicyHmi('auto', { warn }), stateDir, buses: gatewayBuses });
   const edtEcu = await Ecu.start({ config, name: 'EDT', stateDir, bus: edt, statusIntervalMs: 50, rebootMs: 50 });
