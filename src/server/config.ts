@@ -22,6 +22,8 @@ export interface ServerConfig {
   nonceTtlSeconds: number;
   /** Nonces one client address may obtain per minute. */
   nonceRateLimit: number;
+  /** A vehicle is online when it was in touch (a request or a report) within this many seconds. */
+  onlineWindowSeconds: number;
   /** Signs session cookies; generated once and kept in the data dir when not given. */
   sessionSecret?: string;
   sessionIdleSeconds: number;
@@ -52,6 +54,7 @@ export const defaultServerConfig: Omit<ServerConfig, 'dataDir'> = {
   maxUploadBytes: 512 * 1024 * 1024,
   nonceTtlSeconds: 60,
   nonceRateLimit: 120,
+  onlineWindowSeconds: 300,
   sessionIdleSeconds: 600,
   loginMaxFailures: 5,
   loginLockSeconds: 900,

@@ -23,6 +23,7 @@ interface ServerCommandOptions {
   maxUploadSize: number;
   nonceTtl: number;
   nonceRateLimit: number;
+  onlineWindow: number;
   sessionSecret?: string;
   shutdownGrace: number;
   sessionIdle: number;
@@ -71,6 +72,7 @@ export function registerServerCommand(program: Command): void {
     .option('--max-upload-size <size>', 'largest accepted upload, e.g. 512MiB or 2G', byteSize, defaultServerConfig.maxUploadBytes)
     .option('--nonce-ttl <seconds>', 'how long a download nonce stays valid', parseInteger(1, 86_400), defaultServerConfig.nonceTtlSeconds)
     .option('--nonce-rate-limit <count>', 'nonces one client address may get per minute', parseInteger(1, 1_000_000), defaultServerConfig.nonceRateLimit)
+    .option('--online-window <seconds>', 'a vehicle counts as online when it was in touch within this long (requests, reports)', parseInteger(60, 86_400), defaultServerConfig.onlineWindowSeconds)
     .option('--session-secret <secret>', 'key for session cookies, >= 32 characters (default: generated once into the data dir)')
     .option('--session-idle <seconds>', 'a login session ends after this long without a request', parseInteger(1, 86_400), defaultServerConfig.sessionIdleSeconds)
     .option('--login-max-failures <count>', 'failed logins (per address and per username) before a lockout', parseInteger(1, 1000), defaultServerConfig.loginMaxFailures)
@@ -97,6 +99,7 @@ export function registerServerCommand(program: Command): void {
         maxUploadBytes: options.maxUploadSize,
         nonceTtlSeconds: options.nonceTtl,
         nonceRateLimit: options.nonceRateLimit,
+        onlineWindowSeconds: options.onlineWindow,
         sessionSecret: options.sessionSecret,
         shutdownGraceSeconds: options.shutdownGrace,
         sessionIdleSeconds: options.sessionIdle,

@@ -6,6 +6,7 @@ import { readOptionsFromEnvironment } from '../env-options.ts';
 import { DEFAULT_VEHICLE_STATE_DIR } from './ecu.ts';
 import { addVehicleRunOptions, runVehicle, type VehicleRunOptions } from './vehicle-run.ts';
 import { addVehicleRegisterCommand } from './vehicle-register.ts';
+import { addVehicleTagCommand } from './vehicle-tag.ts';
 
 interface StatusOptions {
   stateDir: string;
@@ -32,6 +33,7 @@ export function registerVehicleCommand(program: Command): void {
       process.stdout.write(options.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     });
   addVehicleRegisterCommand(vehicle);
+  addVehicleTagCommand(vehicle);
   readOptionsFromEnvironment(vehicle);
 }
 

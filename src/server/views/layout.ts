@@ -7,6 +7,8 @@ export interface PageFrame {
   csrfToken?: string | undefined;
   /** Which navigation entry is current. */
   section?: 'releases' | 'vehicles' | 'audit' | 'users';
+  /** Further scripts of this page, files under /assets/ (the CSP allows no inline script). */
+  scripts?: readonly string[];
 }
 
 /** The shared page shell: header with navigation and logout, no inline script or style (the CSP forbids them). */
@@ -22,7 +24,8 @@ export function layout(frame: PageFrame, body: SafeHtml): SafeHtml {
 <title>${frame.title} · canota</title>
 <link rel="stylesheet" href="/assets/style.css">
 <script src="/assets/upload.js" defer></script>
-</head>
+${(frame.scripts ?? []).map((src) => html`<script src="${src}" defer></script>
+`)}</head>
 <body>
 <header class="top">
   <span class="brand">canota</span>

@@ -2,7 +2,8 @@ import type { SessionUser } from '../context.ts';
 import type { VehicleHistory } from '../vehicles/overview.ts';
 import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
-import { outcomeBadge, timeTag } from './vehicles-page.ts';
+import { onlineBadge, outcomeBadge, tagList, timeTag } from './vehicles-page.ts';
+import { maxTagsPerVehicle } from '../vehicles/tags.ts';
 
 export interface VehicleView {
   user: SessionUser;
@@ -10,14 +11,22 @@ export interface VehicleView {
   history: VehicleHistory;
   /** How many reports the page shows at most (newest first). */
   limit: number;
+  online: boolean;
+  flash?: string | undefined;
+  error?: string | undefined;
+  /** What the tag form held when it was refused, to be corrected rather than typed again. */
+  tagsInput?: string | undefined;
 }
 
 /** `/vehicles/<vin>`: the ECUs as last reported, then every report with its updates and failures. */
 export function vehiclePage(view: VehicleView): SafeHtml {
   const { vehicle, ecus, reports } = view.history;
   return layout({ title: `Vehicle ${vehicle.vin}`, user: view.user, csrfToken: view.csrfToken, section: 'vehicles' }, html`
+${view.flash ? html`<p class="flash" role="status">${view.flash}</p>` : ''}
+${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 <section class="card">
-  <h1>Vehicle <span class="vin">${vehicle.vin}</span></h1>
+  <h1>Vehicle <span class="vin">${vehicle.vin}</span> ${onlineBadge(view.online)}</h1>
+  ${tagsBlock(view)}
   <p>Registered ${timeTag(vehicle.created_at)} · token issued ${timeTag(vehicle.token_issued_at)} · last seen
   ${vehicle.last_seen_at === null ? 'never' : html`${timeTag(vehicle.last_seen_at)}${vehicle.last_seen_ip ? html` from ${vehicle.last_seen_ip}` : ''}`}</p>
   ${ecus.length === 0 ? html`<p class="empty">The vehicle has not reported yet.</p>` : html`
@@ -50,4 +59,19 @@ export function vehiclePage(view: VehicleView): SafeHtml {
   </table></div>
   ${reports.length >= view.limit ? html`<p><small>The newest ${view.limit} reports; <a href="/api/v1/vehicles/${encodeURIComponent(vehicle.vin)}?limit=1000">all as JSON</a>.</small></p>` : ''}`}
 </section>`);
+}
+
+/** The vehicle's tags; admins edit them here (one field, comma- or space-separated, so no script is needed). */
+function tagsBlock(view: VehicleView): SafeHtml {
+  const { vehicle, tags } = view.history;
+  const shown = html`<div class="vehicle-tags"><strong>Tags</strong> ${tags.length === 0 ? html`<span class="empty">none</span>` : tagList(tags)}</div>`;
+  if (view.user.role !== 'admin') return shown;
+  return html`${shown}
+  <form method="post" action="/vehicles/${encodeURIComponent(vehicle.vin)}/tags" class="tags-form">
+    <input type="hidden" name="csrf_token" value="${view.csrfToken}">
+    <label>Edit tags <input name="tags" value="${view.tagsInput ?? tags.join(', ')}" maxlength="1000" autocomplete="off"
+      aria-describedby="tags-help" placeholder="pilot, fleet-berlin"></label>
+    <small id="tags-help">Comma- or space-separated; each 1–32 characters of a–z, 0–9, <code>-</code> <code>_</code> <code>.</code>; at most ${maxTagsPerVehicle}. Empty removes them all.</small>
+    <button type="submit">Save tags</button>
+  </form>`;
 }

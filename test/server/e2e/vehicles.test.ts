@@ -137,12 +137,13 @@ test('vehicles: tokens on the OTA routes, reports, the vehicles API and pages', 
     assert.deepEqual(vehicles.map((v) => v.vin), [VIN, OTHER_VIN]);
     const mine = vehicles[0]!;
     assert.deepEqual(mine.ecus, {
-      CGW: { version: '1.0.0', sha256: 'b'.repeat(64), active_bank: 'A', state: 'Running', reported_at: (mine.ecus as { CGW: { reported_at: string } }).CGW.reported_at },
-      EDT: { version: '2.0.0', sha256: 'c'.repeat(64), active_bank: 'B', state: 'Running', reported_at: (mine.ecus as { EDT: { reported_at: string } }).EDT.reported_at },
-      TMU: { version: '1.0.0', sha256: 'a'.repeat(64), active_bank: 'A', state: 'Running', reported_at: (mine.ecus as { TMU: { reported_at: string } }).TMU.reported_at },
+      CGW: { version: '1.0.0', sha256: 'b'.repeat(64), active_bank: 'A', state: 'Running', hardware_id: null, reported_at: (mine.ecus as { CGW: { reported_at: string } }).CGW.reported_at },
+      EDT: { version: '2.0.0', sha256: 'c'.repeat(64), active_bank: 'B', state: 'Running', hardware_id: null, reported_at: (mine.ecus as { EDT: { reported_at: string } }).EDT.reported_at },
+      TMU: { version: '1.0.0', sha256: 'a'.repeat(64), active_bank: 'A', state: 'Running', hardware_id: null, reported_at: (mine.ecus as { TMU: { reported_at: string } }).TMU.reported_at },
     });
     assert.equal((mine.last_report as { outcome: string }).outcome, 'rolled-back');
     assert.equal(mine.last_seen_ip, '127.0.0.1');
+    assert.deepEqual([mine.tags, mine.online, vehicles[1]!.online], [[], true, true], 'both were in touch just now');
     assert.match(String(mine.last_seen_at), /^\d{4}-/);
     assert.equal(vehicles[1]!.last_report, null);
 
