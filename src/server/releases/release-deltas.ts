@@ -6,6 +6,11 @@ import type { DeltaBaseRelease } from './delta-store.ts';
 
 /** Deltas are made from this many of the ECU's newest earlier releases: what most of its cars run. */
 export const DELTA_BASES = 3;
+/**
+ * No deltas for larger images: 64 MiB is an ECU's largest bank by default and xdelta3's default source
+ * window (beyond it the delta finds fewer copies), and the upload waits while deltas are made.
+ */
+export const DELTA_MAX_IMAGE_BYTES = 64 * 1024 * 1024;
 
 /**
  * At upload (issue 13): binary deltas to the new release from the ECU's newest earlier releases that are
@@ -15,6 +20,10 @@ export const DELTA_BASES = 3;
 export async function makeReleaseDeltas(ctx: ServerContext, release: ReleaseRecord): Promise<void> {
   const store = ctx.deltas;
   if (!store || !release.ecu || !release.firmware_version) return;
+  if (release.size > DELTA_MAX_IMAGE_BYTES) {
+    ctx.logger.info({ release_id: release.id, size: release.size }, `no deltas for release ${release.id}: images over ${DELTA_MAX_IMAGE_BYTES} bytes go whole`);
+    return;
+  }
   try {
     const bases = await earlierReleases(ctx, release);
     if (bases.length === 0) return;
