@@ -52,8 +52,8 @@ for (const javaScriptEnabled of [true, false]) {
     const ecus = await row.locator('ul.ecus li').allTextContents();
     assert.deepEqual(ecus.map((text) => text.replace(/\s+/g, ' ').trim()),
       ['CGW 1.0.0 bank A Running', 'EDT 2.0.0 bank B Running', 'TMU 1.0.0 bank A Running']);
-    assert.match(await row.locator('td').nth(2).textContent() ?? '', /success/);
-    assert.match(await row.locator('td').nth(3).textContent() ?? '', /127\.0\.0\.1/);
+    assert.match(await row.locator('td.report').textContent() ?? '', /success/);
+    assert.match(await row.locator('td.status').textContent() ?? '', /online\s+seen .* from 127\.0\.0\.1/);
 
     await row.locator('a.vin').click();
     await page.waitForURL(`${server.url}/vehicles/${VIN}`);
