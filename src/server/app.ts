@@ -9,6 +9,8 @@ import { openApiPlugin } from './plugins/openapi.ts';
 import { uiScope } from './plugins/ui.ts';
 import { otaRoutes } from './routes/ota.ts';
 import { vehicleApiRoutes } from './routes/vehicle-api.ts';
+import { vehicleDeploymentRoutes } from './routes/vehicle-deployments.ts';
+import { DeploymentService } from './deployments/deployment-service.ts';
 import { opsRoutes } from './routes/ops.ts';
 
 /**
@@ -37,7 +39,9 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   await app.register(openApiPlugin);
 
   await app.register(otaRoutes, { ctx });
-  await app.register(vehicleApiRoutes, { ctx });
+  const deployments = new DeploymentService(ctx.storage, ctx.audit, ctx.clock);
+  await app.register(vehicleApiRoutes, { ctx, deployments });
+  await app.register(vehicleDeploymentRoutes, { ctx, deployments });
   await app.register(opsRoutes, { ctx });
   await app.register(uiScope, { ctx });
   return app;

@@ -25,6 +25,11 @@ export interface OtaTestServer {
   adminJson<T = Record<string, unknown>>(path: string): Promise<T>;
   /** Withdraws a release as the admin (`POST /api/v1/releases/<id>/withdraw`): never offered again. */
   withdraw(releaseId: number | string, reason?: string): Promise<Record<string, unknown>>;
+  /**
+   * Deploys releases to registered vehicles as the admin (`POST /api/v1/deployments`; one wave unless
+   * `extra` says otherwise): the deployment's id, which the vehicles see as the campaign id.
+   */
+  deploy(releaseIds: number[], target: object, extra?: object): Promise<number>;
 }
 
 export const adminName = 'ota-admin';
@@ -50,6 +55,9 @@ export async function startOtaServer(t: TestContext, options: { args?: string[] 
     upload: (filename, content, fields) => uploader.upload(filename, content, fields),
     adminJson: (path) => uploader.json(path),
     withdraw: (releaseId, reason) => uploader.withdraw(releaseId, reason),
+    deploy: async (releaseIds, target, extra = {}) => (await uploader.post('/api/v1/deployments', {
+      name: `deployment of release ${releaseIds.join(', ')}`, release_ids: releaseIds, target, ...extra,
+    }, 201) as { id: number }).id,
   };
 }
 
@@ -74,12 +82,17 @@ export class Uploader {
   }
 
   async withdraw(releaseId: number | string, reason?: string): Promise<Record<string, unknown>> {
+    return this.post(`/api/v1/releases/${releaseId}/withdraw`, reason === undefined ? {} : { reason });
+  }
+
+  /** POSTs JSON as the logged-in admin with the CSRF token; the JSON answer (throws on another status than `expected`). */
+  async post(path: string, body: object, expected = 200): Promise<Record<string, unknown>> {
     if (!this.#loggedIn) await this.#login();
-    const answer = await this.#fetch(`/api/v1/releases/${releaseId}/withdraw`, {
-      method: 'POST', body: JSON.stringify(reason === undefined ? {} : { reason }),
+    const answer = await this.#fetch(path, {
+      method: 'POST', body: JSON.stringify(body),
       headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': await this.#csrfToken('/') },
     });
-    if (answer.status !== 200) throw new Error(`withdrawal of release ${releaseId} failed: ${answer.status} ${answer.text}`);
+    if (answer.status !== expected) throw new Error(`POST ${path} failed: ${answer.status} ${answer.text}`);
     return JSON.parse(answer.text) as Record<string, unknown>;
   }
 

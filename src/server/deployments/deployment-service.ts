@@ -6,7 +6,7 @@ import type { ReleaseRecord } from '../storage/releases.ts';
 import type { DeploymentStatus } from '../storage/schema.ts';
 import { assignWaves, checkWaves, overFailureThreshold, type WaveSize } from './rollout-plan.ts';
 import { checkTarget, resolveTarget, type DeploymentTarget } from './target.ts';
-import { isBusy, isFailure, isFinal, type VehicleState } from './vehicle-states.ts';
+import { isBusy, isFailure, isFinal, stateOfOutcome, type VehicleState } from './vehicle-states.ts';
 import { DeploymentConflictError, DeploymentInputError, DeploymentNotFoundError } from './deployment-errors.ts';
 
 export { DeploymentConflictError, DeploymentInputError, DeploymentNotFoundError } from './deployment-errors.ts';
@@ -169,6 +169,14 @@ export class DeploymentService {
     return change.state;
   }
 
+  /** A vehicle's report about a deployment's campaign: its outcome is the vehicle's state in it. */
+  async recordReport(vehicleId: number, campaignId: string | null | undefined, outcome: string, message: string | undefined) {
+    const deploymentId = deploymentIdOf(campaignId);
+    const state = stateOfOutcome(outcome);
+    if (deploymentId === undefined || !state) return undefined;
+    return this.recordVehicleState(deploymentId, vehicleId, { state, reason: isFailure(state) || state === 'declined' ? (message ?? null) : null });
+  }
+
   /** Starts scheduled deployments whose time has come (called on reads and polls; idempotent across servers). */
   async startDue(): Promise<void> {
     for (const deployment of await this.#store.dueToStart(this.clock())) await this.#started(deployment);
@@ -238,4 +246,10 @@ function checkName(text: string, what: string): string {
   // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw new DeploymentInputError(`${what}'s name must be plain text on one line`);
   return name;
+}
+
+/** The deployment a campaign id names ("12"), or undefined for a car's own campaign id (`c-…`) or anything else. */
+export function deploymentIdOf(campaignId: string | null | undefined): number | undefined {
+  if (!campaignId || !/^[1-9][0-9]{0,15}$/.test(campaignId)) return undefined;
+  return Number(campaignId);
 }

@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Schema } from '../storage/schema.ts';
 import { compareFirmwareVersions } from '../../firmware/version-order.ts';
 import { checkVin } from '../vehicles/vin.ts';
+import { vehicleIdsWithAllTags } from '../storage/vehicle-tags.ts';
+import { checkTags } from '../vehicles/tags.ts';
 import { DeploymentInputError } from './deployment-errors.ts';
 
 /**
@@ -36,7 +38,11 @@ export function checkTarget(target: DeploymentTarget): DeploymentTarget {
   }
   if (target.tags !== undefined) {
     if (target.tags.length === 0) throw new TargetError('tags: give at least one tag');
-    checked.tags = [...new Set(target.tags.map((tag) => tag.trim().toLowerCase()))];
+    try {
+      checked.tags = checkTags(target.tags);
+    } catch (error) {
+      throw new TargetError(`tags: ${(error as Error).message}`);
+    }
   }
   if (target.filter !== undefined) {
     const { ecu, version_below: below, version } = target.filter;
@@ -76,11 +82,9 @@ export async function resolveTarget(db: Kysely<Schema>, target: DeploymentTarget
   return target.vins ? ids : shuffled(ids);
 }
 
-/** Tags come from the vehicle tags table (`vehicle_tags`, migration 0007): vehicles that carry every one. */
+/** Vehicles that carry every one of `tags` (src/server/storage/vehicle-tags.ts). */
 async function vehiclesWithAllTags(db: Kysely<Schema>, tags: readonly string[]): Promise<Set<number>> {
-  void db;
-  void tags;
-  throw new TargetError('targeting by tag is not available yet: give vins or a filter');
+  return new Set(await vehicleIdsWithAllTags(db, tags));
 }
 
 function shuffled<T>(items: T[]): T[] {

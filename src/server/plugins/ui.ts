@@ -17,6 +17,7 @@ import { auditRoutes } from '../routes/audit.ts';
 import { userRoutes } from '../routes/users.ts';
 import { vehicleRoutes } from '../routes/vehicles.ts';
 import { tokenRoutes } from '../routes/tokens.ts';
+import { deploymentRoutes } from '../routes/deployments.ts';
 import { opsAccessScope } from './ops-access.ts';
 
 /**
@@ -68,5 +69,6 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
   await app.register(userRoutes, { ctx });
   await app.register(vehicleRoutes, { ctx });
   await app.register(tokenRoutes, { ctx });
+  await app.register(deploymentRoutes, { ctx });
   await app.register(opsAccessScope, { ctx });
 };

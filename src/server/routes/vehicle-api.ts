@@ -1,10 +1,13 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import type { VehicleRecord } from '../storage/vehicles.ts';
 import { clientIp } from '../client-ip.ts';
-import { ForbiddenError, GoneError, NotFoundError } from '../errors.ts';
+import { GoneError, NotFoundError } from '../errors.ts';
 import { vehicleReleaseOf } from '../releases/latest-per-ecu.ts';
+import type { DeploymentService } from '../deployments/deployment-service.ts';
+import { assignmentFor } from '../deployments/assignment.ts';
+import { DueStarts } from '../deployments/due-starts.ts';
+import { ownVehicleOf, requireOwnVehicle } from '../vehicles/own-vehicle.ts';
 import { reportBodyLimit, reportRecord, vehicleReportSchema, type VehicleReportBody } from '../vehicles/report.ts';
 import { bearerHeader, errorSchema } from './schemas.ts';
 
@@ -50,33 +53,40 @@ const vehicleReleaseSchema = {
 
 const tokenHeaders = { type: 'object', properties: { authorization: bearerHeader } } as const;
 
-/** Vehicles found by their token on a request, for the report handler. */
-const reportingVehicle = Symbol('reportingVehicle');
-type WithVehicle = FastifyRequest & { [reportingVehicle]?: VehicleRecord };
-
 /**
  * What the TMU uses besides the seed's routes (docs/vehicle-protocol.md, "The server's side of
  * vehicles"): the newest release of each ECU with its signed manifest, one manifest, and reports. Like
  * the seed's routes they run outside the session scope: a vehicle has a token, not a login.
  */
-export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
+export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext; deployments: DeploymentService }> = async (app, { ctx, deployments }) => {
   const json = 'application/json; charset=utf-8';
+  const dueStarts = new DueStarts(deployments, ctx.clock);
 
   app.get('/api/v1/releases/latest', {
     logLevel: 'warn',
     schema: {
       tags: ['vehicles'],
-      summary: 'The latest release of each ECU by version (withdrawn ones never), with its signed manifest (vehicle token if presented or required)',
+      summary: 'What to install, with signed manifests: for a registered vehicle (token) what its deployment assigns (nothing when in none), for an anonymous client the latest release of each ECU by version (withdrawn ones never)',
       security: [{ vehicleToken: [] }, {}],
       headers: tokenHeaders,
       response: {
-        200: { type: 'object', properties: { releases: { type: 'array', items: vehicleReleaseSchema } } },
+        200: {
+          type: 'object',
+          properties: {
+            releases: { type: 'array', items: vehicleReleaseSchema },
+            campaign_id: { type: ['string', 'null'], description: 'For a registered vehicle: the deployment these releases come from (null: none)' },
+          },
+        },
         401: errorSchema,
       },
     },
   }, async (request, reply) => {
-    await ctx.identifyDownloader(request);
-    return reply.type(json).send(await ctx.latestPerEcu.json());
+    const vin = await ctx.identifyDownloader(request);
+    const vehicle = vin === null ? undefined : await ctx.storage.vehicles.find(vin);
+    // An anonymous client (the seed's way) gets the latest of each ECU; a registered vehicle what its deployments say.
+    if (!vehicle) return reply.type(json).send(await ctx.latestPerEcu.json());
+    await dueStarts.check();
+    return reply.type(json).send(JSON.stringify(await assignmentFor(ctx.storage, ctx.signer, vehicle.id)));
   });
 
   app.get<{ Params: { release_id: number } }>('/api/v1/releases/:release_id/manifest', {
@@ -139,20 +149,11 @@ export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
     // Who is asking is settled before the body is even read: an unknown client cannot make the server
     // parse 64 KiB, and a refusal says 401/403 whatever the body holds.
     onRequest: async (request: FastifyRequest<{ Params: { vin: string } }>) => {
-      const vehicle = (await ctx.vehicleAuth.authenticate(request, { required: true }))!;
-      if (vehicle.vin !== request.params.vin.toUpperCase()) {
-        ctx.metrics.vehicleReports.inc({ outcome: 'refused' });
-        await ctx.audit.record({
-          event: 'vehicle.report', outcome: 'denied', actor: vehicle.vin, ip: clientIp(request), subject: request.params.vin.slice(0, 64),
-          details: { reason: 'token of another vehicle' },
-        });
-        throw new ForbiddenError(`this token belongs to another vehicle than ${request.params.vin.slice(0, 64)}`);
-      }
-      (request as WithVehicle)[reportingVehicle] = vehicle;
+      await requireOwnVehicle(ctx, request, 'vehicle.report', () => ctx.metrics.vehicleReports.inc({ outcome: 'refused' }));
     },
     // A body that is not JSON, too large or not a report: audited under the vehicle that sent it.
     onError: async (request, _reply, error) => {
-      const vehicle = (request as WithVehicle)[reportingVehicle];
+      const vehicle = ownVehicleOf(request);
       if (!vehicle) return;
       ctx.metrics.vehicleReports.inc({ outcome: 'refused' });
       await ctx.audit.record({
@@ -161,7 +162,7 @@ export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
       });
     },
   }, async (request, reply) => {
-    const vehicle = (request as WithVehicle)[reportingVehicle]!;
+    const vehicle = ownVehicleOf(request)!;
     const ip = clientIp(request);
     const stored = await ctx.storage.vehicleReports.add(reportRecord(request.body, vehicle.id, ctx.clock(), ip));
     ctx.metrics.vehicleReports.inc({ outcome: 'stored' });
@@ -172,6 +173,7 @@ export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
         updates: request.body.updates.map((u) => `${u.ecu} ${u.from}->${u.to} ${u.result}`),
       },
     });
+    await deployments.recordReport(vehicle.id, request.body.campaign_id, request.body.outcome, request.body.message);
     return reply.code(201).send({ id: stored.id });
   });
 };

@@ -1,9 +1,10 @@
 /**
  * What an API token may do, one scope per resource and access. `:write` includes `:read` of the same
- * resource (a pipeline that publishes also lists what it published). Deployment scopes join when the
- * deployments API does (issue 11).
+ * resource (a pipeline that publishes also lists what it published). Deployments include software sets.
  */
-export const apiScopes = ['releases:read', 'releases:write', 'vehicles:read', 'vehicles:write', 'audit:read'] as const;
+export const apiScopes = [
+  'releases:read', 'releases:write', 'vehicles:read', 'vehicles:write', 'deployments:read', 'deployments:write', 'audit:read',
+] as const;
 export type ApiScope = (typeof apiScopes)[number];
 
 export class ScopeError extends Error {}

@@ -33,7 +33,8 @@ export function installOrder(config: VehicleConfig, ecus: readonly string[]): st
   return [...ecus].sort((a, b) => rank(a) - rank(b) || position(a) - position(b));
 }
 
-export function planCampaign(config: VehicleConfig, candidates: readonly Candidate[], now = new Date()): Campaign {
+/** `id`: the server's campaign id (its deployment's); without one, the campaign is named after its images. */
+export function planCampaign(config: VehicleConfig, candidates: readonly Candidate[], now = new Date(), id?: string): Campaign {
   const byEcu = new Map(candidates.map((candidate) => [candidate.announced.ecu, candidate]));
   const targets: CampaignTarget[] = installOrder(config, [...byEcu.keys()]).map((ecu) => {
     const { announced, from } = byEcu.get(ecu)!;
@@ -43,7 +44,7 @@ export function planCampaign(config: VehicleConfig, candidates: readonly Candida
     };
   });
   return {
-    id: campaignId(targets.map((target) => ({ ecu: target.ecu, sha256: target.release.sha256 }))),
+    id: id ?? campaignId(targets.map((target) => ({ ecu: target.ecu, sha256: target.release.sha256 }))),
     plannedAt: now.toISOString(), targets, offer: null, attempts: 0, outcome: null, message: null, reportFile: null,
   };
 }

@@ -31,6 +31,21 @@ export interface LatestReleases {
   releases: AnnouncedRelease[];
   /** Releases left out, and why (no `ecu` or `firmware_version`: the TMU cannot tell where they go). */
   skipped: { filename: string; reason: string }[];
+  /**
+   * The server's campaign for these releases (a registered vehicle: the deployment that assigns them, null
+   * when none does); undefined from a server that does not say (anonymous, or the seed's route): the TMU
+   * then names the campaign after its images.
+   */
+  campaignId?: string | null;
+}
+
+/** Where the vehicle is in a deployment while it works (`POST /api/v1/vehicles/<vin>/deployment-status`). */
+export interface DeploymentProgress {
+  campaign_id: string;
+  state: 'offered' | 'postponed' | 'downloading' | 'installing' | 'refused';
+  percent?: number;
+  ecu?: string;
+  reason?: string;
 }
 
 export type ReportOutcome = 'success' | 'failed' | 'rolled-back' | 'declined' | 'postponed';
@@ -77,7 +92,7 @@ const apiRelease = z.object({
   manifest: z.unknown().nullish(),
 });
 
-const apiAnswer = z.object({ releases: z.array(z.unknown()) });
+const apiAnswer = z.object({ releases: z.array(z.unknown()), campaign_id: z.string().min(1).max(64).nullish() });
 
 /**
  * The vehicle API on top of the shared HTTP client (src/ota-http/): its own connection pool, the token on
@@ -115,6 +130,7 @@ export class ServerApi {
     const answer = apiAnswer.safeParse(body);
     if (!answer.success) throw badResponse(what, answer.error);
     const result: LatestReleases = { source: 'api', releases: [], skipped: [] };
+    if (answer.data.campaign_id !== undefined) result.campaignId = answer.data.campaign_id;
     for (const entry of answer.data.releases) {
       const parsed = apiRelease.safeParse(entry);
       if (!parsed.success) throw badResponse(what, parsed.error);
@@ -188,6 +204,16 @@ export class ServerApi {
     }
     const id = (body as { id?: unknown } | null)?.id;
     return id === undefined || id === null ? '' : String(id);
+  }
+
+  /** Says where the vehicle is in a deployment; the server answers with the state it keeps (an end stays an end). */
+  async postDeploymentProgress(vin: string, progress: DeploymentProgress, signal?: AbortSignal): Promise<void> {
+    const path = `api/v1/vehicles/${encodeURIComponent(vin)}/deployment-status`;
+    try {
+      await (await this.#send(path, { method: 'POST', json: progress, signal })).json([200]);
+    } catch (error) {
+      throw ServerApiError.fromHttp(toOtaHttpError(error, `POST /${path}`, signal?.aborted));
+    }
   }
 
   async close(): Promise<void> {

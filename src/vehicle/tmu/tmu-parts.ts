@@ -5,7 +5,7 @@ import type { DecisionOptions } from './driver-approval.ts';
 import type { HmiProgress } from './progress-relay.ts';
 import type { DownloadedTarget } from './release-downloads.ts';
 import type { OutboxFlush, ReportReceiver } from './report-outbox.ts';
-import type { AnnouncedRelease, LatestReleases, VehicleReport } from './server-api.ts';
+import type { AnnouncedRelease, DeploymentProgress, LatestReleases, VehicleReport } from './server-api.ts';
 import type { TmuStateStore } from './tmu-state.ts';
 import type { VehicleEcus } from './vehicle-ecus.ts';
 
@@ -32,6 +32,8 @@ export interface TmuServer extends ReportReceiver {
   latestReleases(signal?: AbortSignal): Promise<LatestReleases>;
   /** A release's delta from the image `baseSha256`, at most `maxBytes` (ServerApiError otherwise); absent: no deltas. */
   fetchDelta?(releaseId: string, baseSha256: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Where the vehicle is in the server's deployment (best effort); absent: the server keeps no such state. */
+  postDeploymentProgress?(vin: string, progress: DeploymentProgress, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -7,6 +7,7 @@ import type { ApprovalDecision } from '../cgw/approval-client.ts';
 import type { ApprovalOfferInput, UpdateProgress } from '../cgw/approval-protocol.ts';
 import type { VehicleConfig } from '../config.ts';
 import { campaignId, describeCampaign, isKnownEcu, offerFor, planCampaign, withTarget, type Candidate } from './campaign.ts';
+import { DeploymentProgressReporter, isDeploymentCampaign } from './deployment-progress.ts';
 import { DownloadFailedError, ReleaseRejectedError, ServerApiError } from './errors.ts';
 import { fetchDelta, imageWithDelta } from './delta-downloads.ts';
 import type { FlashPhase } from './flash-errors.ts';
@@ -69,6 +70,17 @@ const STATUS_PHASES: Partial<Record<TargetStatus, string>> = {
  * acts on it, so a kill -9 anywhere resumes where it stopped; the ECUs' banks, not the TMU's memory, say
  * what is installed. What it talks to is given to it (tmu-parts.ts; `car.ts` wires the real ones).
  */
+/** One answer of the server, judged against what the ECUs run. */
+interface Poll {
+  candidates: Candidate[];
+  /** The server's campaign for them (LatestReleases.campaignId). */
+  campaignId: string | null | undefined;
+  /** Releases refused, and why (a downgrade, an ECU this vehicle does not have). */
+  refusals: string[];
+  /** How many releases the server announced. */
+  announced: number;
+}
+
 export class Tmu extends EventEmitter<TmuEvents> {
   readonly config: VehicleConfig;
   readonly #settings: TmuSettings;
@@ -83,6 +95,9 @@ export class Tmu extends EventEmitter<TmuEvents> {
   #state: TmuState;
   #logged = new Map<string, string>();
   #lastProgress = new Map<string, string>();
+  readonly #deploymentProgress: DeploymentProgressReporter;
+  /** Deployment campaigns this run told the server it needs nothing for (up to date, or refused): said once. */
+  readonly #settled = new Set<string>();
   #closed = false;
 
   private constructor(settings: TmuSettings, parts: TmuParts, state: TmuState) {
@@ -97,6 +112,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
     this.#store = parts.store;
     this.#outbox = parts.outbox;
     this.#clock = parts.clock ?? systemClock;
+    this.#deploymentProgress = new DeploymentProgressReporter(parts.server, settings.config.vin, { logger: settings.logger, now: () => this.#clock.now() });
     this.#state = state;
   }
 
@@ -179,9 +195,13 @@ export class Tmu extends EventEmitter<TmuEvents> {
   // ---- idle: what is new? -------------------------------------------------------------------------
 
   async #plan(signal: AbortSignal): Promise<void> {
-    const candidates = await this.#candidates(signal);
-    if (!candidates || candidates.length === 0) return;
-    const campaign = planCampaign(this.config, candidates, new Date(this.#clock.now()));
+    const poll = await this.#candidates(signal);
+    if (!poll) return;
+    if (poll.candidates.length === 0) {
+      await this.#settleAssigned(poll, signal);
+      return;
+    }
+    const campaign = planCampaign(this.config, poll.candidates, new Date(this.#clock.now()), poll.campaignId ?? undefined);
     const deferral = this.#state.deferred[campaign.id];
     if (deferral && Date.parse(deferral.until) > this.#clock.now()) {
       this.#logOnce(`deferred:${campaign.id}`, 'info', { campaign: campaign.id, reason: deferral.reason, until: deferral.until },
@@ -193,8 +213,32 @@ export class Tmu extends EventEmitter<TmuEvents> {
     await this.#save({ phase: 'downloading', campaign });
   }
 
+  /**
+   * A deployment assigned this vehicle releases it has nothing to do for: it says so once, so the
+   * deployment is not left waiting for it. Up to date: a report (with the ECUs' versions); every release
+   * refused (a downgrade, an ECU it does not have): `refused` with the reasons.
+   */
+  async #settleAssigned(poll: Poll, signal: AbortSignal): Promise<void> {
+    const id = poll.campaignId;
+    if (!id || !isDeploymentCampaign(id) || this.#settled.has(id) || poll.announced === 0) return;
+    this.#settled.add(id);
+    if (poll.refusals.length > 0) {
+      this.#logger?.warn({ campaign: id, refusals: poll.refusals }, `deployment ${id}: nothing installable: ${poll.refusals.join('; ')}`);
+      this.#deploymentProgress.report({ campaign_id: id, state: 'refused', reason: poll.refusals.join('; ').slice(0, 500) });
+      return;
+    }
+    const report: VehicleReport = {
+      campaign_id: id, outcome: 'success', ecus: await this.#ecus.describe(), updates: [],
+      message: 'already up to date: every ECU runs the assigned version or a newer one', at: new Date(this.#clock.now()).toISOString(),
+    };
+    await this.#outbox.add(report);
+    this.#logger?.info({ campaign: id }, `deployment ${id}: already up to date; reported`);
+    this.emit('report', report);
+    await this.#flushReports(signal);
+  }
+
   /** The releases newer than what their ECUs run; null when the server could not be asked. */
-  async #candidates(signal: AbortSignal): Promise<Candidate[] | null> {
+  async #candidates(signal: AbortSignal): Promise<Poll | null> {
     let latest;
     try {
       latest = await this.#server.latestReleases(signal);
@@ -219,10 +263,12 @@ export class Tmu extends EventEmitter<TmuEvents> {
       await this.#save({ ...this.#current(), known: {} });
     }
     const candidates: Candidate[] = [];
+    const refusals: string[] = [];
     const running: Record<string, string | null> = {};
     for (const release of announced) {
       const { ecu } = release;
       if (!isKnownEcu(this.config, ecu)) {
+        refusals.push(`${ecu}: this vehicle has no such ECU`);
         this.#logOnce(`unknown-ecu:${release.release.sha256}`, 'warn', { ecu, filename: release.release.filename },
           `release ${release.release.filename} is for ECU ${ecu}, which this vehicle does not have`);
         continue;
@@ -236,6 +282,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
       }
       const order = compareFirmwareVersions(release.firmwareVersion, installed);
       if (order < 0) {
+        refusals.push(`${ecu}: ${release.firmwareVersion} is older than the installed ${installed} (refused as a possible rollback attack)`);
         this.#logOnce(`downgrade:${release.release.sha256}`, 'warn', { ecu, installed, release: release.firmwareVersion },
           `refusing downgrade of ${ecu} from ${installed} to ${release.firmwareVersion} (possible rollback attack)`);
       } else if (order > 0) {
@@ -243,15 +290,17 @@ export class Tmu extends EventEmitter<TmuEvents> {
       }
     }
     if (candidates.length === 0) this.#logOnce(`up-to-date:${JSON.stringify(running)}`, 'info', { ecus: running }, 'up to date');
-    return candidates;
+    return { candidates, campaignId: latest.campaignId, refusals, announced: announced.length };
   }
 
   // ---- downloading → verified ---------------------------------------------------------------------
 
   async #download(state: ActiveTmuState, signal: AbortSignal): Promise<void> {
     let campaign = state.campaign;
-    for (const target of state.campaign.targets) {
+    const targets = state.campaign.targets;
+    for (const [index, target] of targets.entries()) {
       if (target.status === 'downloaded' && target.path) continue;
+      this.#deploymentProgress.report({ campaign_id: campaign.id, state: 'downloading', percent: Math.round((index / targets.length) * 100) });
       try {
         const downloaded = await this.#downloads.fetch(announcedOf(target), signal);
         // A delta from what the ECU runs, when the server made one: sent instead of the image if the ECU takes it.
@@ -290,6 +339,7 @@ export class Tmu extends EventEmitter<TmuEvents> {
     const { campaign } = state;
     const offer = this.#offerOf(campaign);
     await this.#approval.present(offer);
+    this.#deploymentProgress.report({ campaign_id: campaign.id, state: 'offered' });
     this.#logger?.info({ campaign: campaign.id, offer }, `campaign ${campaign.id}: offered to the driver (${describeCampaign(campaign)})`);
     await this.#save({ phase: 'awaiting-approval', campaign });
   }
@@ -310,9 +360,18 @@ export class Tmu extends EventEmitter<TmuEvents> {
   /** False (after withdrawing the offer) when newer releases make another campaign. */
   async #stillCurrent(campaign: Campaign, signal: AbortSignal): Promise<boolean> {
     await this.#flushReports(signal);
-    const candidates = await this.#candidates(signal);
-    if (!candidates || candidates.length === 0) return true;
-    const id = campaignId(candidates.map((c) => ({ ecu: c.announced.ecu, sha256: c.announced.release.sha256 })));
+    const poll = await this.#candidates(signal);
+    if (!poll) return true;
+    if (isDeploymentCampaign(campaign.id) && poll.campaignId !== undefined && poll.campaignId !== campaign.id) {
+      // The server no longer assigns it (its deployment was paused or cancelled, or a newer one took over).
+      const reason = poll.campaignId ? `deployment ${poll.campaignId} replaces it` : 'the server no longer assigns it';
+      this.#logger?.info({ campaign: campaign.id, replacement: poll.campaignId }, `campaign ${campaign.id}: withdrawn, ${reason}`);
+      await this.#approval.withdraw(`withdrawn: ${reason}`);
+      await this.#save({ phase: 'idle', campaign: null });
+      return false;
+    }
+    if (poll.candidates.length === 0) return true;
+    const id = poll.campaignId ?? campaignId(poll.candidates.map((c) => ({ ecu: c.announced.ecu, sha256: c.announced.release.sha256 })));
     if (id === campaign.id) return true;
     this.#logger?.info({ campaign: campaign.id, replacement: id }, `campaign ${campaign.id}: withdrawn, newer releases make campaign ${id}`);
     await this.#approval.withdraw(`withdrawn: campaign ${id} replaces it`);
@@ -468,6 +527,8 @@ export class Tmu extends EventEmitter<TmuEvents> {
     const update: UpdateProgress = { ecu: progress.ecu, phase, percent: progress.percent };
     this.emit('progress', update);
     this.#approval.relay.report(update);
+    const campaign = this.#state.campaign;
+    if (campaign) this.#deploymentProgress.report({ campaign_id: campaign.id, state: 'installing', ecu: progress.ecu, percent: progress.percent });
     // A log line per phase and per 10 % of a download.
     const key = `${phase}:${Math.floor(progress.percent / 10)}`;
     if (this.#lastProgress.get(progress.ecu) === key) return;

@@ -9,7 +9,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-test('canota demo (npm start): server + admin + vehicle; an uploaded EDT release ends up flashed and reported', async (t) => {
+test('canota demo (npm start): server + admin + vehicle; an EDT release uploaded and deployed ends up flashed and reported', async (t) => {
   const dir = await tempDir(t, 'canota-demo-');
   const demo = await startCanota(['demo', '--dir', dir, '--port', '0', '--approve', 'auto', '--interval', '1'], {
     ready: /OTA server \(admin UI\)\s+(http:\/\/\S+?)\/?$/, timeoutMs: 90_000,
@@ -30,7 +30,11 @@ test('canota demo (npm start): server + admin + vehicle; an uploaded EDT release
   const image = await readFile(join(dir, 'firmware', 'edt-2.0.0.bin'));
   const uploader = new Uploader(demo.url!, { name: username!, password: password! });
   t.after(() => uploader.close());
-  await uploader.upload('edt-2.0.0.bin', image, { ecu: 'EDT', firmware_version: '2.0.0' });
+  const uploaded = await uploader.upload('edt-2.0.0.bin', image, { ecu: 'EDT', firmware_version: '2.0.0' });
+  // The demo car is a registered vehicle: it installs what a deployment assigns it.
+  await uploader.post('/api/v1/deployments', {
+    name: 'EDT 2.0.0', release_ids: [(uploaded.release as { id: number }).id], target: { all: true },
+  }, 201);
 
   await demo.waitFor(/\[vehicle\] EDT: activated 2\.0\.0/, 90_000);
   await demo.waitFor(/\[vehicle\] report sent/, 30_000);

@@ -150,6 +150,20 @@ test('waiting for approval between waves; a scheduled start; an inventory filter
   assert.equal((await storage.deployments.vehicles(later.id, { state: 'assigned', limit: 10, offset: 0 })).length, 2);
 });
 
+test('a target by tags: vehicles carrying every tag given', async (t) => {
+  const storage = await withStorage(t);
+  const f = await fleet(storage, 4);
+  await storage.vehicleTags.change(f.ids[0]!, { set: ['berlin', 'pilot'] }, 16);
+  await storage.vehicleTags.change(f.ids[1]!, { set: ['pilot'] }, 16);
+  await storage.vehicleTags.change(f.ids[2]!, { set: ['berlin'] }, 16);
+  const both = await f.service.create({ name: 'pilots in berlin', releaseIds: [f.edt.id], target: { tags: ['pilot', 'berlin'] } }, 'alice');
+  assert.deepEqual(Object.keys(await f.states(both.id)), [vin(1)]);
+  const pilots = await f.service.create({ name: 'pilots', releaseIds: [f.edt.id], target: { tags: ['pilot'], filter: { ecu: 'EDT', version: '1.0.0' } } }, 'alice');
+  assert.deepEqual(Object.keys(await f.states(pilots.id)), [vin(2)], 'tags and a filter narrow each other (vehicle 1 runs EDT 2.0.0)');
+  await assert.rejects(f.service.create({ name: 'x', releaseIds: [f.edt.id], target: { tags: ['Pilot'] } }, 'alice'), /tags: bad tag "Pilot"/);
+  await assert.rejects(f.service.create({ name: 'x', releaseIds: [f.edt.id], target: { tags: ['nobody'] } }, 'alice'), /matches no registered vehicle/);
+});
+
 test('bad deployments are refused with the reason, nothing stored', async (t) => {
   const storage = await withStorage(t);
   const f = await fleet(storage, 2);

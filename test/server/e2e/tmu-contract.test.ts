@@ -8,6 +8,7 @@ import { ServerApiError } from '../../../src/vehicle/tmu/errors.ts';
 import { manifestForRelease } from '../../../src/vehicle/tmu/release-trust.ts';
 import { admin, loggedIn, startTestServer } from '../support/server.ts';
 import { registerVehicle } from '../support/vehicles.ts';
+import { deploy } from '../support/deployments.ts';
 import { runCanota } from '../../support/canota-process.ts';
 
 const VIN = 'WCANTACNTR0000001';
@@ -26,6 +27,8 @@ test('the TMU\'s server calls against the real server: releases per ECU with tru
   const uploader = await loggedIn(server, admin);
   const uploaded = await uploader.upload('edt-2.0.0.bin', image, { ecu: 'EDT', firmware_version: '2.0.0', hardware_id: 'EDT-HW-A1', notes: 'faster' });
   assert.equal(uploaded.status, 200);
+  // A registered vehicle is told what its deployments assign.
+  const campaign = await deploy(server, [uploaded.json<{ release: { id: number } }>().release.id], { vins: [VIN] });
 
   const api = new ServerApi({ server: server.url, token, timeoutMs: 5000 });
   t.after(() => api.close());
@@ -34,6 +37,7 @@ test('the TMU\'s server calls against the real server: releases per ECU with tru
     const latest = await api.latestReleases();
     assert.equal(latest.source, 'api');
     assert.deepEqual(latest.skipped, []);
+    assert.equal(latest.campaignId, String(campaign), 'the deployment\'s id is the campaign id');
     const [announced] = latest.releases;
     assert.equal(announced?.ecu, 'EDT');
     assert.equal(announced?.firmwareVersion, '2.0.0');

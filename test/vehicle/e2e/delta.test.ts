@@ -31,10 +31,11 @@ test('delta end to end: the server makes 1.0.0 → 2.0.0 at upload, the TMU down
   await waitForLog(vehicle, /^up to date$/);
 
   await server.upload('edt-2.0.0.bin', v2, { ecu: 'EDT', firmware_version: '2.0.0' });
+  await server.deploy([2], { vins: [VIN] });
   const fetched = await waitForLog(vehicle, /^EDT: delta from 1\.0\.0 downloaded \(\d+ bytes\)$/, 15_000);
   const deltaBytes = fetched.delta_bytes as number;
   assert.ok(deltaBytes < v2.length / 4, `a ${deltaBytes}-byte delta for a ${v2.length}-byte image`);
-  const done = await waitForLog(vehicle, /^campaign c-[0-9a-f]{16} reported: success$/, 30_000);
+  const done = await waitForLog(vehicle, /^campaign \d+ reported: success$/, 30_000);
   assert.equal(done.outcome, 'success');
 
   // EDT got the delta over the bus (0x30) and rebuilt exactly 2.0.0 from its running bank A.
@@ -60,7 +61,8 @@ test('a car whose EDT runs other bytes than the published 1.0.0 gets the full im
   await waitForLog(vehicle, /^up to date$/);
 
   await server.upload('edt-2.0.0.bin', v2, { ecu: 'EDT', firmware_version: '2.0.0' });
-  await waitForLog(vehicle, /^campaign c-[0-9a-f]{16} reported: success$/, 30_000);
+  await server.deploy([2], { vins: [`${VIN.slice(0, -1)}4`] });
+  await waitForLog(vehicle, /^campaign \d+ reported: success$/, 30_000);
   const download = logLines(vehicle, /^download complete$/).find((line) => line.bytes === v2.length);
   assert.ok(download);
   assert.notEqual(download.dataFormat, TransferFormat.Delta);

@@ -11,6 +11,7 @@ test('a report made while the server is down waits in the state dir and reaches 
   const server = await startOtaServer(t);
   const token = await registerVehicle(server.dataDir, VIN);
   await server.upload('edt-2.0.0.bin', firmware(40_000), { ecu: 'EDT', firmware_version: '2.0.0' });
+  const deployment = await server.deploy([1], { vins: [VIN] });
   const stateDir = await carDir(t);
   await writeCar(stateDir, VIN);
   const vehicle = await startVehicle(server.url, stateDir, ['--approve', 'prompt', '--token', token]);
@@ -21,7 +22,7 @@ test('a report made while the server is down waits in the state dir and reaches 
   vehicle.child.stdin.write('n\n');
   const kept = await waitForLog(vehicle, /^report kept for later \(1 waiting\): /);
   assert.equal(kept.failure, 'unreachable');
-  await waitForLog(vehicle, /^campaign c-[0-9a-f]{16} reported: declined$/);
+  await waitForLog(vehicle, new RegExp(`^campaign ${deployment} reported: declined$`));
   const [waiting] = await pendingReports(stateDir);
   assert.equal(waiting?.outcome, 'declined');
 
@@ -36,4 +37,7 @@ test('a report made while the server is down waits in the state dir and reaches 
   const history = await admin.json<VehicleHistory>(`/api/v1/vehicles/${VIN}`);
   assert.deepEqual(history.reports.map((report) => [report.campaign_id, report.outcome]), [[waiting!.campaign_id, 'declined']]);
   assert.equal(history.vehicle.ecus.EDT?.version, '1.0.0');
+  // The late report still counts: the deployment has its decline.
+  const shown = await admin.json<{ status: string; counts: Record<string, number> }>(`/api/v1/deployments/${deployment}`);
+  assert.deepEqual([shown.status, shown.counts.declined], ['finished', 1]);
 });

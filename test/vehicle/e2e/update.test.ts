@@ -12,7 +12,7 @@ import {
 
 const VIN = 'WCANTAE2E00000001';
 
-test('canota vehicle --approve auto: an upload for EDT is detected within one poll, offered, flashed into the inactive bank, activated and reported', async (t) => {
+test('canota vehicle --approve auto: a deployment of EDT is detected within one poll, offered, flashed into the inactive bank, activated and reported', async (t) => {
   const server = await startOtaServer(t);
   const token = await registerVehicle(server.dataDir, VIN);
   const stateDir = await carDir(t);
@@ -23,13 +23,18 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
   await waitForLog(vehicle, /^up to date$/);
 
   const image = firmware(200_000);
-  const uploadedAt = performance.now();
   await server.upload('edt-2.0.0.bin', image, { ecu: 'EDT', firmware_version: '2.0.0', notes: 'Smoother torque.' });
+  // A registered car is told what its deployments assign: the upload alone changes nothing for it.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(logLines(vehicle, /^new releases/).length, 0, 'not deployed yet: nothing offered');
+  const deployedAt = performance.now();
+  const deployment = await server.deploy([1], { vins: [VIN] });
 
   // Detected at the next poll (--interval 1, ±10 %), then downloaded, offered and approved by the policy.
-  const planned = await waitForLog(vehicle, /^new releases: campaign c-[0-9a-f]{16} \(EDT 1\.0\.0→2\.0\.0\)$/, 10_000);
-  assert.ok(performance.now() - uploadedAt < 1100 + 2000, `detected ${Math.round(performance.now() - uploadedAt)} ms after the upload`);
+  const planned = await waitForLog(vehicle, /^new releases: campaign \d+ \(EDT 1\.0\.0→2\.0\.0\)$/, 10_000);
+  assert.ok(performance.now() - deployedAt < 1100 + 2000, `detected ${Math.round(performance.now() - deployedAt)} ms after the deployment`);
   const campaign = planned.campaign as string;
+  assert.equal(campaign, String(deployment), 'the deployment\'s id is the campaign id');
   const offer = await waitForLog(vehicle, /^cgw offer shown to the driver$/);
   assert.equal(offer.campaign, campaign);
   assert.deepEqual(offer.ecus, ['EDT 1.0.0→2.0.0']);
@@ -75,22 +80,34 @@ test('canota vehicle --approve auto: an upload for EDT is detected within one po
   assert.equal(report?.outcome, 'success');
   assert.deepEqual(report?.updates, [{ ecu: 'EDT', from: '1.0.0', to: '2.0.0', release_id: '1', result: 'installed', error: null }]);
   assert.deepEqual(history.vehicle.ecus.EDT && { ...history.vehicle.ecus.EDT, reported_at: undefined },
-    { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'Running', reported_at: undefined });
+    { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'Running', hardware_id: null, reported_at: undefined });
   assert.equal(history.vehicle.ecus.CGW?.version, '1.0.0');
   assert.equal(history.vehicle.ecus.TMU?.version, '1.0.0');
   assert.equal((await tmuState(stateDir)).phase, 'idle');
+  // The deployment followed the car: offered, downloading, installing, then its report's success.
+  const shown = await server.adminJson<{ status: string; counts: Record<string, number> }>(`/api/v1/deployments/${deployment}`);
+  assert.equal(shown.status, 'finished');
+  assert.equal(shown.counts.succeeded, 1);
+  const steps = (await server.adminJson<{ events: { vin: string | null; state: string }[] }>(`/api/v1/deployments/${deployment}/history`))
+    .events.filter((e) => e.vin === VIN).map((e) => e.state);
+  assert.deepEqual(steps, ['downloading', 'offered', 'installing', 'succeeded']);
 
-  await t.test('up to date afterwards; a lower version uploaded later is not offered; once 2.0.0 is withdrawn, the car refuses 1.5.0 as a downgrade', async () => {
+  await t.test('up to date afterwards; a deployment of a lower version is refused by the car as a downgrade, and the deployment says so', async () => {
     await waitForLog(vehicle, /^up to date$/);
     await server.upload('edt-1.5.0.bin', firmware(50_000), { ecu: 'EDT', firmware_version: '1.5.0' });
-    // The server's latest EDT stays 2.0.0 (latest by version, docs/server.md): nothing new for the car.
-    const before = vehicle.output.length;
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    assert.equal(vehicle.output.slice(before).filter((line) => /new releases|offer shown|refusing downgrade/.test(line)).length, 0);
-    // Withdrawn, 2.0.0 is offered no more, 1.5.0 is: the car's own check refuses it.
-    await server.withdraw(1, 'test: withdraw the installed release');
+    const downgrade = await server.deploy([2], { vins: [VIN] });
     const refused = await waitForLog(vehicle, /^refusing downgrade of EDT from 2\.0\.0 to 1\.5\.0 \(possible rollback attack\)$/, 10_000);
     assert.equal(refused.level, 40);
+    await waitForLog(vehicle, new RegExp(`^deployment ${downgrade}: nothing installable: EDT: 1\\.5\\.0 is older than the installed 2\\.0\\.0`));
+    let shown = await server.adminJson<{ status: string; status_reason: string; counts: Record<string, number> }>(`/api/v1/deployments/${downgrade}`);
+    for (let tries = 0; shown.counts.refused !== 1 && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shown = await server.adminJson(`/api/v1/deployments/${downgrade}`);
+    }
+    assert.equal(shown.counts.refused, 1, 'the car\'s refusal reached the deployment');
+    assert.equal(shown.status, 'paused', 'one refusal of one car is over the 5 % threshold');
+    const [row] = (await server.adminJson<{ vehicles: { reason: string }[] }>(`/api/v1/deployments/${downgrade}/vehicles`)).vehicles;
+    assert.match(row!.reason, /older than the installed 2\.0\.0 \(refused as a possible rollback attack\)/);
     // Another poll later: still nothing planned.
     const polls = vehicle.output.length;
     await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -43,19 +43,22 @@ test('the TMU\'s server calls and its report outbox, against the real server', a
   t.after(() => Promise.all([api.close(), legacy.close()]));
 
   await t.test('nothing uploaded: no release, either way', async () => {
-    assert.deepEqual(await api.latestReleases(), { source: 'api', releases: [], skipped: [] });
+    assert.deepEqual(await api.latestReleases(), { source: 'api', releases: [], skipped: [], campaignId: null });
     assert.deepEqual(await legacy.latestReleases(), { source: 'latest_version', releases: [], skipped: [] });
   });
 
-  await t.test('the vehicle API names each ECU\'s newest release with its manifest; /latest_version only the newest upload', async () => {
+  await t.test('the vehicle API names what the vehicle\'s deployment assigns, with manifests; /latest_version only the newest upload', async () => {
     await server.upload('mystery.bin', randomBytes(100));
     assert.deepEqual((await legacy.latestReleases()).skipped, [{ filename: 'mystery.bin', reason: 'it names no ecu' }]);
     const edt = randomBytes(3000);
     await server.upload('edt-2.0.0.bin', edt, { ecu: 'edt', firmware_version: '2.0.0', notes: 'n' });
     await server.upload('cgw-1.1.0.bin', randomBytes(2000), { ecu: 'CGW', firmware_version: '1.1.0' });
+    assert.deepEqual((await api.latestReleases()).releases, [], 'uploaded, not deployed: a registered vehicle is told nothing');
+    const deployment = await server.deploy([2, 3], { vins: [VIN] });
 
     const latest = await api.latestReleases();
     assert.equal(latest.source, 'api');
+    assert.equal(latest.campaignId, String(deployment));
     const byEcu = Object.fromEntries(latest.releases.map((release) => [release.ecu, release]));
     assert.deepEqual(Object.keys(byEcu).sort(), ['CGW', 'EDT']);
     assert.equal(byEcu.EDT!.release.sha256, createHash('sha256').update(edt).digest('hex'));
@@ -67,6 +70,7 @@ test('the TMU\'s server calls and its report outbox, against the real server', a
     const old = await legacy.latestReleases();
     assert.equal(old.source, 'latest_version');
     assert.deepEqual(old.releases.map((release) => [release.ecu, release.firmwareVersion, release.manifest]), [['CGW', '1.1.0', null]]);
+    assert.equal(old.campaignId, undefined, 'the seed\'s route names no campaign');
   });
 
   await t.test('reports: stored (201) and deleted from the outbox; kept while the route is missing or the token is refused', async (t) => {
