@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCanota } from '../../support/canota-process.ts';
+import { openStorage } from '../../../src/server/storage/index.ts';
 import { admin, employee, loggedIn, startTestServer, type TestServer } from '../support/server.ts';
 import { registerVehicle, vehicleReport } from '../support/vehicles.ts';
 import type { WebClient } from '../support/web-client.ts';
@@ -29,7 +30,7 @@ async function list(client: WebClient, query: string, headers: Record<string, st
 const tail = (answer: ListJson) => answer.vehicles.map((v) => v.vin.slice(-1));
 
 test('fleet operations: search, filters, sort and paging of /api/v1/vehicles; tags by API, UI and CLI, scoped and audited', async (t) => {
-  const server = await startTestServer(t);
+  const server = await startTestServer(t, { args: ['--online-window', '120'] });
   const versions = ['1.0.0', '1.10.0', '2.0.0-rc.1', '2.0.0', null];
   const tokens: string[] = [];
   for (let n = 1; n <= versions.length; n++) tokens.push(await registerVehicle(server.dataDir, vin(n)));
@@ -206,5 +207,20 @@ test('fleet operations: search, filters, sort and paging of /api/v1/vehicles; ta
       { tags: [], added: [], removed: ['canary', 'eu', 'fleet-berlin', 'pilot'] },
       { tags: ['a', 'b'], added: ['a', 'b'], removed: [] },
     ]);
+  });
+
+  await t.test('--online-window: a vehicle last in touch longer ago than the window is offline', async () => {
+    // As if vehicle 1's last contact were 121 s and vehicle 2's 119 s ago (the window is 120 s here).
+    const storage = await openStorage(`sqlite:${server.databaseFile}`);
+    try {
+      for (const [n, ago] of [[1, 121_000], [2, 119_000]] as const) {
+        await storage.database.db.updateTable('vehicles').set({ last_seen_at: Date.now() - ago }).where('vin', '=', vin(n)).execute();
+      }
+    } finally {
+      await storage.close();
+    }
+    assert.deepEqual(tail(await list(erin, '?online=false')), ['1', '5']);
+    assert.deepEqual((await list(erin, '?q=FLT00000002')).vehicles[0]!.online, true);
+    assert.match((await erin.fetch(`/vehicles/${vin(1)}`)).text, /presence-offline/);
   });
 });
