@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { errorMessage } from '../../errors/error-message.ts';
 
 /** Debian's xz (package xz-utils, on every Debian system): the reference encoder of the format. */
@@ -40,6 +41,9 @@ export async function startXzCompression(
   const command = options.command ?? XZ_COMMAND;
   const args = ['--format=xz', '--check=crc32', '--armthumb', `--lzma2=preset=9,dict=${window},lc=3,lp=1,pb=1`, '--stdout', '--threads=1', '--quiet'];
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Taken from now on: when xz exits, Node resumes a stdout nobody listens to and its bytes are lost; the
+  // PassThrough keeps them (the whole .xz stream at most: a few hundred KiB) until the download reads them.
+  const output = child.stdout.pipe(new PassThrough());
   const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
   // Rejects too when xz cannot start: that is reported below, from the spawn.
   exited.catch(() => {});
@@ -69,7 +73,7 @@ export async function startXzCompression(
     file.pipe(stdin);
   }
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+    for await (const chunk of output as AsyncIterable<Buffer>) {
       produced += chunk.length;
       yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,6 +52,16 @@ test('an xz image (ARM-Thumb + LZMA2) is decoded into the bank as it arrives: fa
   const boot = await session.activate();
   assert.equal(boot.switched, true);
   assert.equal(boot.sha256, sha256(image), 'the installed image is byte-identical');
+});
+
+test('random bytes (which xz cannot shrink: its stream is a little longer than the image) still arrive whole', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: BOTH } });
+  const image = randomBytes(20_000);
+  await bench.session.program(image, manifestFor(image, null));
+  const transfer = bench.ecu.transferStatistics();
+  assert.equal(transfer?.dataFormat, TransferFormat.Xz);
+  assert.ok(transfer.transferred > image.length);
+  assert.equal((await bench.session.activate()).sha256, sha256(image));
 });
 
 test('an ECU that takes deflate but not xz answers the xz 0x34 with 0x31; the tester sends deflate in the same session', async (t) => {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XzUnavailableError, startXzCompression, type XzCompression } from '../../../src/vehicle/tmu/xz-compress.ts';
@@ -32,6 +34,14 @@ test('an image in memory or a file becomes one .xz stream: CRC32, ARM-Thumb then
     assert.match(list, /CRC32/);
     assert.match(list, /--armthumb --lzma2=dict=8KiB\n/);
   }
+});
+
+test('a stream read only after xz has exited is whole (random bytes: xz is done at once)', async () => {
+  const image = randomBytes(20_000);
+  const compression = await startXzCompression(image, { window: 32 * 1024 });
+  await sleep(300);
+  const stream = await collect(compression);
+  assert.ok(execFileSync('xz', ['--decompress', '--stdout'], { input: stream }).equals(image));
 });
 
 test('progress: the image bytes behind the sent stream never go backwards and are exact at the end', async () => {
