@@ -38,7 +38,8 @@ async function inViewport(page: Page, selector: string): Promise<boolean> {
 }
 
 async function pageWidth(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth);
+  // Runs in the page: the document's full width, scrolled parts included.
+  return page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
 }
 
 test('the vehicles page in Chromium: fits a 390 px phone and a desktop, filters by URL, refreshes itself when a report arrives', async (t) => {
@@ -111,7 +112,7 @@ test('the vehicles page in Chromium: fits a 390 px phone and a desktop, filters 
 
     // Something typed into the form but not submitted, and a marker a reload would wipe.
     await page.fill('form.vehicle-filters [name=q]', 'PHN');
-    await page.evaluate(() => { (window as unknown as { stayed: boolean }).stayed = true; });
+    await page.evaluate(() => { (globalThis as unknown as { stayed: boolean }).stayed = true; });
     await report(server, 3, tokens[2]!, '0.9.0');
     const row = page.locator(`tr[data-vin="${vin(3)}"]`);
     await row.waitFor({ timeout: 15_000 });
@@ -119,7 +120,7 @@ test('the vehicles page in Chromium: fits a 390 px phone and a desktop, filters 
     assert.deepEqual(await page.locator('table.vehicles tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-vin'))),
       [vin(3), vin(4), vin(2), vin(1)], 'still the same search: ECU EDT, newest contact first');
     assert.match(await page.textContent('.showing') ?? '', /showing 1–4 of 4/);
-    assert.equal(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true, 'no reload');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { stayed?: boolean }).stayed), true, 'no reload');
     assert.equal(await page.inputValue('form.vehicle-filters [name=q]'), 'PHN', 'what was typed is still there');
     assert.equal(new URL(page.url()).search, '?ecu=EDT&sort=-last_seen');
   });
