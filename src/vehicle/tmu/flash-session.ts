@@ -53,9 +53,9 @@ export interface FlashSessionOptions {
    * Send images compressed with at most this window, the ECU's (`transfer.window` of the vehicle config), with
    * the first of `methods` (default deflate) the ECU takes: `xz` (dataFormatIdentifier 0x20), `deflate` (0x10).
    * A method the ECU refuses (NRC 0x31 to the 0x34), or xz when this system has no `xz`, is skipped from then
-   * on; after the last one, plain. Null or absent: plain.
+   * on; after the last one, plain. `xzCommand`: the xz program (default /usr/bin/xz). Null or absent: plain.
    */
-  compression?: { window: number; methods?: readonly CompressionMethod[] } | null;
+  compression?: { window: number; methods?: readonly CompressionMethod[]; xzCommand?: string } | null;
   signal?: AbortSignal;
 }
 
@@ -184,7 +184,7 @@ export class FlashSession {
     for (const method of compression ? compression.methods ?? ['deflate'] : []) {
       if (this.#unavailable.has(method)) continue;
       try {
-        return method === 'xz' ? await this.#downloadXz(image, compression!.window) : await this.#downloadCompressed(image, compression!.window);
+        return method === 'xz' ? await this.#downloadXz(image, compression!) : await this.#downloadCompressed(image, compression!.window);
       } catch (error) {
         // Refused before a byte was written (the 0x34 itself), or never sent: the bank is still erased.
         const refused = error instanceof FlashStepError && error.nrc === Nrc.RequestOutOfRange && refusedRequestDownload(error);
@@ -234,9 +234,11 @@ export class FlashSession {
   }
 
   /** The image as one .xz stream with 0x20, sent while xz compresses it (xz-compress.ts). */
-  async #downloadXz(image: FlashImage, window: number): Promise<DownloadReport> {
+  async #downloadXz(image: FlashImage, options: { window: number; xzCommand?: string }): Promise<DownloadReport> {
     const size = image instanceof Uint8Array ? image.length : (await this.#step('download', () => stat(image.path))).size;
-    const xz = await this.#step('download', () => startXzCompression(image instanceof Uint8Array ? image : { path: image.path }, { window }));
+    const xz = await this.#step('download', () => startXzCompression(image instanceof Uint8Array ? image : { path: image.path }, {
+      window: options.window, ...(options.xzCommand ? { command: options.xzCommand } : {}),
+    }));
     this.#progress('download', 0, size, 0);
     try {
       const result = await this.#step('download', () => downloadImage(this.#client, xz.chunks, {

@@ -76,6 +76,14 @@ test('an ECU that takes deflate but not xz answers the xz 0x34 with 0x31; the te
   assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
 });
 
+test('a TMU without xz sends deflate instead, before asking anything of the ECU', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { ...BOTH, xzCommand: '/nonexistent/xz' } } });
+  const image = compressibleImage(30_000);
+  await bench.session.program(image, manifestFor(image, null));
+  assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
+  assert.equal((await bench.session.activate()).sha256, sha256(image));
+});
+
 test('an ECU without any decompressor refuses xz and deflate (0x31); the tester sends the image plain', async (t) => {
   const bench = await ecuBench(t, { session: { compression: BOTH }, ecu: edtWith('none') });
   const image = compressibleImage(30_000);
