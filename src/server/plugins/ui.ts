@@ -18,6 +18,7 @@ import { userRoutes } from '../routes/users.ts';
 import { vehicleRoutes } from '../routes/vehicles.ts';
 import { tokenRoutes } from '../routes/tokens.ts';
 import { deploymentRoutes } from '../routes/deployments.ts';
+import { deploymentPageRoutes } from '../routes/deployment-pages.ts';
 import { opsAccessScope } from './ops-access.ts';
 
 /**
@@ -70,5 +71,6 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
   await app.register(vehicleRoutes, { ctx });
   await app.register(tokenRoutes, { ctx });
   await app.register(deploymentRoutes, { ctx });
+  await app.register(deploymentPageRoutes, { ctx });
   await app.register(opsAccessScope, { ctx });
 };

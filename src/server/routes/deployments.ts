@@ -1,16 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { DeploymentRecord } from '../storage/deployments.ts';
-import type { ReleaseRecord } from '../storage/releases.ts';
 import { requireAccess } from '../auth/access.ts';
 import { verifyCsrf } from '../auth/guards.ts';
 import { clientIp } from '../client-ip.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { AlreadyExistsError } from '../storage/errors.ts';
-import { DeploymentService, waveCount, type DeploymentAction } from '../deployments/deployment-service.ts';
+import { DeploymentService, type DeploymentAction } from '../deployments/deployment-service.ts';
+import { deploymentSummary, releaseBrief } from '../deployments/deployment-view.ts';
 import { DeploymentConflictError, DeploymentInputError, DeploymentNotFoundError } from '../deployments/deployment-errors.ts';
 import { DueStarts } from '../deployments/due-starts.ts';
-import { waveSizes, type WaveSize } from '../deployments/rollout-plan.ts';
 import { vehicleStates } from '../deployments/vehicle-states.ts';
 import { checkPlainText } from '../releases/release-fields.ts';
 import { errorSchema } from './schemas.ts';
@@ -34,11 +33,6 @@ async function answering<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-const releaseBrief = (release: ReleaseRecord) => ({
-  id: release.id, ecu: release.ecu?.toUpperCase() ?? null, firmware_version: release.firmware_version, filename: release.filename,
-  sha256: release.sha256, withdrawn: release.withdrawn_at !== null,
-});
-
 /**
  * The management API for software sets and deployments (docs/server.md, "Deployments"): an admin session
  * with its CSRF token, or an API token with deployments:read / deployments:write.
@@ -49,26 +43,7 @@ export const deploymentRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = asyn
   const read = { scope: 'deployments:read', event: 'access' } as const;
   const write = { scope: 'deployments:write', role: 'admin', event: 'access' } as const;
 
-  /** A deployment as the API shows it: its plan, its waves with the count of vehicles in each state, its set. */
-  const deploymentJson = async (deployment: DeploymentRecord) => {
-    const [counts, sets] = await Promise.all([ctx.storage.deployments.counts(deployment.id), ctx.storage.deployments.setReleases([deployment.set_id])]);
-    const plan = JSON.parse(deployment.waves) as WaveSize[];
-    const total = counts.reduce((sum, row) => sum + row.n, 0);
-    const byState = Object.fromEntries(vehicleStates.map((state) => [state, counts.filter((r) => r.state === state).reduce((sum, r) => sum + r.n, 0)]));
-    return {
-      id: deployment.id, campaign_id: String(deployment.id), name: deployment.name, status: deployment.status, status_reason: deployment.status_reason,
-      software_set_id: deployment.set_id, releases: (sets.get(deployment.set_id) ?? []).map(releaseBrief),
-      target: JSON.parse(deployment.target) as unknown, current_wave: deployment.current_wave, wave_count: waveCount(deployment),
-      waves: waveSizes(plan, total).map((size, index) => ({
-        wave: index + 1, plan: plan[index], size,
-        counts: Object.fromEntries(counts.filter((r) => r.wave === index + 1).map((r) => [r.state, r.n])),
-      })),
-      failure_threshold_percent: deployment.failure_threshold, require_approval: deployment.require_approval === 1,
-      start_at: new Date(deployment.start_at).toISOString(), created_by: deployment.created_by,
-      created_at: new Date(deployment.created_at).toISOString(), updated_at: new Date(deployment.updated_at).toISOString(),
-      vehicles: total, counts: byState,
-    };
-  };
+  const deploymentJson = (deployment: DeploymentRecord) => deploymentSummary(ctx.storage, deployment);
 
   const find = async (id: number) => {
     await dueStarts.check();

@@ -111,6 +111,12 @@ export class ReleaseStore {
     return [...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, release]) => release);
   }
 
+  /** Releases a deployment can send (an ECU and a version, not withdrawn), newest upload first. */
+  async deployable(limit: number): Promise<ReleaseRecord[]> {
+    return this.db.selectFrom('releases').selectAll().where('ecu', 'is not', null).where('firmware_version', 'is not', null)
+      .where('withdrawn_at', 'is', null).orderBy('id', 'desc').limit(limit).execute();
+  }
+
   /** Newest upload first. */
   async list(options: { limit: number; offset?: number }): Promise<ReleaseRecord[]> {
     return this.db.selectFrom('releases').selectAll().orderBy('id', 'desc')
