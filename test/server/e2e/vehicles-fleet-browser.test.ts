@@ -60,6 +60,8 @@ test('the vehicles page in Chromium: fits a 390 px phone and a desktop, filters 
       if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
     });
     await logIn(page, server);
+    assert.ok(await pageWidth(page) <= 390, `the release page (upload form) is ${await pageWidth(page)} px wide`);
+    assert.ok(await inViewport(page, 'form.logout button'), 'Log out is on screen on every page');
     await page.goto(`${server.url}/vehicles/${vin(4)}`);
     await page.fill('form.tags-form input[name=tags]', 'pilot, fleet-berlin');
     await page.click('form.tags-form button[type=submit]');
