@@ -122,8 +122,12 @@ export class DeploymentService {
         if (deployment.current_wave === 0 && deployment.start_at > now) {
           await move('paused', 'scheduled', `resumed by ${by}${said}; starts ${new Date(deployment.start_at).toISOString()}`);
         } else {
+          // The failures so far are the operator's to accept: only more of them pause it again.
           const wave = Math.max(1, deployment.current_wave);
-          await move('paused', 'running', `resumed by ${by}${said}`, wave);
+          const { failed } = await this.#waveTally(id, wave);
+          if (!await this.#store.changeStatus(id, 'paused', { status: 'running', reason: `resumed by ${by}${said}`, currentWave: wave, acceptedFailures: failed }, now)) {
+            throw conflict('it changed meanwhile; reload and try again');
+          }
           await this.#store.startWave(id, wave, now);
         }
         break;
@@ -199,17 +203,20 @@ export class DeploymentService {
     const now = this.clock();
     while (deployment.status === 'running') {
       const wave = deployment.current_wave;
-      const inWave = (await this.#store.counts(deployment.id)).filter((row) => row.wave === wave);
-      const size = inWave.reduce((sum, row) => sum + row.n, 0);
-      const failed = inWave.filter((row) => isFailure(row.state as VehicleState)).reduce((sum, row) => sum + row.n, 0);
-      const done = inWave.filter((row) => isFinal(row.state as VehicleState)).reduce((sum, row) => sum + row.n, 0);
+      const { size, failed, unfinished } = await this.#waveTally(deployment.id, wave);
       let to: { status: DeploymentStatus; reason: string; currentWave?: number } | null = null;
-      if (overFailureThreshold(failed, size, deployment.failure_threshold)) {
+      if (failed > deployment.accepted_failures && overFailureThreshold(failed, size, deployment.failure_threshold)) {
         to = { status: 'paused', reason: `wave ${wave}: ${failed} of ${size} vehicles failed, over the ${deployment.failure_threshold}% threshold` };
-      } else if (done === size) {
-        if (wave >= waveCount(deployment)) to = { status: 'finished', reason: `all ${waveCount(deployment)} waves done` };
-        else if (deployment.require_approval === 1) to = { status: 'waiting', reason: `wave ${wave} done: waiting for an operator to advance` };
-        else to = { status: 'running', reason: `wave ${wave} done: wave ${wave + 1} started`, currentWave: wave + 1 };
+      } else if (unfinished.current === 0) {
+        // The next wave starts when this one is over; the deployment ends only when every started wave is
+        // (a car an operator left behind by advancing is still waited for).
+        if (wave < waveCount(deployment)) {
+          to = deployment.require_approval === 1
+            ? { status: 'waiting', reason: `wave ${wave} done: waiting for an operator to advance` }
+            : { status: 'running', reason: `wave ${wave} done: wave ${wave + 1} started`, currentWave: wave + 1 };
+        } else if (unfinished.started === 0) {
+          to = { status: 'finished', reason: `all ${waveCount(deployment)} waves done` };
+        }
       }
       if (!to) break;
       // Another server may have settled it first: then its state is the one to go on from.
@@ -220,6 +227,19 @@ export class DeploymentService {
       deployment = await this.#require(deployment.id);
     }
     return deployment;
+  }
+
+  /** The current wave's size and failures, and how many vehicles have not finished: in it, and in every wave started. */
+  async #waveTally(id: number, wave: number) {
+    const counts = await this.#store.counts(id);
+    const sum = (rows: typeof counts) => rows.reduce((total, row) => total + row.n, 0);
+    const inWave = counts.filter((row) => row.wave === wave);
+    const open = counts.filter((row) => !isFinal(row.state as VehicleState));
+    return {
+      size: sum(inWave),
+      failed: sum(inWave.filter((row) => isFailure(row.state as VehicleState))),
+      unfinished: { current: sum(open.filter((row) => row.wave === wave)), started: sum(open.filter((row) => row.wave <= wave)) },
+    };
   }
 
   async #require(id: number): Promise<DeploymentRecord> {

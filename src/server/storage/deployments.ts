@@ -115,10 +115,18 @@ export class DeploymentStore {
     return this.db.selectFrom('deployments').selectAll().where('status', '=', 'scheduled').where('start_at', '<=', now).execute();
   }
 
-  /** Sets the status (and the current wave); only when it still is `from` (another server may have moved it). */
-  async changeStatus(id: number, from: DeploymentStatus, to: { status: DeploymentStatus; reason: string | null; currentWave?: number }, now: number): Promise<boolean> {
+  /**
+   * Sets the status (a new current wave starts with no accepted failures); only when it still is `from`
+   * (another server may have moved it).
+   */
+  async changeStatus(id: number, from: DeploymentStatus,
+    to: { status: DeploymentStatus; reason: string | null; currentWave?: number; acceptedFailures?: number }, now: number): Promise<boolean> {
     const result = await this.db.updateTable('deployments')
-      .set({ status: to.status, status_reason: to.reason, updated_at: now, ...(to.currentWave !== undefined ? { current_wave: to.currentWave } : {}) })
+      .set({
+        status: to.status, status_reason: to.reason, updated_at: now,
+        ...(to.currentWave !== undefined ? { current_wave: to.currentWave, accepted_failures: 0 } : {}),
+        ...(to.acceptedFailures !== undefined ? { accepted_failures: to.acceptedFailures } : {}),
+      })
       .where('id', '=', id).where('status', '=', from).executeTakeFirst();
     const changed = Number(result.numUpdatedRows) === 1;
     if (changed) await event(this.db, id, null, now, to.status, to.reason);

@@ -212,6 +212,8 @@ export interface DeploymentsTable {
   current_wave: number;
   /** Percent of a wave that may fail before the deployment pauses. */
   failure_threshold: number;
+  /** Failures of the current wave an operator accepted by resuming: only more than these pause it again. */
+  accepted_failures: Generated<number>;
   /** 1: each next wave waits for an operator's `advance`. */
   require_approval: number;
   start_at: number;

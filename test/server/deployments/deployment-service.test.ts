@@ -102,13 +102,18 @@ test('failures past the threshold pause the deployment; an operator resumes, app
 
   await assert.rejects(f.service.act(deployment.id, 'pause', 'bob'), (error: unknown) => error instanceof DeploymentConflictError && /it is paused/.test(error.message));
   const resumed = await f.service.act(deployment.id, 'resume', 'bob', null, 'root cause found: bad batch');
-  assert.equal(resumed.status, 'paused', 'resumed, the wave is still over its threshold: paused again at once');
-  assert.match(resumed.status_reason!, /over the 25% threshold/);
+  assert.equal(resumed.status, 'running', 'resuming accepts the failures so far');
+  assert.equal(resumed.accepted_failures, 2);
+  await f.service.recordVehicleState(deployment.id, wave1[2]!, { state: 'refused', reason: 'EDT: 1.5.0 is older than the installed 2.0.0' });
+  const again = (await storage.deployments.find(deployment.id))!;
+  assert.equal(again.status, 'paused', 'a new failure past the threshold pauses it again');
+  assert.equal(again.status_reason, 'wave 1: 3 of 4 vehicles failed, over the 25% threshold');
 
   // The operator decides to go on anyway: advance starts wave 2 whatever wave 1 did.
   const advanced = await f.service.act(deployment.id, 'advance', 'bob');
   assert.equal(advanced.status, 'running');
   assert.equal(advanced.current_wave, 2);
+  assert.equal(advanced.accepted_failures, 0, 'a new wave starts with none accepted');
   await assert.rejects(f.service.act(deployment.id, 'advance', 'bob'), /wave 2 is its last/);
   await f.service.recordVehicleState(deployment.id, wave2[0]!, { state: 'installing', ecu: 'EDT', percent: 10 });
   const cancelled = await f.service.act(deployment.id, 'cancel', 'bob', null, 'superseded');
@@ -116,10 +121,23 @@ test('failures past the threshold pause the deployment; an operator resumes, app
   const states = Object.fromEntries((await storage.deployments.vehicles(deployment.id, { limit: 10, offset: 0 })).map((v) => [v.vehicle_id, v.state]));
   assert.equal(states[wave2[0]!], 'installing', 'the car installing finishes');
   assert.equal(states[wave2[1]!], 'cancelled', 'the car that had not started is told nothing more');
-  assert.equal(states[wave1[2]!], 'cancelled');
+  assert.equal(states[wave1[3]!], 'cancelled');
   await assert.rejects(f.service.act(deployment.id, 'resume', 'bob'), DeploymentConflictError);
   await f.service.recordVehicleState(deployment.id, wave2[0]!, { state: 'succeeded' });
   assert.equal((await storage.deployments.find(deployment.id))!.status, 'cancelled', 'a cancelled deployment stays cancelled');
+});
+
+test('a car an operator left behind by advancing is still waited for: the deployment finishes when every started wave is done', async (t) => {
+  const storage = await withStorage(t);
+  const f = await fleet(storage, 2);
+  const deployment = await f.service.create({ name: 'stragglers', releaseIds: [f.edt.id], target: { vins: [vin(1), vin(2)] }, waves: [{ count: 1 }, { count: 1 }] }, 'alice');
+  await f.service.act(deployment.id, 'advance', 'bob');
+  await f.service.recordVehicleState(deployment.id, f.ids[1]!, { state: 'succeeded' });
+  const waiting = (await storage.deployments.find(deployment.id))!;
+  assert.equal(waiting.status, 'running', 'wave 2 is done, but the car of wave 1 is not');
+  assert.equal(toldToInstall(waiting.status, 'assigned'), true, 'and it is still told to install');
+  await f.service.recordVehicleState(deployment.id, f.ids[0]!, { state: 'succeeded' });
+  assert.equal((await storage.deployments.find(deployment.id))!.status, 'finished');
 });
 
 test('waiting for approval between waves; a scheduled start; an inventory filter', async (t) => {

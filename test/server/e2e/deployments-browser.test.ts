@@ -24,7 +24,7 @@ async function logIn(page: Page, server: TestServer): Promise<void> {
 }
 
 async function pageWidth(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth);
+  return page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
 }
 
 async function inViewport(page: Page, selector: string): Promise<boolean> {

@@ -27,6 +27,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('waves', 'text', (c) => c.notNull())
     .addColumn('current_wave', 'integer', (c) => c.notNull())
     .addColumn('failure_threshold', 'integer', (c) => c.notNull())
+    .addColumn('accepted_failures', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('require_approval', 'integer', (c) => c.notNull())
     .addColumn('start_at', bigint(dialect), (c) => c.notNull())
     .addColumn('created_by', 'text', (c) => c.notNull())
