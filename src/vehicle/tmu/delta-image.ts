@@ -10,8 +10,13 @@ export interface DeltaImage {
   base: { version: string; sha256: string };
 }
 
-/** An image to flash, with a delta from the running image when one was downloaded. */
+/**
+ * An image to flash, with a delta from the running image when one was downloaded. When only the delta was
+ * downloaded, `path` is where the image will be and `ensure()` downloads it: the ECU gets the image only if
+ * it cannot take the delta.
+ */
 export interface ImageWithDelta {
   path: string;
   delta?: DeltaImage;
+  ensure?: () => Promise<void>;
 }

@@ -61,9 +61,10 @@ export interface FlashSessionOptions {
 
 /**
  * The image to flash: a file (streamed, never read whole) or bytes already in memory; a file may come with a
- * delta from the image the ECU runs (sent instead when the ECU runs exactly its base).
+ * delta from the image the ECU runs (sent instead when the ECU runs exactly its base), and with `ensure`
+ * when only the delta was downloaded: it fetches the file, called once and only if the image must go.
  */
-export type FlashImage = { path: string; delta?: DeltaImage } | Uint8Array;
+export type FlashImage = { path: string; delta?: DeltaImage; ensure?: () => Promise<void> } | Uint8Array;
 
 export interface EcuIdentification {
   name: string;
@@ -135,10 +136,22 @@ export class FlashSession {
 
   /** Session, security, erase, download, check. Throws ImageRefusedError with the ECU's reason on refusal. */
   async program(image: FlashImage, manifest: SignedManifest): Promise<void> {
+    const delta = image instanceof Uint8Array ? undefined : image.delta;
+    const ensure = image instanceof Uint8Array ? undefined : image.ensure;
+    let fetched = false;
+    const fetchImage = async (): Promise<void> => {
+      if (!ensure || fetched) return;
+      await this.#step('download', ensure);
+      fetched = true;
+    };
+    // Only the delta was downloaded: without a usable one, fetch the image before the ECU waits in its programming session.
+    if (ensure && !(delta && (await this.readBootState()).sha256 === delta.base.sha256)) await fetchImage();
     const grant = await this.openProgrammingSession('program');
     await this.erase(grant);
-    const delta = image instanceof Uint8Array ? undefined : image.delta;
-    if (!delta || !await this.downloadDelta(delta, manifest.signed.size)) await this.download(image);
+    if (!delta || !await this.downloadDelta(delta, manifest.signed.size)) {
+      await fetchImage();
+      await this.download(image);
+    }
     const result = await this.check(manifest);
     if (!result.ok) throw new ImageRefusedError(this.ecu, result.reason);
   }

@@ -86,6 +86,16 @@ export class ReleaseDownloads {
     }
   }
 
+  /** Where the image of `announced` is, or will be once fetched (the download agent's files directory). */
+  imagePath(announced: AnnouncedRelease): string {
+    return join(this.#directory, announced.ecu, 'files', announced.release.filename);
+  }
+
+  /** The release's manifest, checked as before a download (signature by a trusted key): for a delta fetched instead. */
+  trust(announced: AnnouncedRelease): SignedManifest {
+    return manifestForRelease(announced, this.#trustedKeys);
+  }
+
   /**
    * Forgets the download of an ECU (its image was refused by the ECU: the bytes on disk may be what is
    * wrong), so the next campaign fetches it again.

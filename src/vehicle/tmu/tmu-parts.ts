@@ -1,3 +1,4 @@
+import type { SignedManifest } from '../../crypto/manifest.ts';
 import { pause } from '../../timing/schedule.ts';
 import type { ApprovalDecision } from '../cgw/approval-client.ts';
 import type { ApprovalOfferInput, UpdateResultInput } from '../cgw/approval-protocol.ts';
@@ -41,6 +42,10 @@ export interface TmuServer extends ReportReceiver {
 export interface TmuDownloads {
   /** Throws DownloadFailedError, ReleaseRejectedError (the manifest), or the signal's reason. */
   fetch(announced: AnnouncedRelease, signal: AbortSignal): Promise<DownloadedTarget>;
+  /** Where fetch() puts the image of `announced`; absent: deltas are only fetched next to a downloaded image. */
+  imagePath?(announced: AnnouncedRelease): string;
+  /** The release's manifest checked as fetch() checks it before a byte (ReleaseRejectedError). */
+  trust?(announced: AnnouncedRelease): SignedManifest;
   /** Forgets an image an ECU refused, so that it is downloaded again. */
   discard(ecu: string, path: string | null): Promise<void>;
   close(): Promise<void>;

@@ -9,7 +9,7 @@ import type { VehicleConfig } from '../config.ts';
 import { campaignId, describeCampaign, isKnownEcu, offerFor, planCampaign, withTarget, type Candidate } from './campaign.ts';
 import { DeploymentProgressReporter, isDeploymentCampaign } from './deployment-progress.ts';
 import { DownloadFailedError, ReleaseRejectedError, ServerApiError } from './errors.ts';
-import { fetchDelta, imageWithDelta } from './delta-downloads.ts';
+import { fetchDelta, fetchDeltaInstead, imageWithDelta } from './delta-downloads.ts';
 import type { FlashPhase } from './flash-errors.ts';
 import type { FlashProgress } from './flash-session.ts';
 import { abandon, install, type InstallationOptions, type InstallStep, type UnfinishedInstallation } from './installation.ts';
@@ -302,7 +302,18 @@ export class Tmu extends EventEmitter<TmuEvents> {
       if (target.status === 'downloaded' && target.path) continue;
       this.#deploymentProgress.report({ campaign_id: campaign.id, state: 'downloading', percent: Math.round((index / targets.length) * 100) });
       try {
-        const downloaded = await this.#downloads.fetch(announcedOf(target), signal);
+        const announced = announcedOf(target);
+        // Only the delta from what the ECU runs, when the server made one: the image follows only if the ECU cannot take it.
+        const deltaOnly = await fetchDeltaInstead(this.#server, this.#downloads, { ecu: target.ecu, from: target.from, announced },
+          { tester: this.config.tester, logger: this.#logger, signal });
+        if (deltaOnly) {
+          campaign = withTarget(campaign, target.ecu, (t) => ({
+            ...t, path: deltaOnly.path, manifest: deltaOnly.manifest, release: { ...t.release, size: deltaOnly.manifest.signed.size }, status: 'downloaded',
+          }));
+          await this.#save({ phase: 'downloading', campaign });
+          continue;
+        }
+        const downloaded = await this.#downloads.fetch(announced, signal);
         // A delta from what the ECU runs, when the server made one: sent instead of the image if the ECU takes it.
         await fetchDelta(this.#server, { ecu: target.ecu, from: target.from, manifest: downloaded.manifest, path: downloaded.path }, { logger: this.#logger, signal });
         campaign = withTarget(campaign, target.ecu, (t) => ({
@@ -471,7 +482,8 @@ export class Tmu extends EventEmitter<TmuEvents> {
   #stepsOf(campaign: Campaign, signal: AbortSignal): InstallStep[] {
     return campaign.targets.map((target): InstallStep => ({
       target: this.#targetFor(target.ecu, signal),
-      image: imageWithDelta({ ecu: target.ecu, from: target.from, manifest: target.manifest, path: target.path! }),
+      image: imageWithDelta({ ecu: target.ecu, from: target.from, manifest: target.manifest, path: target.path! },
+        async () => (await this.#downloads.fetch(announcedOf(target), signal)).path),
       manifest: target.manifest!,
       to: target.to,
       sha256: target.release.sha256,

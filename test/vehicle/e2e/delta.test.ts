@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { factoryImage } from '../../../src/vehicle/ecu/factory-image.ts';
 import { TransferFormat } from '../../../src/vehicle/ecu/protocol.ts';
@@ -19,7 +19,7 @@ function releases(): { v1: Buffer; v2: Buffer } {
   return { v1, v2 };
 }
 
-test('delta end to end: the server makes 1.0.0 → 2.0.0 at upload, the TMU downloads and sends the delta, EDT applies it against its running 1.0.0 and ends on 2.0.0', async (t) => {
+test('delta end to end: the server makes 1.0.0 → 2.0.0 at upload, the TMU downloads and sends only the delta, EDT applies it against its running 1.0.0 and ends on 2.0.0', async (t) => {
   const server = await startOtaServer(t);
   const token = await registerVehicle(server.dataDir, VIN);
   const stateDir = await carDir(t);
@@ -47,6 +47,9 @@ test('delta end to end: the server makes 1.0.0 → 2.0.0 at upload, the TMU down
   const edt = (await vehicleStatus(stateDir)).ecus.EDT!;
   assert.deepEqual([edt.version, edt.active_bank, edt.sha256, edt.confirmed], ['2.0.0', 'B', sha256(v2), true]);
   assert.equal(edt.banks!.A.sha256, sha256(v1), 'the base bank was only read');
+  // Over the air too: the TMU fetched the delta, never the image.
+  const files = join(stateDir, 'tmu', 'downloads', 'EDT', 'files');
+  assert.deepEqual(await readdir(files), [`edt-2.0.0.bin.from-${sha256(v1)}.vcdiff`]);
 });
 
 test('a car whose EDT runs other bytes than the published 1.0.0 gets the full image: the TMU does not send a delta for another base', async (t) => {
@@ -68,4 +71,6 @@ test('a car whose EDT runs other bytes than the published 1.0.0 gets the full im
   assert.notEqual(download.dataFormat, TransferFormat.Delta);
   assert.deepEqual(await readFile(join(stateDir, 'ecus', 'EDT', 'bank-B.img')), v2);
   assert.equal((await vehicleStatus(stateDir)).ecus.EDT!.version, '2.0.0');
+  // The delta named a base this EDT does not run: the image was fetched after all, before the flash.
+  assert.deepEqual(await readFile(join(stateDir, 'tmu', 'downloads', 'EDT', 'files', 'edt-2.0.0.bin')), v2);
 });

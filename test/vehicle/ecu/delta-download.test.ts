@@ -8,6 +8,7 @@ import { TransferFormat } from '../../../src/vehicle/ecu/protocol.ts';
 import { ecuByName } from '../../../src/vehicle/network.ts';
 import type { DeltaImage } from '../../../src/vehicle/tmu/delta-image.ts';
 import { FlashStepError } from '../../../src/vehicle/tmu/flash-errors.ts';
+import { FlashSession } from '../../../src/vehicle/tmu/flash-session.ts';
 import { standardVehicleConfig } from '../../../src/vehicle/config.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { compressibleImage } from './compressible-image.ts';
@@ -183,4 +184,62 @@ test('a delta without the base-sha256 application header is refused at its first
   assert.ok(error instanceof NegativeResponseError && error.nrc === 0x72, String(error));
   assert.match(reasons.at(-1) ?? '', /does not name its base image/);
   assert.equal((await bench.session.readBootState()).banks.B.state, 'erased');
+});
+
+/**
+ * A tester that does not approve what it flashes by reading the image first (as the bench's does): the image
+ * may not be there yet. The tests approve it at the CGW themselves.
+ */
+function testerOf(bench: Awaited<ReturnType<typeof ecuBench>>): FlashSession {
+  return new FlashSession({
+    client: bench.client, ecu: ecuByName(bench.config, 'EDT'), authority: bench.cgw, rebootTimeoutMs: 3000, pollIntervalMs: 10,
+    compression: { window: 32 * 1024 },
+  });
+}
+
+test('only the delta downloaded: the image is fetched (ensure) only when the ECU does not take the delta, and then before it is sent', async (t) => {
+  const config = standardVehicleConfig(VIN);
+  ecuByName(config, 'EDT').transfer = { compression: 'deflate', window: 32 * 1024, delta: 'none' };
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } }, ecu: { config } });
+  const image = nextImage();
+  const { path, delta } = await deltaFor(t, running, image);
+  const later = `${path}.later`;
+  const fetched: string[] = [];
+  bench.approve(image);
+  const ensure = async () => {
+    fetched.push((await bench.session.readBootState()).state);
+    await writeFile(later, image);
+  };
+  await testerOf(bench).program({ path: later, delta, ensure }, manifestFor(image, null));
+  assert.deepEqual(fetched, ['ProgrammingSession'], 'fetched once, after the ECU refused the delta\'s 0x34');
+  assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
+  assert.equal((await bench.session.activate()).sha256, sha256(image));
+});
+
+test('only the delta downloaded, for a base the ECU does not run: the image is fetched before the programming session opens', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } } });
+  const image = nextImage();
+  const { path, delta } = await deltaFor(t, running, image);
+  const later = `${path}.later`;
+  const fetched: string[] = [];
+  bench.approve(image);
+  const ensure = async () => {
+    fetched.push((await bench.session.readBootState()).state);
+    await writeFile(later, image);
+  };
+  const elsewhere = { ...delta, base: { version: '0.9.0', sha256: sha256(factoryImage('EDT', '0.9.0')) } };
+  await testerOf(bench).program({ path: later, delta: elsewhere, ensure }, manifestFor(image, null));
+  assert.deepEqual(fetched, ['Running']);
+  assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Deflate);
+});
+
+test('only the delta downloaded, and the ECU takes it: the image is never fetched', async (t) => {
+  const bench = await ecuBench(t, { session: { compression: { window: 32 * 1024 } } });
+  const image = nextImage();
+  const { path, delta } = await deltaFor(t, running, image);
+  bench.approve(image);
+  let fetched = 0;
+  await testerOf(bench).program({ path: `${path}.never`, delta, ensure: async () => { fetched += 1; } }, manifestFor(image, null));
+  assert.equal(fetched, 0);
+  assert.equal(bench.ecu.transferStatistics()?.dataFormat, TransferFormat.Delta);
 });

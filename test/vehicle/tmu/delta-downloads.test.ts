@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
 import type { ReleaseDelta, SignedManifest } from '../../../src/crypto/manifest.ts';
-import { deltaPath, fetchDelta, imageWithDelta } from '../../../src/vehicle/tmu/delta-downloads.ts';
+import { deltaPath, fetchDelta, fetchDeltaInstead, imageWithDelta } from '../../../src/vehicle/tmu/delta-downloads.ts';
 import type { TmuServer } from '../../../src/vehicle/tmu/tmu-parts.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -81,4 +81,46 @@ test('no delta is asked for when the manifest lists none from the running versio
   const { fetchDelta: _absent, ...withoutDeltas } = server;
   await fetchDelta(withoutDeltas, { ecu: 'EDT', from: '0.9.0', manifest: manifestWith([delta]), path }, { signal: new AbortController().signal });
   assert.deepEqual(server.asked, []);
+});
+
+test('fetchDeltaInstead: only the delta, into the image\'s future directory, with the checked manifest; never for the TMU itself; imageWithDelta then fetches the image once, on demand', async (t) => {
+  const bytes = randomBytes(64);
+  const delta: ReleaseDelta = { format: 'vcdiff', base_version: '1.0.0', base_sha256: base, base_size: 900, size: 64, sha256: sha256(bytes) };
+  const manifest = manifestWith([delta]);
+  const directory = await tempDir(t);
+  const imagePath = join(directory, 'EDT', 'files', 'edt.bin');
+  const trusted: string[] = [];
+  let fetches = 0;
+  const downloads = {
+    fetch: async () => {
+      fetches += 1;
+      await writeFile(imagePath, randomBytes(1000));
+      return { path: imagePath, size: 1000, manifest, fresh: true };
+    },
+    discard: async () => undefined,
+    close: async () => undefined,
+    imagePath: () => imagePath,
+    trust: (announced: { ecu: string }) => { trusted.push(announced.ecu); return manifest; },
+  };
+  const announced = { ecu: 'EDT', firmwareVersion: '2.0.0', notes: '', manifest, release: { filename: 'edt.bin', sha256: 'a'.repeat(64), size: 1000, mtime: 0 } } as never;
+  const server = serverAnswering(bytes);
+  const signal = new AbortController().signal;
+  assert.equal(await fetchDeltaInstead(server, downloads, { ecu: 'TMU', from: '1.0.0', announced }, { tester: 'TMU', signal }), undefined);
+  assert.equal(await fetchDeltaInstead(server, downloads, { ecu: 'EDT', from: '0.9.0', announced }, { tester: 'TMU', signal }), undefined);
+  const got = await fetchDeltaInstead(server, downloads, { ecu: 'EDT', from: '1.0.0', announced }, { tester: 'TMU', signal });
+  assert.deepEqual(got, { path: imagePath, manifest });
+  assert.deepEqual(trusted, ['EDT', 'EDT']);
+  assert.equal(fetches, 0, 'the image is not downloaded');
+  assert.deepEqual(await readFile(deltaPath(imagePath, base)), bytes);
+
+  const image = imageWithDelta({ ecu: 'EDT', from: '1.0.0', manifest, path: imagePath }, async () => (await downloads.fetch()).path);
+  assert.ok(image.delta && image.ensure);
+  await Promise.all([image.ensure(), image.ensure()]);
+  await image.ensure();
+  assert.equal(fetches, 1);
+  // Once the image is there, no ensure is needed.
+  assert.equal(imageWithDelta({ ecu: 'EDT', from: '1.0.0', manifest, path: imagePath }, async () => imagePath).ensure, undefined);
+  await writeFile(deltaPath(join(directory, 'other.bin'), base), bytes);
+  const wrong = imageWithDelta({ ecu: 'EDT', from: '1.0.0', manifest, path: join(directory, 'other.bin') }, async () => imagePath);
+  await assert.rejects(wrong.ensure!(), /downloaded to .*, not .*other\.bin/);
 });
