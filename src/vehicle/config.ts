@@ -46,7 +46,7 @@ const compressionMethod = z.enum(COMPRESSION_METHODS);
 export const transferConfigSchema = z.object({
   compression: z.union([z.enum([...COMPRESSION_METHODS, 'none']), z.array(compressionMethod).min(1, 'at least one method, or "none"')], {
     error: '"xz", "deflate", "none", or a list of methods such as ["xz", "deflate"]',
-  }).refine((value) => typeof value === 'string' || new Set(value).size === value.length, 'each method once').default('deflate'),
+  }).refine((value) => typeof value === 'string' || new Set(value).size === value.length, 'each method once').default((): CompressionMethod[] => ['xz', 'deflate']),
   window: z.number().int().min(512).max(32 * 1024)
     .refine((window) => Number.isInteger(Math.log2(window)), 'a power of two from 512 to 32768')
     .default(32 * 1024),
@@ -81,7 +81,8 @@ export const ecuConfigSchema = z.object({
   /** Version of the image the ECU ships with (bank A on first start). */
   factoryVersion: z.string().min(1).default('1.0.0'),
   flash: flashTimingSchema.default({ eraseBytesPerSecond: 0, programBytesPerSecond: 0 }),
-  transfer: transferConfigSchema.default({ compression: 'deflate', window: 32 * 1024, delta: 'vcdiff' }),
+  // A new object (and list) for each ECU: a default shared between ECUs would change with any of them.
+  transfer: transferConfigSchema.default(() => ({ compression: ['xz', 'deflate'] as CompressionMethod[], window: 32 * 1024, delta: 'vcdiff' as const })),
 }).strict();
 
 export const gatewayConfigSchema = z.object({

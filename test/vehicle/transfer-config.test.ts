@@ -13,8 +13,9 @@ function withTransfer(transfer: unknown): unknown {
 }
 const edtTransfer = (transfer: unknown) => parseVehicleConfig(withTransfer(transfer)).ecus[2]!.transfer;
 
-test('older vehicle.json files load unchanged: no transfer, "deflate" and "none" mean what they meant', () => {
-  assert.deepEqual(compressionMethods(edtTransfer(undefined)), ['deflate']);
+test('older vehicle.json files load unchanged: "deflate" and "none" mean what they meant; without transfer, the bootloader has both methods', () => {
+  assert.deepEqual(compressionMethods(edtTransfer(undefined)), ['xz', 'deflate']);
+  assert.deepEqual(compressionMethods(edtTransfer({ window: 8192 })), ['xz', 'deflate']);
   assert.deepEqual(compressionMethods(edtTransfer({ compression: 'deflate', window: 4096 })), ['deflate']);
   assert.deepEqual(compressionMethods(edtTransfer({ compression: 'none' })), []);
 });

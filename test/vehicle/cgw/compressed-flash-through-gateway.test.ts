@@ -10,7 +10,7 @@ import { edtBehindGateway, edtOffer } from './support.ts';
 test('through the CGW, a compressed image crosses the gateway in a fraction of the frames, and EDT boots exactly the approved image', async (t) => {
   const { config, cgw, edtEcu, approval, client } = await edtBehindGateway(t, 'canota-cgw-compressed-');
   const edtConfig = ecuByName(config, 'EDT');
-  assert.deepEqual(edtConfig.transfer, { compression: 'deflate', window: 32 * 1024, delta: 'vcdiff' }, 'the default: deflate with a 32 KiB window, deltas applied');
+  assert.deepEqual(edtConfig.transfer, { compression: ['xz', 'deflate'], window: 32 * 1024, delta: 'vcdiff' }, 'the default: xz, then deflate, with a 32 KiB window, deltas applied');
   const session = new FlashSession({ client, ecu: edtConfig, authority: approval, rebootTimeoutMs: 5000, compression: { window: edtConfig.transfer.window } });
 
   const image = compressibleImage(256 * 1024);
