@@ -30,6 +30,8 @@ export interface OtaTestServer {
    * `extra` says otherwise): the deployment's id, which the vehicles see as the campaign id.
    */
   deploy(releaseIds: number[], target: object, extra?: object): Promise<number>;
+  /** POSTs JSON as the admin with the CSRF token (e.g. `/api/v1/deployments/<id>/resume`); the answer (200 expected). */
+  post(path: string, body: object): Promise<Record<string, unknown>>;
 }
 
 export const adminName = 'ota-admin';
@@ -58,6 +60,7 @@ export async function startOtaServer(t: TestContext, options: { args?: string[] 
     deploy: async (releaseIds, target, extra = {}) => (await uploader.post('/api/v1/deployments', {
       name: `deployment of release ${releaseIds.join(', ')}`, release_ids: releaseIds, target, ...extra,
     }, 201) as { id: number }).id,
+    post: (path, body) => uploader.post(path, body),
   };
 }
 
