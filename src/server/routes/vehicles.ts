@@ -50,6 +50,17 @@ const vehicleSchema = {
     last_report: { anyOf: [reportSchema, { type: 'null' }] },
     tags: { type: 'array', items: { type: 'string' } },
     online: { type: 'boolean', description: 'in touch within the server\'s --online-window (default 5 minutes)' },
+    deployment: {
+      description: 'its state in the newest deployment it belongs to; null when in none',
+      anyOf: [{
+        type: 'object',
+        properties: {
+          id: { type: 'integer' }, name: { type: 'string' }, status: { type: 'string' }, state: { type: 'string' },
+          percent: { type: ['integer', 'null'] }, ecu: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] },
+          updated_at: { type: 'string', format: 'date-time' },
+        },
+      }, { type: 'null' }],
+    },
   },
 } as const;
 
@@ -67,6 +78,7 @@ const listQuery = {
     version: { type: 'string', description: 'with ecu: its version is exactly this one (in the version order: 2.0 = 2.0.0)' },
     hardware_id: { type: 'string', description: 'an ECU (ecu\'s, when given) reported this hardware id' },
     online: { type: 'string', description: 'true: in touch within --online-window (default 5 minutes); false: not' },
+    state: { type: 'string', description: 'its state in the newest deployment it belongs to (offered, downloading, failed, …)' },
     sort: { type: 'string', description: 'vin (default), last_seen or registered; a leading - sorts descending' },
     page: { type: 'string', description: '1-based, default 1' },
     limit: { type: 'string', description: `1-${maxVehicleLimit}, default ${defaultVehicleLimit}` },

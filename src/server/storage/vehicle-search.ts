@@ -17,6 +17,8 @@ export interface VehicleSearch {
   version?: { below: string } | { equals: string } | undefined;
   /** An ECU (`ecu`'s, when given) reported this hardware id. */
   hardwareId?: string | undefined;
+  /** The vehicle's state in the newest deployment it belongs to (`deployments/vehicle-states.ts`). */
+  deploymentState?: string | undefined;
   /** Last contact at or after `since` (online), or never / before it (offline). */
   online?: { value: boolean; since: number } | undefined;
   sort: VehicleSortKey;
@@ -77,6 +79,13 @@ function applyFilters<Q extends VehicleQuery>(query: Q, search: VehicleSearch): 
       .whereRef('vehicle_ecus.vehicle_id', '=', 'vehicles.id')
       .$if(search.ecu !== undefined, (sub) => sub.where('vehicle_ecus.ecu', '=', search.ecu!))
       .$if(search.hardwareId !== undefined, (sub) => sub.where('vehicle_ecus.hardware_id', '=', search.hardwareId!))));
+  }
+  if (search.deploymentState !== undefined) {
+    // Its row in the newest deployment it belongs to (the one the list shows) is in that state.
+    q = q.where('vehicles.id', 'in', (eb) => eb.selectFrom('deployment_vehicles as dv').select('dv.vehicle_id')
+      .where('dv.state', '=', search.deploymentState!)
+      .where('dv.deployment_id', '=', (sub) => sub.selectFrom('deployment_vehicles as newest')
+        .select((m) => m.fn.max('newest.deployment_id').as('newest_id')).whereRef('newest.vehicle_id', '=', 'dv.vehicle_id')));
   }
   if (search.online) {
     const { since } = search.online;

@@ -3,6 +3,7 @@ import type { Schema, VehicleEcusTable, VehiclesTable } from './schema.ts';
 import { AlreadyExistsError } from './errors.ts';
 import { isUniqueViolation } from './unique-violation.ts';
 import { searchVehicles, type VehicleSearch, type VehicleSearchResult } from './vehicle-search.ts';
+import { newestDeploymentStates, type VehicleDeploymentState } from './vehicle-deployment-state.ts';
 
 export type VehicleRecord = Selectable<VehiclesTable>;
 export type VehicleEcuRecord = Selectable<VehicleEcusTable>;
@@ -43,6 +44,11 @@ export class VehicleStore {
   /** One page of the vehicles matching a search, and how many match in all. */
   async search(search: VehicleSearch): Promise<VehicleSearchResult> {
     return searchVehicles(this.db, search);
+  }
+
+  /** Each vehicle's state in the newest deployment it belongs to; vehicles in none are absent. */
+  async deploymentStates(vehicleIds: readonly number[]): Promise<Map<number, VehicleDeploymentState>> {
+    return newestDeploymentStates(this.db, vehicleIds);
   }
 
   async markSeen(id: number, now: number, ip: string): Promise<void> {

@@ -2,6 +2,7 @@ import type { Storage } from '../storage/index.ts';
 import type { VehicleRecord, VehicleEcuRecord } from '../storage/vehicles.ts';
 import type { VehicleReportRecord, VehicleUpdateRecord } from '../storage/vehicle-reports.ts';
 import type { VehicleSearch } from '../storage/vehicle-search.ts';
+import type { VehicleDeploymentState } from '../storage/vehicle-deployment-state.ts';
 
 /** One vehicle as the admin UI and `GET /api/v1/vehicles` show it. */
 export interface VehicleSummary {
@@ -10,6 +11,8 @@ export interface VehicleSummary {
   lastReport: VehicleReportRecord | undefined;
   /** Sorted. */
   tags: string[];
+  /** Where it is in the newest deployment it belongs to, if any. */
+  deployment: VehicleDeploymentState | undefined;
 }
 
 export interface ReportWithUpdates {
@@ -30,12 +33,15 @@ export async function searchVehicleSummaries(storage: Storage, search: VehicleSe
 
 async function summariesOf(storage: Storage, vehicles: VehicleRecord[]): Promise<VehicleSummary[]> {
   const ids = vehicles.map((v) => v.id);
-  const [ecus, reports, tags] = await Promise.all([storage.vehicles.ecus(ids), storage.vehicleReports.latest(ids), storage.vehicleTags.of(ids)]);
+  const [ecus, reports, tags, deployments] = await Promise.all([
+    storage.vehicles.ecus(ids), storage.vehicleReports.latest(ids), storage.vehicleTags.of(ids), storage.vehicles.deploymentStates(ids),
+  ]);
   return vehicles.map((vehicle) => ({
     vehicle,
     ecus: ecus.filter((e) => e.vehicle_id === vehicle.id),
     lastReport: reports.find((r) => r.vehicle_id === vehicle.id),
     tags: tags.get(Number(vehicle.id)) ?? [],
+    deployment: deployments.get(Number(vehicle.id)),
   }));
 }
 
@@ -52,12 +58,13 @@ export function isOnline(vehicle: VehicleRecord, now: number, windowMs: number):
 export async function vehicleHistory(storage: Storage, vin: string, limit: number): Promise<VehicleHistory | undefined> {
   const vehicle = await storage.vehicles.find(vin);
   if (!vehicle) return undefined;
-  const [ecus, reports, tags] = await Promise.all([
+  const [ecus, reports, tags, deployments] = await Promise.all([
     storage.vehicles.ecus([vehicle.id]), storage.vehicleReports.list(vehicle.id, { limit }), storage.vehicleTags.of([vehicle.id]),
+    storage.vehicles.deploymentStates([vehicle.id]),
   ]);
   const updates = await storage.vehicleReports.updates(reports.map((r) => r.id));
   return {
-    vehicle, ecus, lastReport: reports[0], tags: tags.get(Number(vehicle.id)) ?? [],
+    vehicle, ecus, lastReport: reports[0], tags: tags.get(Number(vehicle.id)) ?? [], deployment: deployments.get(Number(vehicle.id)),
     reports: reports.map((report) => ({ report, updates: updates.filter((u) => u.report_id === report.id) })),
   };
 }
@@ -95,5 +102,9 @@ export function vehicleJson(summary: VehicleSummary, online: boolean) {
     last_report: summary.lastReport ? reportJson(summary.lastReport) : null,
     tags: summary.tags,
     online,
+    deployment: summary.deployment ? {
+      id: summary.deployment.deploymentId, name: summary.deployment.name, status: summary.deployment.status, state: summary.deployment.state,
+      percent: summary.deployment.percent, ecu: summary.deployment.ecu, reason: summary.deployment.reason, updated_at: iso(summary.deployment.updatedAt),
+    } : null,
   };
 }

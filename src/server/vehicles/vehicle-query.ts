@@ -1,5 +1,6 @@
 import type { VehicleSearch, VehicleSortKey } from '../storage/vehicle-search.ts';
 import { checkTag, splitTagList } from './tags.ts';
+import { vehicleStates } from '../deployments/vehicle-states.ts';
 
 /** A search of the fleet as `GET /api/v1/vehicles` and the `/vehicles` form take it (docs/server.md, Vehicles). */
 export interface VehicleListQuery {
@@ -10,6 +11,8 @@ export interface VehicleListQuery {
   version?: string | undefined;
   hardwareId?: string | undefined;
   online?: boolean | undefined;
+  /** The vehicle's state in its newest deployment. */
+  state?: string | undefined;
   sort: VehicleSortKey;
   descending: boolean;
   page: number;
@@ -19,7 +22,7 @@ export interface VehicleListQuery {
 export const defaultVehicleLimit = 50;
 export const maxVehicleLimit = 500;
 const sortKeys: readonly VehicleSortKey[] = ['vin', 'last_seen', 'registered'];
-const parameters = ['q', 'tag', 'ecu', 'version_below', 'version', 'hardware_id', 'online', 'sort', 'page', 'limit'] as const;
+const parameters = ['q', 'tag', 'ecu', 'version_below', 'version', 'hardware_id', 'online', 'state', 'sort', 'page', 'limit'] as const;
 
 /** A query string `GET /api/v1/vehicles` or `/vehicles` cannot answer: 400 with this message. */
 export class VehicleQueryError extends Error {
@@ -66,6 +69,10 @@ export function parseVehicleQuery(raw: Record<string, unknown>): VehicleListQuer
   if (hardwareId !== undefined && hardwareId.length > 32) throw new VehicleQueryError('hardware_id: a hardware id has at most 32 characters');
   const onlineText = one('online');
   if (onlineText !== undefined && onlineText !== 'true' && onlineText !== 'false') throw new VehicleQueryError(`online: "${onlineText.slice(0, 20)}" is not true or false`);
+  const state = one('state');
+  if (state !== undefined && !(vehicleStates as readonly string[]).includes(state)) {
+    throw new VehicleQueryError(`state: "${state.slice(0, 20)}" is not a deployment state (${vehicleStates.join(', ')})`);
+  }
   const sortText = one('sort') ?? 'vin';
   const sortKey = sortText.replace(/^-/, '') as VehicleSortKey;
   if (!sortKeys.includes(sortKey)) throw new VehicleQueryError(`sort: "${sortText.slice(0, 20)}" is not one of ${sortKeys.join(', ')} (a leading - sorts descending)`);
@@ -73,7 +80,7 @@ export function parseVehicleQuery(raw: Record<string, unknown>): VehicleListQuer
   const limit = integer(one('limit'), 'limit', 1, maxVehicleLimit, defaultVehicleLimit);
   return {
     q: q?.toUpperCase(), tags, ecu: ecu?.toUpperCase(), versionBelow, version, hardwareId,
-    online: onlineText === undefined ? undefined : onlineText === 'true',
+    online: onlineText === undefined ? undefined : onlineText === 'true', state,
     sort: sortKey, descending: sortText.startsWith('-'), page, limit,
   };
 }
@@ -90,6 +97,7 @@ export function vehicleSearch(query: VehicleListQuery, now: number, onlineWindow
     vinContains: query.q, tags: query.tags, ecu: query.ecu, hardwareId: query.hardwareId,
     version: query.versionBelow !== undefined ? { below: query.versionBelow } : query.version !== undefined ? { equals: query.version } : undefined,
     online: query.online === undefined ? undefined : { value: query.online, since: now - onlineWindowMs },
+    deploymentState: query.state,
     sort: query.sort, descending: query.descending, offset: (query.page - 1) * query.limit, limit: query.limit,
   };
 }
@@ -105,6 +113,7 @@ export function vehicleQueryString(query: VehicleListQuery, changes: Partial<Veh
   if (q.version) params.set('version', q.version);
   if (q.hardwareId) params.set('hardware_id', q.hardwareId);
   if (q.online !== undefined) params.set('online', String(q.online));
+  if (q.state) params.set('state', q.state);
   if (q.sort !== 'vin' || q.descending) params.set('sort', `${q.descending ? '-' : ''}${q.sort}`);
   if (q.page !== 1) params.set('page', String(q.page));
   if (q.limit !== defaultVehicleLimit) params.set('limit', String(q.limit));

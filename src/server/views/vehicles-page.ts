@@ -4,6 +4,8 @@ import type { VehicleEcuRecord } from '../storage/vehicles.ts';
 import type { VehicleReportRecord } from '../storage/vehicle-reports.ts';
 import { maxVehicleLimit, vehicleQueryString, type VehicleListQuery } from '../vehicles/vehicle-query.ts';
 import { formatTime } from './format.ts';
+import { vehicleStates } from '../deployments/vehicle-states.ts';
+import type { VehicleDeploymentState } from '../storage/vehicle-deployment-state.ts';
 import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
 
@@ -65,15 +67,24 @@ function results(view: VehiclesView, admin: boolean): SafeHtml {
   ${view.summaries.length > 10 ? pager(view) : ''}`;
 }
 
-function vehicleRow({ vehicle, ecus, lastReport, tags }: VehicleSummary, online: boolean): SafeHtml {
+function vehicleRow({ vehicle, ecus, lastReport, tags, deployment }: VehicleSummary, online: boolean): SafeHtml {
   return html`<tr data-vin="${vehicle.vin}" class="${online ? 'online' : 'offline'}">
       <td data-label="VIN"><a class="vin" href="/vehicles/${encodeURIComponent(vehicle.vin)}">${vehicle.vin}</a></td>
       <td data-label="Status" class="status">${onlineBadge(online)} ${vehicle.last_seen_at === null ? html`<small>never seen</small>`
-        : html`<small>seen ${timeTag(vehicle.last_seen_at)}${vehicle.last_seen_ip ? html` from ${vehicle.last_seen_ip}` : ''}</small>`}</td>
+        : html`<small>seen ${timeTag(vehicle.last_seen_at)}${vehicle.last_seen_ip ? html` from ${vehicle.last_seen_ip}` : ''}</small>`}${
+        deployment ? html`<br>${deploymentLine(deployment)}` : ''}</td>
       <td data-label="Tags" class="tags">${tags.length === 0 ? html`<span class="empty">none</span>` : tagList(tags)}</td>
       <td data-label="ECUs">${ecus.length === 0 ? html`<span class="empty">no report yet</span>` : html`<ul class="ecus">${ecus.map(ecuItem)}</ul>`}</td>
       <td data-label="Last report" class="report">${lastReport ? reportCell(lastReport) : html`<span class="empty">none</span>`}</td>
     </tr>`;
+}
+
+/** Where the vehicle is in its newest deployment: "downloading 40 %", "installing EDT 60 %", "refused: downgrade". */
+export function deploymentLine(deployment: VehicleDeploymentState): SafeHtml {
+  const detail = [deployment.ecu, deployment.percent === null ? null : `${deployment.percent} %`].filter(Boolean).join(' ');
+  return html`<small class="deployment"><a href="/deployments/${deployment.deploymentId}">${deployment.name}</a>:
+    <span class="outcome outcome-${deployment.state}">${deployment.state}</span>${detail ? ` ${detail}` : ''}${
+    deployment.reason ? html` <span class="reason">${deployment.reason}</span>` : ''}</small>`;
 }
 
 /** "showing 51–100 of 1234" with the previous and next pages of the same search. */
@@ -106,6 +117,10 @@ function filterForm(query: VehicleListQuery, knownTags: VehiclesView['knownTags'
       <option value="">any</option>
       <option value="true"${query.online === true ? ' selected' : ''}>online</option>
       <option value="false"${query.online === false ? ' selected' : ''}>offline</option>
+    </select></label>
+    <label>Deployment state <select name="state">
+      <option value="">any</option>
+      ${vehicleStates.map((state) => html`<option value="${state}"${query.state === state ? ' selected' : ''}>${state}</option>`)}
     </select></label>
     <label>Sort <select name="sort">
       ${sortOption('vin', 'VIN A–Z')}${sortOption('-vin', 'VIN Z–A')}

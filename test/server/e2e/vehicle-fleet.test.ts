@@ -4,6 +4,8 @@ import { runCanota } from '../../support/canota-process.ts';
 import { openStorage } from '../../../src/server/storage/index.ts';
 import { admin, employee, loggedIn, startTestServer, type TestServer } from '../support/server.ts';
 import { registerVehicle, vehicleReport } from '../support/vehicles.ts';
+import { deploy } from '../support/deployments.ts';
+import { image } from '../support/images.ts';
 import type { WebClient } from '../support/web-client.ts';
 
 const vin = (n: number) => `WCANTAFLT0000000${n}`;
@@ -207,6 +209,30 @@ test('fleet operations: search, filters, sort and paging of /api/v1/vehicles; ta
       { tags: [], added: [], removed: ['canary', 'eu', 'fleet-berlin', 'pilot'] },
       { tags: ['a', 'b'], added: ['a', 'b'], removed: [] },
     ]);
+  });
+
+  await t.test('a deployment to a tag: each vehicle\'s state in it is listed, and filtered by (state=)', async () => {
+    const release = await alice.upload('edt-3.0.0.bin', image('EDT 3.0.0'), { ecu: 'EDT', firmware_version: '3.0.0' });
+    assert.equal(release.status, 200, release.text);
+    const id = await deploy(server, [release.json<{ release: { id: number } }>().release.id], { tags: ['pilot'] }, { name: 'EDT 3.0.0 to pilots' });
+    const status = await car.fetch(`/api/v1/vehicles/${vin(1)}/deployment-status`, {
+      method: 'POST', headers: { ...bearer(tokens[0]!), 'content-type': 'application/json' },
+      body: JSON.stringify({ campaign_id: String(id), state: 'downloading', percent: 40, ecu: 'EDT' }),
+    });
+    assert.equal(status.status, 200, status.text);
+    const downloading = await list(erin, '?state=downloading');
+    assert.deepEqual(tail(downloading), ['1']);
+    const { deployment } = downloading.vehicles[0] as unknown as { deployment: Record<string, unknown> };
+    assert.deepEqual({ ...deployment, updated_at: undefined }, {
+      id, name: 'EDT 3.0.0 to pilots', status: 'running', state: 'downloading', percent: 40, ecu: 'EDT', reason: null, updated_at: undefined,
+    });
+    assert.deepEqual(tail(await list(erin, '?state=assigned')), ['2'], 'the other pilot is told, not heard from yet');
+    const others = (await list(erin, '?tag=fleet-munich')).vehicles[0] as unknown as { deployment: unknown };
+    assert.equal(others.deployment, null, 'in no deployment');
+    const page = await erin.fetch('/vehicles?state=downloading');
+    assert.match(page.text, new RegExp(`<a href="/deployments/${id}">EDT 3\\.0\\.0 to pilots</a>:\\s*<span class="outcome outcome-downloading">downloading</span> EDT 40 %`));
+    assert.match(page.text, /<option value="downloading" selected>downloading<\/option>/);
+    assert.equal((await erin.fetch('/api/v1/vehicles?state=busy')).status, 400);
   });
 
   await t.test('--online-window: a vehicle last in touch longer ago than the window is offline', async () => {

@@ -97,6 +97,32 @@ async function searchStory(storage: Storage): Promise<void> {
   assert.deepEqual((await vins(storage, { sort: '-registered' })).vins, ['007', 'BC6', '005', '004', '003', '002', '001']);
   assert.deepEqual(await vins(storage, { tag: 'pilot', ecu: 'EDT', version_below: '2.0.0', online: 'false' }), { vins: ['003'], total: 1 });
 
+  // Deployments (rows as the deployment service writes them): the newest deployment a vehicle is in decides its state.
+  const db = storage.database.db;
+  const set = await db.insertInto('software_sets').values({ name: 'set', created_by: 't', created_at: 1 }).returning('id').executeTakeFirstOrThrow();
+  const deployment = (name: string) => db.insertInto('deployments').values({
+    name, set_id: set.id, status: 'running', status_reason: null, target: '{}', waves: '[]', current_wave: 1, failure_threshold: 10,
+    require_approval: 0, start_at: 1, created_by: 't', created_at: 1, updated_at: 1,
+  }).returning('id').executeTakeFirstOrThrow();
+  const older = await deployment('older');
+  const newer = await deployment('newer');
+  const row = (deploymentId: number, vin: string, state: string, percent: number | null = null) => ({
+    deployment_id: deploymentId, vehicle_id: ids.get(vin)!, wave: 1, state, percent, ecu: percent === null ? null : 'EDT', reason: null, updated_at: 5,
+  });
+  await db.insertInto('deployment_vehicles').values([
+    row(older.id, 'WCANTA00000000001', 'failed'), row(newer.id, 'WCANTA00000000001', 'downloading', 40),
+    row(older.id, 'WCANTA00000000002', 'downloading', 10), row(newer.id, 'WCANTA00000000003', 'offered'),
+  ]).execute();
+  assert.deepEqual(await vins(storage, { state: 'downloading' }), { vins: ['001', '002'], total: 2 });
+  assert.deepEqual(await vins(storage, { state: 'failed' }), { vins: [], total: 0 }, 'an older deployment\'s state is history');
+  assert.deepEqual(await vins(storage, { state: 'offered', tag: 'pilot' }), { vins: ['003'], total: 1 });
+  const states = await storage.vehicles.deploymentStates([...ids.values()]);
+  assert.deepEqual(states.get(ids.get('WCANTA00000000001')!), {
+    deploymentId: newer.id, name: 'newer', status: 'running', state: 'downloading', percent: 40, ecu: 'EDT', reason: null, updatedAt: 5,
+  });
+  assert.equal(states.get(ids.get('WCANTA00000000002')!)?.name, 'older');
+  assert.equal(states.has(ids.get('WCANTA00000000004')!), false, 'in no deployment');
+
   // Paging, with and without the version filter that runs in JavaScript: pages cover the list exactly once.
   for (const query of [{ sort: '-last_seen' }, { ecu: 'EDT', version_below: '3', sort: '-registered' }]) {
     const all = await vins(storage, query);

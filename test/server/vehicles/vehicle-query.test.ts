@@ -21,25 +21,25 @@ test('vehicle queries: defaults, empty fields as absent, the storage search, and
   const defaults = parseVehicleQuery({});
   assert.deepEqual(defaults, {
     q: undefined, tags: [], ecu: undefined, versionBelow: undefined, version: undefined, hardwareId: undefined, online: undefined,
-    sort: 'vin', descending: false, page: 1, limit: 50,
+    state: undefined, sort: 'vin', descending: false, page: 1, limit: 50,
   });
   assert.deepEqual(parseVehicleQuery({ q: '', tag: '', ecu: '', version_below: '', online: '', sort: '', page: '', limit: '' }), defaults,
     'the form sends every field; empty ones are not filters');
   const full = parseVehicleQuery({
     q: ' abc1 ', tag: ['pilot', 'eu,pilot'], ecu: 'edt', version_below: '2.0.0', hardware_id: 'EDT-HW-A1', online: 'false',
-    sort: '-last_seen', page: '3', limit: '20',
+    state: 'downloading', sort: '-last_seen', page: '3', limit: '20',
   });
   assert.deepEqual(full, {
     q: 'ABC1', tags: ['pilot', 'eu'], ecu: 'EDT', versionBelow: '2.0.0', version: undefined, hardwareId: 'EDT-HW-A1', online: false,
-    sort: 'last_seen', descending: true, page: 3, limit: 20,
+    state: 'downloading', sort: 'last_seen', descending: true, page: 3, limit: 20,
   });
   assert.deepEqual(vehicleSearch(full, 1_000_000, 300_000), {
     vinContains: 'ABC1', tags: ['pilot', 'eu'], ecu: 'EDT', hardwareId: 'EDT-HW-A1', version: { below: '2.0.0' },
-    online: { value: false, since: 700_000 }, sort: 'last_seen', descending: true, offset: 40, limit: 20,
+    online: { value: false, since: 700_000 }, deploymentState: 'downloading', sort: 'last_seen', descending: true, offset: 40, limit: 20,
   });
   assert.equal(vehicleQueryString(defaults), '');
   const text = vehicleQueryString(full, { page: 4 });
-  assert.equal(text, '?q=ABC1&tag=pilot&tag=eu&ecu=EDT&version_below=2.0.0&hardware_id=EDT-HW-A1&online=false&sort=-last_seen&page=4&limit=20');
+  assert.equal(text, '?q=ABC1&tag=pilot&tag=eu&ecu=EDT&version_below=2.0.0&hardware_id=EDT-HW-A1&online=false&state=downloading&sort=-last_seen&page=4&limit=20');
   const again = Object.fromEntries([...new URLSearchParams(text.slice(1))].reduce((map, [key, value]) => {
     map.set(key, map.has(key) ? [map.get(key)!, value].flat() : value);
     return map;
