@@ -53,7 +53,8 @@ ${admin ? registerForm(view.csrfToken) : ''}`);
 
 function results(view: VehiclesView, admin: boolean): SafeHtml {
   if (view.total === 0) {
-    const filtered = vehicleQueryString({ ...view.query, page: 1 }) !== '';
+    const { q, tags, ecu, versionBelow, version, hardwareId, online, state } = view.query;
+    const filtered = Boolean(q || tags.length > 0 || ecu || versionBelow || version || hardwareId || online !== undefined || state);
     return html`<p class="empty">${filtered ? html`No vehicle matches this search. <a href="/vehicles">Show all vehicles</a>.`
       : `No vehicle registered yet.${admin ? ' Register one below, or with canota vehicle register VIN.' : ''}`}</p>`;
   }

@@ -78,6 +78,10 @@ test('fleet operations: search, filters, sort and paging of /api/v1/vehicles; ta
     const paged = await list(erin, '?ecu=EDT&version_below=3&limit=1&page=2');
     assert.deepEqual([tail(paged), paged.total, paged.next_page], [['2'], 4, 3], 'paging stays exact with the version filter');
     assert.deepEqual((await list(erin, '?page=9')).vehicles, [], 'past the last page: none');
+    const none = await erin.fetch('/vehicles?q=ZZZ&sort=-vin');
+    assert.equal(none.status, 200);
+    assert.match(none.text, /No vehicle matches this search\. <a href="\/vehicles">Show all vehicles<\/a>/);
+    assert.match(none.text, /name="q" value="ZZZ"/, 'the form shows the search');
   });
 
   await t.test('bad parameters: 400 naming the parameter, on the API and the page', async () => {
