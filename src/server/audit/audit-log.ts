@@ -11,6 +11,7 @@ export const auditEvents = [
   'token.create', 'token.revoke', 'token.auth',
   'software-set.create', 'deployment.create', 'deployment.pause', 'deployment.resume', 'deployment.advance', 'deployment.cancel',
   'deployment.status', 'deployment.vehicle',
+  'ecu.update', 'ecu.remove',
   // The audit key was created: the first entry sealed with it (the unkeyed entries before it are legacy).
   'audit.key',
 ] as const;

@@ -19,6 +19,7 @@ import { vehicleRoutes } from '../routes/vehicles.ts';
 import { tokenRoutes } from '../routes/tokens.ts';
 import { deploymentRoutes } from '../routes/deployments.ts';
 import { deploymentPageRoutes } from '../routes/deployment-pages.ts';
+import { ecuRoutes } from '../routes/ecus.ts';
 import { opsAccessScope } from './ops-access.ts';
 
 /**
@@ -72,5 +73,6 @@ export const uiScope: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, {
   await app.register(tokenRoutes, { ctx });
   await app.register(deploymentRoutes, { ctx });
   await app.register(deploymentPageRoutes, { ctx });
+  await app.register(ecuRoutes, { ctx });
   await app.register(opsAccessScope, { ctx });
 };

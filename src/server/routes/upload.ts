@@ -7,6 +7,7 @@ import { requireAccess } from '../auth/access.ts';
 import { BadRequestError, ConflictError, HttpError, NotFoundError, PayloadTooLargeError } from '../errors.ts';
 import { checkFilename } from '../releases/filename.ts';
 import { checkReleaseFields } from '../releases/release-fields.ts';
+import { checkAgainstRegistry, ImageTooLargeError } from '../releases/ecu-registry.ts';
 import { firmwareImageProblem, sniffBytes } from '../releases/firmware-image.ts';
 import { DuplicateReleaseError, type ReleaseRecord } from '../storage/releases.ts';
 import { formatTime } from '../views/format.ts';
@@ -67,7 +68,9 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
         if (part.fieldname !== 'file' || pending) throw new BadRequestError('send exactly one file, in the field "file"');
         filename = checkFilename(part.filename);
         // Fields sent before the file (as our form sends them) are checked before a byte of it is stored.
-        await refuseTakenVersion(ctx, checkReleaseFields(fields, { complete: false }));
+        const early = checkReleaseFields(fields, { complete: false });
+        await checkAgainstRegistry(ctx.storage, early);
+        await refuseTakenVersion(ctx, early);
         pending = await ctx.blobs.write(part.file, { headBytes: sniffBytes });
         if (part.file.truncated) throw new PayloadTooLargeError(ctx.config.maxUploadBytes);
       }
@@ -77,6 +80,7 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const { ecu, firmware_version: firmwareVersion, hardware_id: hardwareId } = release;
       const imageProblem = firmwareImageProblem(pending.head, pending.size);
       if (imageProblem) throw new BadRequestError(`${filename}: ${imageProblem}`);
+      await checkAgainstRegistry(ctx.storage, release, pending.size);
       await refuseTakenVersion(ctx, release);
 
       const blob = pending;
@@ -108,9 +112,12 @@ export const uploadRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (a
       const status = (error as { statusCode?: number }).statusCode;
       // CSRF refusals are audited as such already.
       if (!(error instanceof HttpError && status === 403)) {
-        await fail(status === 413 ? 'too large' : errorMessage(error));
+        await fail(status === 413 && !(error instanceof ImageTooLargeError) ? 'too large' : errorMessage(error));
       }
-      if (status === 413 && !(error instanceof PayloadTooLargeError)) throw new PayloadTooLargeError(ctx.config.maxUploadBytes);
+      // The parser's own 413 is the server's limit; the registry's names its ECU's.
+      if (status === 413 && !(error instanceof PayloadTooLargeError) && !(error instanceof ImageTooLargeError)) {
+        throw new PayloadTooLargeError(ctx.config.maxUploadBytes);
+      }
       throw error;
     }
   });

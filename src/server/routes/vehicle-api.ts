@@ -6,6 +6,7 @@ import { GoneError, NotFoundError } from '../errors.ts';
 import { vehicleReleaseOf } from '../releases/latest-per-ecu.ts';
 import type { DeploymentService } from '../deployments/deployment-service.ts';
 import { assignmentFor } from '../deployments/assignment.ts';
+import { learnFromReport } from '../releases/ecu-registry.ts';
 import { DueStarts } from '../deployments/due-starts.ts';
 import { ownVehicleOf, requireOwnVehicle } from '../vehicles/own-vehicle.ts';
 import { reportBodyLimit, reportRecord, vehicleReportSchema, type VehicleReportBody } from '../vehicles/report.ts';
@@ -173,6 +174,7 @@ export const vehicleApiRoutes: FastifyPluginAsync<{ ctx: ServerContext; deployme
         updates: request.body.updates.map((u) => `${u.ecu} ${u.from}->${u.to} ${u.result}`),
       },
     });
+    await learnFromReport(ctx.storage, ctx.audit, vehicle.vin, request.body.ecus, ctx.clock());
     await deployments.recordReport(vehicle.id, request.body.campaign_id, request.body.outcome, request.body.message);
     return reply.code(201).send({ id: stored.id });
   });

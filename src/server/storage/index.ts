@@ -10,6 +10,7 @@ import { VehicleReportStore } from './vehicle-reports.ts';
 import { VehicleTagStore } from './vehicle-tags.ts';
 import { ApiTokenStore } from './api-tokens.ts';
 import { DeploymentStore } from './deployments.ts';
+import { EcuRegistryStore } from './ecu-registry.ts';
 
 /** Everything the server keeps in its database; the only place that knows SQL. */
 export interface Storage {
@@ -25,6 +26,7 @@ export interface Storage {
   vehicleTags: VehicleTagStore;
   apiTokens: ApiTokenStore;
   deployments: DeploymentStore;
+  ecuRegistry: EcuRegistryStore;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function openStorage(databaseUrl: string): Promise<Storage> {
     vehicleTags: new VehicleTagStore(db),
     apiTokens: new ApiTokenStore(db),
     deployments: new DeploymentStore(db),
+    ecuRegistry: new EcuRegistryStore(db),
     close: () => database.close(),
   };
 }

@@ -22,6 +22,7 @@ export interface Schema {
   deployments: DeploymentsTable;
   deployment_vehicles: DeploymentVehiclesTable;
   deployment_events: DeploymentEventsTable;
+  ecu_registry: EcuRegistryTable;
 }
 
 export type Role = 'admin' | 'employee';
@@ -242,4 +243,18 @@ export interface DeploymentEventsTable {
   at: number;
   state: string;
   detail: string | null;
+}
+
+/** An ECU releases may name (`releases/ecu-registry.ts`). */
+export interface EcuRegistryTable {
+  /** In capitals, as ECUs name themselves. */
+  name: string;
+  /** JSON array of the hardware ids it comes in; empty: any. */
+  hardware_ids: string;
+  /** The largest image it takes; null: only the server's upload limit. */
+  max_image_bytes: number | null;
+  /** `default` (the standard car), `inventory` (first reported by a vehicle) or `admin` (set by an admin). */
+  source: string;
+  updated_by: string;
+  updated_at: number;
 }

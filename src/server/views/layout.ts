@@ -6,7 +6,7 @@ export interface PageFrame {
   user?: SessionUser | undefined;
   csrfToken?: string | undefined;
   /** Which navigation entry is current. */
-  section?: 'releases' | 'vehicles' | 'deployments' | 'audit' | 'users';
+  section?: 'releases' | 'vehicles' | 'deployments' | 'ecus' | 'audit' | 'users';
   /** Further scripts of this page, files under /assets/ (the CSP allows no inline script). */
   scripts?: readonly string[];
 }
@@ -33,6 +33,7 @@ ${(frame.scripts ?? []).map((src) => html`<script src="${src}" defer></script>
     ${link('/', 'Releases', 'releases')}
     ${link('/vehicles', 'Vehicles', 'vehicles')}
     ${link('/deployments', 'Deployments', 'deployments')}
+    ${link('/ecus', 'ECUs', 'ecus')}
     ${user.role === 'admin' ? [link('/audit', 'Audit log', 'audit'), link('/users', 'Users', 'users')] : ''}
   </nav>
   <form class="logout" method="post" action="/logout">

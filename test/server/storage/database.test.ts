@@ -16,7 +16,7 @@ test('migrations run once and the database reopens with its data (WAL mode)', as
   t.after(() => second.close());
   assert.equal((await second.users.find('u'))?.role, 'admin');
   const migrations = await second.database.db.selectFrom('canota_migrations' as never).selectAll().execute();
-  assert.deepEqual(migrations.map((m) => (m as { name: string }).name), ['0001-initial', '0002-audit-append-only', '0003-vehicles', '0004-session-id-hashes', '0005-release-withdrawal', '0006-api-tokens', '0007-vehicle-tags', '0008-deployments']);
+  assert.deepEqual(migrations.map((m) => (m as { name: string }).name), ['0001-initial', '0002-audit-append-only', '0003-vehicles', '0004-session-id-hashes', '0005-release-withdrawal', '0006-api-tokens', '0007-vehicle-tags', '0008-deployments', '0009-ecu-registry']);
   await assert.rejects(second.users.add({ username: 'u', passwordHash: 'h', role: 'admin', now: 2 }), /already exists/);
 });
 

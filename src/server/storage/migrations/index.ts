@@ -8,6 +8,7 @@ import * as releaseWithdrawal from './0005-release-withdrawal.ts';
 import * as apiTokens from './0006-api-tokens.ts';
 import * as vehicleTags from './0007-vehicle-tags.ts';
 import * as deployments from './0008-deployments.ts';
+import * as ecuRegistry from './0009-ecu-registry.ts';
 
 /**
  * Every migration, in order. Names are numbered and never change once released; later issues append
@@ -22,6 +23,7 @@ const steps: Record<string, { up(db: Kysely<unknown>, dialect: Dialect): Promise
   '0006-api-tokens': apiTokens,
   '0007-vehicle-tags': vehicleTags,
   '0008-deployments': deployments,
+  '0009-ecu-registry': ecuRegistry,
 };
 
 export function migrationsFor(dialect: Dialect): MigrationProvider {
