@@ -7,7 +7,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { AlreadyExistsError } from '../storage/errors.ts';
 import { registerVehicle } from '../vehicles/registration.ts';
 import { VehicleInputError } from '../vehicles/vin.ts';
-import { isOnline, reportJson, searchVehicleSummaries, vehicleHistory, vehicleJson } from '../vehicles/overview.ts';
+import { deploymentStateJson, isOnline, reportJson, searchVehicleSummaries, vehicleHistory, vehicleJson } from '../vehicles/overview.ts';
 import { parseVehicleQuery, VehicleQueryError, vehicleSearch, defaultVehicleLimit, maxVehicleLimit, type VehicleListQuery } from '../vehicles/vehicle-query.ts';
 import { changeVehicleTags, UnknownVehicleError } from '../vehicles/tag-change.ts';
 import { splitTagList, TagInputError } from '../vehicles/tags.ts';
@@ -41,6 +41,15 @@ const reportSchema = {
     updates: { type: 'array', items: updateSchema },
   },
 } as const;
+const deploymentStateSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, name: { type: 'string' }, status: { type: 'string' }, state: { type: 'string' },
+    percent: { type: ['integer', 'null'] }, ecu: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] },
+    updated_at: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
 const vehicleSchema = {
   type: 'object',
   properties: {
@@ -52,14 +61,7 @@ const vehicleSchema = {
     online: { type: 'boolean', description: 'in touch within the server\'s --online-window (default 5 minutes)' },
     deployment: {
       description: 'its state in the newest deployment it belongs to; null when in none',
-      anyOf: [{
-        type: 'object',
-        properties: {
-          id: { type: 'integer' }, name: { type: 'string' }, status: { type: 'string' }, state: { type: 'string' },
-          percent: { type: ['integer', 'null'] }, ecu: { type: ['string', 'null'] }, reason: { type: ['string', 'null'] },
-          updated_at: { type: 'string', format: 'date-time' },
-        },
-      }, { type: 'null' }],
+      anyOf: [deploymentStateSchema, { type: 'null' }],
     },
   },
 } as const;
@@ -259,7 +261,10 @@ export const vehicleRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
       params: vinParams,
       querystring: historyQuery,
       response: {
-        200: { type: 'object', properties: { vehicle: vehicleSchema, reports: { type: 'array', items: reportSchema } } },
+        200: {
+          type: 'object',
+          properties: { vehicle: vehicleSchema, deployments: { type: 'array', items: deploymentStateSchema, description: 'every deployment it is in, newest first' }, reports: { type: 'array', items: reportSchema } },
+        },
         401: errorSchema, 403: errorSchema, 404: errorSchema,
       },
     },
@@ -267,7 +272,11 @@ export const vehicleRoutes: FastifyPluginAsync<{ ctx: ServerContext }> = async (
     await requireAccess(ctx, request, reply, { scope: 'vehicles:read', event: 'access' });
     const history = await vehicleHistory(ctx.storage, request.params.vin.toUpperCase(), request.query.limit ?? 100);
     if (!history) throw new NotFoundError(`no vehicle ${request.params.vin}`);
-    return { vehicle: vehicleJson(history, isOnline(history.vehicle, ctx.clock(), onlineWindowMs)), reports: history.reports.map(({ report, updates }) => reportJson(report, updates)) };
+    return {
+      vehicle: vehicleJson(history, isOnline(history.vehicle, ctx.clock(), onlineWindowMs)),
+      deployments: history.deployments.map(deploymentStateJson),
+      reports: history.reports.map(({ report, updates }) => reportJson(report, updates)),
+    };
   });
   app.post<{ Body: { vin: string; rotate?: boolean; csrf_token?: string } }>('/api/v1/vehicles', {
     schema: {

@@ -22,7 +22,20 @@ export interface VehicleDeploymentState {
  */
 export async function newestDeploymentStates(db: Kysely<Schema>, vehicleIds: readonly number[]): Promise<Map<number, VehicleDeploymentState>> {
   const states = new Map<number, VehicleDeploymentState>();
-  if (vehicleIds.length === 0) return states;
+  for (const { vehicleId, state } of await deploymentRows(db, vehicleIds)) {
+    const known = states.get(vehicleId);
+    if (!known || known.deploymentId < state.deploymentId) states.set(vehicleId, state);
+  }
+  return states;
+}
+
+/** Every deployment one vehicle is in, with its state there, newest first (the vehicle's page links them). */
+export async function deploymentStatesOf(db: Kysely<Schema>, vehicleId: number): Promise<VehicleDeploymentState[]> {
+  return (await deploymentRows(db, [vehicleId])).map(({ state }) => state).sort((a, b) => b.deploymentId - a.deploymentId);
+}
+
+async function deploymentRows(db: Kysely<Schema>, vehicleIds: readonly number[]): Promise<{ vehicleId: number; state: VehicleDeploymentState }[]> {
+  if (vehicleIds.length === 0) return [];
   const rows = await db.selectFrom('deployment_vehicles').innerJoin('deployments', 'deployments.id', 'deployment_vehicles.deployment_id')
     .select([
       'deployment_vehicles.vehicle_id as vehicleId', 'deployment_vehicles.deployment_id as deploymentId', 'deployments.name as name',
@@ -30,10 +43,7 @@ export async function newestDeploymentStates(db: Kysely<Schema>, vehicleIds: rea
       'deployment_vehicles.ecu as ecu', 'deployment_vehicles.reason as reason', 'deployment_vehicles.updated_at as updatedAt',
     ])
     .where('deployment_vehicles.vehicle_id', 'in', vehicleIds).execute();
-  for (const { vehicleId, ...row } of rows) {
-    const state = { ...row, deploymentId: Number(row.deploymentId), updatedAt: Number(row.updatedAt) };
-    const known = states.get(Number(vehicleId));
-    if (!known || known.deploymentId < state.deploymentId) states.set(Number(vehicleId), state);
-  }
-  return states;
+  return rows.map(({ vehicleId, ...row }) => ({
+    vehicleId: Number(vehicleId), state: { ...row, deploymentId: Number(row.deploymentId), updatedAt: Number(row.updatedAt) },
+  }));
 }

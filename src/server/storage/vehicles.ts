@@ -3,7 +3,7 @@ import type { Schema, VehicleEcusTable, VehiclesTable } from './schema.ts';
 import { AlreadyExistsError } from './errors.ts';
 import { isUniqueViolation } from './unique-violation.ts';
 import { searchVehicles, type VehicleSearch, type VehicleSearchResult } from './vehicle-search.ts';
-import { newestDeploymentStates, type VehicleDeploymentState } from './vehicle-deployment-state.ts';
+import { newestDeploymentStates, deploymentStatesOf, type VehicleDeploymentState } from './vehicle-deployment-state.ts';
 
 export type VehicleRecord = Selectable<VehiclesTable>;
 export type VehicleEcuRecord = Selectable<VehicleEcusTable>;
@@ -49,6 +49,11 @@ export class VehicleStore {
   /** Each vehicle's state in the newest deployment it belongs to; vehicles in none are absent. */
   async deploymentStates(vehicleIds: readonly number[]): Promise<Map<number, VehicleDeploymentState>> {
     return newestDeploymentStates(this.db, vehicleIds);
+  }
+
+  /** Every deployment the vehicle is in, newest first. */
+  async deploymentsOf(vehicleId: number): Promise<VehicleDeploymentState[]> {
+    return deploymentStatesOf(this.db, vehicleId);
   }
 
   async markSeen(id: number, now: number, ip: string): Promise<void> {

@@ -23,6 +23,8 @@ export interface ReportWithUpdates {
 export interface VehicleHistory extends VehicleSummary {
   /** Newest first. */
   reports: ReportWithUpdates[];
+  /** Every deployment the vehicle is in, newest first. */
+  deployments: VehicleDeploymentState[];
 }
 
 /** One page of a fleet search with each vehicle's ECUs, tags and newest report (four queries), and how many match in all. */
@@ -60,11 +62,11 @@ export async function vehicleHistory(storage: Storage, vin: string, limit: numbe
   if (!vehicle) return undefined;
   const [ecus, reports, tags, deployments] = await Promise.all([
     storage.vehicles.ecus([vehicle.id]), storage.vehicleReports.list(vehicle.id, { limit }), storage.vehicleTags.of([vehicle.id]),
-    storage.vehicles.deploymentStates([vehicle.id]),
+    storage.vehicles.deploymentsOf(vehicle.id),
   ]);
   const updates = await storage.vehicleReports.updates(reports.map((r) => r.id));
   return {
-    vehicle, ecus, lastReport: reports[0], tags: tags.get(Number(vehicle.id)) ?? [], deployment: deployments.get(Number(vehicle.id)),
+    vehicle, ecus, lastReport: reports[0], tags: tags.get(Number(vehicle.id)) ?? [], deployment: deployments[0], deployments,
     reports: reports.map((report) => ({ report, updates: updates.filter((u) => u.report_id === report.id) })),
   };
 }
@@ -102,9 +104,13 @@ export function vehicleJson(summary: VehicleSummary, online: boolean) {
     last_report: summary.lastReport ? reportJson(summary.lastReport) : null,
     tags: summary.tags,
     online,
-    deployment: summary.deployment ? {
-      id: summary.deployment.deploymentId, name: summary.deployment.name, status: summary.deployment.status, state: summary.deployment.state,
-      percent: summary.deployment.percent, ecu: summary.deployment.ecu, reason: summary.deployment.reason, updated_at: iso(summary.deployment.updatedAt),
-    } : null,
+    deployment: summary.deployment ? deploymentStateJson(summary.deployment) : null,
+  };
+}
+
+export function deploymentStateJson(deployment: VehicleDeploymentState) {
+  return {
+    id: deployment.deploymentId, name: deployment.name, status: deployment.status, state: deployment.state,
+    percent: deployment.percent, ecu: deployment.ecu, reason: deployment.reason, updated_at: iso(deployment.updatedAt),
   };
 }

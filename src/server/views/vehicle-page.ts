@@ -2,7 +2,7 @@ import type { SessionUser } from '../context.ts';
 import type { VehicleHistory } from '../vehicles/overview.ts';
 import { html, type SafeHtml } from '../../html/html.ts';
 import { layout } from './layout.ts';
-import { onlineBadge, outcomeBadge, tagList, timeTag } from './vehicles-page.ts';
+import { deploymentLine, onlineBadge, outcomeBadge, tagList, timeTag } from './vehicles-page.ts';
 import { maxTagsPerVehicle } from '../vehicles/tags.ts';
 
 export interface VehicleView {
@@ -39,6 +39,12 @@ ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
     </tr>`)}
     </tbody>
   </table></div>`}
+</section>
+<section class="card">
+  <h2>Deployments</h2>
+  ${view.history.deployments.length === 0 ? html`<p class="empty">In no deployment: it is told to install nothing new.</p>` : html`<ul class="vehicle-deployments">
+    ${view.history.deployments.map((d) => html`<li>${deploymentLine(d)} <small>(deployment ${d.status})</small></li>`)}
+  </ul>`}
 </section>
 <section class="card">
   <h2>Update history</h2>

@@ -134,6 +134,12 @@ test('a deployment in two waves over the API: only its vehicles are told, states
     assert.match(String(bad.json().error), /not registered: KMHUNKNWN00000001/);
     const history = (await api.fetch(`/api/v1/deployments/${id}/history`, { headers: as(deployer) })).json<{ events: { vin: string | null; state: string }[] }>();
     assert.deepEqual(history.events.filter((e) => e.vin === vin(3)).map((e) => e.state), ['assigned', 'rolled-back']);
+    // A vehicle's page and API name its deployments and its state in each.
+    const one = (await boss.fetch(`/api/v1/vehicles/${vin(3)}`)).json<{ deployments: { id: number; state: string; status: string }[] }>();
+    assert.deepEqual(one.deployments.map((d) => [d.id, d.state, d.status]), [[id, 'rolled-back', 'cancelled']]);
+    const page = (await boss.fetch(`/vehicles/${vin(3)}`)).text;
+    assert.match(page, new RegExp(`<a href="/deployments/${id}">EDT 2\\.0\\.0 \\+ CGW 1\\.1\\.0</a>:\\s*<span class="outcome outcome-rolled-back">rolled-back</span>`));
+    assert.match((await boss.fetch(`/vehicles/${vin(5)}`)).text, /outcome-cancelled/);
     assert.deepEqual(history.events.filter((e) => e.vin === null).map((e) => e.state), ['running', 'running', 'paused', 'running', 'cancelled']);
   });
 
