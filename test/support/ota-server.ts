@@ -32,6 +32,8 @@ export interface OtaTestServer {
   deploy(releaseIds: number[], target: object, extra?: object): Promise<number>;
   /** POSTs JSON as the admin with the CSRF token (e.g. `/api/v1/deployments/<id>/resume`); the answer (200 expected). */
   post(path: string, body: object): Promise<Record<string, unknown>>;
+  /** PUTs JSON as the admin with the CSRF token (e.g. `/api/v1/ecus/EDT`); the answer (200 expected). */
+  put(path: string, body: object): Promise<Record<string, unknown>>;
 }
 
 export const adminName = 'ota-admin';
@@ -61,6 +63,7 @@ export async function startOtaServer(t: TestContext, options: { args?: string[] 
       name: `deployment of release ${releaseIds.join(', ')}`, release_ids: releaseIds, target, ...extra,
     }, 201) as { id: number }).id,
     post: (path, body) => uploader.post(path, body),
+    put: (path, body) => uploader.post(path, body, 200, 'PUT'),
   };
 }
 
@@ -89,13 +92,13 @@ export class Uploader {
   }
 
   /** POSTs JSON as the logged-in admin with the CSRF token; the JSON answer (throws on another status than `expected`). */
-  async post(path: string, body: object, expected = 200): Promise<Record<string, unknown>> {
+  async post(path: string, body: object, expected = 200, method: 'POST' | 'PUT' = 'POST'): Promise<Record<string, unknown>> {
     if (!this.#loggedIn) await this.#login();
     const answer = await this.#fetch(path, {
-      method: 'POST', body: JSON.stringify(body),
+      method, body: JSON.stringify(body),
       headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': await this.#csrfToken('/') },
     });
-    if (answer.status !== expected) throw new Error(`POST ${path} failed: ${answer.status} ${answer.text}`);
+    if (answer.status !== expected) throw new Error(`${method} ${path} failed: ${answer.status} ${answer.text}`);
     return JSON.parse(answer.text) as Record<string, unknown>;
   }
 
@@ -128,7 +131,7 @@ export class Uploader {
     return match[1]!;
   }
 
-  async #fetch(path: string, options: { method?: 'GET' | 'POST'; body?: string | FormData; headers?: Record<string, string> } = {}):
+  async #fetch(path: string, options: { method?: 'GET' | 'POST' | 'PUT'; body?: string | FormData; headers?: Record<string, string> } = {}):
     Promise<{ status: number; text: string }> {
     const headers: Record<string, string> = { ...options.headers };
     const cookie = this.#cookies.header();

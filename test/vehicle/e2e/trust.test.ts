@@ -80,6 +80,8 @@ test('images the vehicle must not install, with trusted keys configured: refused
   });
 
   await t.test('a signed release for other hardware (hardware_id) reaches EDT, whose check refuses it', async (t) => {
+    // EDT comes in two hardware variants (the registry refuses releases for any other); this car's is A1.
+    await server.put('/api/v1/ecus/EDT', { hardware_ids: ['EDT-HW-A1', 'EDT-HW-Z9'] });
     await server.upload('edt-2.1.0.bin', firmware(30_000), { ecu: 'EDT', firmware_version: '2.1.0', hardware_id: 'EDT-HW-Z9' });
     const stateDir = await carDir(t);
     await writeCar(stateDir, 'WCANTAHARDWARE001', (config) => { config.trustedKeys = [trustedKey]; });
