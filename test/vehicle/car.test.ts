@@ -40,7 +40,7 @@ test('the car in one process against a real server', async (t) => {
     const status = await readVehicleStatus({ stateDir });
     assert.deepEqual([status.ecus.EDT!.version, status.ecus.EDT!.active_bank], ['1.0.0', 'A']);
     assert.deepEqual([status.ecus.CGW!.version, status.ecus.CGW!.active_bank], ['1.0.0', 'A']);
-    assert.deepEqual(report!.ecus.EDT, { version: '1.0.0', sha256: status.ecus.EDT!.sha256, active_bank: 'A', state: 'Running' });
+    assert.deepEqual(report!.ecus.EDT, { version: '1.0.0', sha256: status.ecus.EDT!.sha256, active_bank: 'A', state: 'Running', hardware_id: 'EDT-HW-A1' });
     // The HMI saw EDT switch and come back, and the result.
     assert.ok(driver.shown.some((p) => p.ecu === 'EDT' && p.phase === 'rolled-back'));
     // The HMI was told the first offer was withdrawn, then the update's result.

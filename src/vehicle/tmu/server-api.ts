@@ -57,6 +57,8 @@ export interface ReportedEcu {
   sha256: string | null;
   active_bank: 'A' | 'B' | null;
   state: string;
+  /** The ECU's hardware (0xF191, as vehicle.json names it): the server's ECU registry and fleet search use it. */
+  hardware_id?: string;
 }
 
 /** `POST /api/v1/vehicles/<vin>/reports` body (docs/vehicle-protocol.md). */

@@ -61,15 +61,18 @@ export class ConnectedEcus implements VehicleEcus {
     const { config, links, local } = this.#options;
     const ecus: Record<string, ReportedEcu> = {};
     for (const ecu of config.ecus) {
+      const hardware = { hardware_id: ecu.hardwareId };
       if (ecu.name === config.tester) {
-        ecus[ecu.name] = reportedEcu(await local.bootState());
+        ecus[ecu.name] = { ...reportedEcu(await local.bootState()), ...hardware };
         continue;
       }
       try {
-        ecus[ecu.name] = reportedEcu(await links.bootState(ecu.name));
+        ecus[ecu.name] = { ...reportedEcu(await links.bootState(ecu.name)), ...hardware };
       } catch {
         const heard = this.#versions.lastHeard(ecu.name);
-        ecus[ecu.name] = { version: heard?.version ?? null, sha256: null, active_bank: heard?.activeBank ?? null, state: heard ? 'Running' : 'unknown' };
+        ecus[ecu.name] = {
+          version: heard?.version ?? null, sha256: null, active_bank: heard?.activeBank ?? null, state: heard ? 'Running' : 'unknown', ...hardware,
+        };
       }
     }
     return ecus;

@@ -80,7 +80,7 @@ test('canota vehicle --approve auto: a deployment of EDT is detected within one 
   assert.equal(report?.outcome, 'success');
   assert.deepEqual(report?.updates, [{ ecu: 'EDT', from: '1.0.0', to: '2.0.0', release_id: '1', result: 'installed', error: null }]);
   assert.deepEqual(history.vehicle.ecus.EDT && { ...history.vehicle.ecus.EDT, reported_at: undefined },
-    { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'Running', hardware_id: null, reported_at: undefined });
+    { version: '2.0.0', sha256: sha256(image), active_bank: 'B', state: 'Running', hardware_id: 'EDT-HW-A1', reported_at: undefined });
   assert.equal(history.vehicle.ecus.CGW?.version, '1.0.0');
   assert.equal(history.vehicle.ecus.TMU?.version, '1.0.0');
   assert.equal((await tmuState(stateDir)).phase, 'idle');
