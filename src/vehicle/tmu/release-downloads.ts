@@ -60,7 +60,7 @@ export class ReleaseDownloads {
    * the very same release. Throws DownloadFailedError, ReleaseRejectedError (the manifest), or the
    * signal's reason when stopped.
    */
-  async fetch(announced: AnnouncedRelease, signal: AbortSignal): Promise<DownloadedTarget> {
+  async fetch(announced: AnnouncedRelease, signal: AbortSignal, onProgress?: (progress: DownloadProgress) => void): Promise<DownloadedTarget> {
     const { ecu, release } = announced;
     const agent = this.#agent(ecu);
     const earlier = await agent.stateFiles.readDownloadedRelease();
@@ -73,7 +73,14 @@ export class ReleaseDownloads {
     // Refused before a byte is fetched when no acceptable manifest can exist for it.
     if (announced.manifest || release.size !== undefined) manifestForRelease(announced, this.#trustedKeys);
     this.#current.set(ecu, announced);
-    const outcome = await agent.download(release, signal);
+    // This fetch's own listener, for its duration (the constructor's onProgress hears every fetch).
+    if (onProgress) agent.on('progress', onProgress);
+    let outcome;
+    try {
+      outcome = await agent.download(release, signal);
+    } finally {
+      if (onProgress) agent.off('progress', onProgress);
+    }
     switch (outcome.status) {
       case 'downloaded':
         return { path: outcome.path, size: outcome.size, manifest: manifestForRelease(announced, this.#trustedKeys, outcome.size), fresh: true };

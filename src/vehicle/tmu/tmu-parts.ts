@@ -40,8 +40,8 @@ export interface TmuServer extends ReportReceiver {
 
 /** The verified images of releases (ReleaseDownloads). */
 export interface TmuDownloads {
-  /** Throws DownloadFailedError, ReleaseRejectedError (the manifest), or the signal's reason. */
-  fetch(announced: AnnouncedRelease, signal: AbortSignal): Promise<DownloadedTarget>;
+  /** Throws DownloadFailedError, ReleaseRejectedError (the manifest), or the signal's reason; `onProgress` hears this fetch. */
+  fetch(announced: AnnouncedRelease, signal: AbortSignal, onProgress?: (progress: { percent: number | undefined }) => void): Promise<DownloadedTarget>;
   /** Where fetch() puts the image of `announced`; absent: deltas are only fetched next to a downloaded image. */
   imagePath?(announced: AnnouncedRelease): string;
   /** The release's manifest checked as fetch() checks it before a byte (ReleaseRejectedError). */

@@ -300,7 +300,9 @@ export class Tmu extends EventEmitter<TmuEvents> {
     const targets = state.campaign.targets;
     for (const [index, target] of targets.entries()) {
       if (target.status === 'downloaded' && target.path) continue;
-      this.#deploymentProgress.report({ campaign_id: campaign.id, state: 'downloading', percent: Math.round((index / targets.length) * 100) });
+      // The campaign's percent: the targets done, plus this one's share as it arrives.
+      const overall = (share: number) => Math.min(100, Math.floor(((index + share) / targets.length) * 100));
+      this.#deploymentProgress.report({ campaign_id: campaign.id, state: 'downloading', percent: overall(0) });
       try {
         const announced = announcedOf(target);
         // Only the delta from what the ECU runs, when the server made one: the image follows only if the ECU cannot take it.
@@ -313,7 +315,9 @@ export class Tmu extends EventEmitter<TmuEvents> {
           await this.#save({ phase: 'downloading', campaign });
           continue;
         }
-        const downloaded = await this.#downloads.fetch(announced, signal);
+        const downloaded = await this.#downloads.fetch(announced, signal, ({ percent }) => {
+          if (percent !== undefined) this.#deploymentProgress.report({ campaign_id: campaign.id, state: 'downloading', ecu: target.ecu, percent: overall(percent / 100) });
+        });
         // A delta from what the ECU runs, when the server made one: sent instead of the image if the ECU takes it.
         await fetchDelta(this.#server, { ecu: target.ecu, from: target.from, manifest: downloaded.manifest, path: downloaded.path }, { logger: this.#logger, signal });
         campaign = withTarget(campaign, target.ecu, (t) => ({
