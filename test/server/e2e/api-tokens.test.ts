@@ -30,9 +30,13 @@ test('API tokens: a pipeline publishes with releases:write and no browser sessio
     const upload = await pipeline.upload('edt-2.0.0.bin', image('EDT 2.0.0'), { ecu: 'EDT', firmware_version: '2.0.0' }, { csrf: null, headers: bearer(publisher) });
     assert.equal(upload.status, 200, upload.text);
     assert.equal(pipeline.cookies.size, 0, 'a token request gets no session cookie');
+    // The versioned route: the same upload, 201 Created.
+    const published = await pipeline.upload('cgw-1.1.0.bin', image('CGW 1.1.0'), { ecu: 'CGW', firmware_version: '1.1.0' }, { csrf: null, headers: bearer(publisher), path: '/api/v1/releases' });
+    assert.equal(published.status, 201, published.text);
+    assert.equal(published.json<{ release: { ecu: string; uploaded_by: string } }>().release.uploaded_by, 'token:ci-release');
     const list = await pipeline.fetch('/api/v1/releases', { headers: bearer(publisher) });
     assert.equal(list.status, 200);
-    assert.deepEqual(list.json<{ releases: { filename: string }[] }>().releases.map((r) => r.filename), ['edt-2.0.0.bin']);
+    assert.deepEqual(list.json<{ releases: { filename: string }[] }>().releases.map((r) => r.filename), ['cgw-1.1.0.bin', 'edt-2.0.0.bin']);
     const uploaded = (await server.auditLines()).find((a) => a.event === 'upload' && a.outcome === 'ok');
     assert.equal(uploaded?.actor, 'token:ci-release');
   });
@@ -48,7 +52,7 @@ test('API tokens: a pipeline publishes with releases:write and no browser sessio
     const denied = (await server.auditLines()).filter((a) => a.outcome === 'denied' && a.actor === 'token:fleet-dashboard');
     assert.deepEqual(denied.map((a) => a.event), ['upload', 'release.withdraw', 'access']);
     const releases = (await pipeline.fetch('/api/v1/releases', { headers: bearer(publisher) })).json<{ releases: unknown[] }>().releases;
-    assert.equal(releases.length, 1, 'nothing was stored by the refused upload');
+    assert.equal(releases.length, 2, 'nothing was stored by the refused upload');
   });
 
   await t.test('vehicles:write registers a vehicle over the API; its token works for that vehicle only', async () => {

@@ -73,13 +73,13 @@ export class WebClient {
 
   /** Uploads like the admin page's form (or a script): multipart with the token first. */
   async upload(filename: string, content: Buffer | string, fields: Record<string, string> = {},
-    options: { csrf?: string | null; accept?: string; headers?: Record<string, string> } = {}): Promise<WebResponse> {
+    options: { csrf?: string | null; accept?: string; headers?: Record<string, string>; path?: string } = {}): Promise<WebResponse> {
     const form = new FormData();
     const token = options.csrf === undefined ? await this.csrfToken('/') : options.csrf;
     if (token !== null) form.append('csrf_token', token);
     for (const [k, v] of Object.entries(fields)) form.append(k, v);
     form.append('file', new Blob([content]), filename);
-    return this.fetch('/upload', { method: 'POST', body: form, headers: { accept: options.accept ?? 'application/json', ...options.headers } });
+    return this.fetch(options.path ?? '/upload', { method: 'POST', body: form, headers: { accept: options.accept ?? 'application/json', ...options.headers } });
   }
 
   async close(): Promise<void> {
