@@ -21,7 +21,7 @@ test('through the CGW, an xz image (ARM-Thumb + LZMA2) crosses the gateway in un
     compression: { window: edtConfig.transfer.window, methods: compressionMethods(edtConfig.transfer) },
   });
 
-  const image = existsSync('corpus/edt-2.0.0.bin') ? new Uint8Array(await readFile('corpus/edt-2.0.0.bin')) : compressibleImage(256 * 1024);
+  const image = new Uint8Array(existsSync('corpus/edt-2.0.0.bin') ? await readFile('corpus/edt-2.0.0.bin') : compressibleImage(256 * 1024));
   await approval.offer(edtOffer({ ecus: [{ name: 'EDT', from: '1.0.0', to: '2.0.0', size: image.length, sha256: sha256(image) }] }));
   assert.deepEqual(await approval.waitForDecision({ intervalMs: 20 }), { state: 'approved' });
   await session.program(image, manifestFor(image, null));

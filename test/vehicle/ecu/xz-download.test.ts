@@ -26,7 +26,7 @@ const BOTH = { window: 32 * 1024, methods: ['xz', 'deflate'] as const };
 
 test('an xz image (ARM-Thumb + LZMA2) is decoded into the bank as it arrives: far fewer bytes on the bus, the same image verified and booted', async (t) => {
   const bench = await ecuBench(t, { session: { compression: BOTH }, ecu: edtWith(['xz', 'deflate']) });
-  const image = existsSync(CORPUS_IMAGE) ? new Uint8Array(await readFile(CORPUS_IMAGE)) : compressibleImage(300_000);
+  const image = new Uint8Array(existsSync(CORPUS_IMAGE) ? await readFile(CORPUS_IMAGE) : compressibleImage(300_000));
   const path = join(bench.stateDir, 'edt.bin');
   await writeFile(path, image);
   const progress: number[] = [];
