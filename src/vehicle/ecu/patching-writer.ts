@@ -57,6 +57,7 @@ export class PatchingWriter {
     this.#options = options;
     this.#decoder = new VcdiffDecoder({
       maxTargetWindow: options.window,
+      targetSize: options.size,
       source: { size: options.base.size, read: (into, position) => this.#readBase(into, position) },
       onHeader: (appHeader) => this.#checkBase(appHeader),
       onWindow: async (target) => {

@@ -14,8 +14,8 @@ import { ADDRESS_MODES, DEFAULT_CODE_TABLE, NEAR_CACHE_SIZE, SAME_CACHE_SIZE, Vc
  * The default code table is a constant (ROM). What it decodes is what Debian's xdelta3 writes with
  * `-S none` (no secondary compression): the standard format, plus two xdelta3 extensions every xdelta3
  * decoder knows: an application header (Hdr_Indicator 0x04), and an Adler-32 of each target window
- * (Win_Indicator 0x04), which this decoder checks. Custom code tables, secondary compression and windows
- * copying from earlier target output (VCD_TARGET) are refused.
+ * (Win_Indicator 0x04), which this decoder requires and checks. Custom code tables, secondary compression,
+ * windows without an Adler-32 and windows copying from earlier target output (VCD_TARGET) are refused.
  */
 export interface VcdiffSource {
   /** Bytes in the source (the image the delta was made against). */
@@ -32,6 +32,12 @@ export interface VcdiffDecoderOptions {
   maxDeltaWindow?: number;
   /** The largest application header accepted. Default 256 bytes. */
   maxAppHeader?: number;
+  /**
+   * The size the rebuilt image must have (the download's memorySize): a window past it is refused at once,
+   * an end short of it at finish(). Without it, a damaged header that swallows whole windows could end in a
+   * shorter image whose every remaining window checks out.
+   */
+  targetSize?: number;
   /** Called once the file header is read, with its application header (null: none); may throw to refuse. */
   onHeader?: (appHeader: Uint8Array | null) => void;
   /** Called with each decoded (and checksum-verified) target window; the buffer is reused afterwards. */
@@ -82,6 +88,8 @@ export class VcdiffDecoder {
   #nextNear = 0;
   #headerDone = false;
   #windows = 0;
+  /** Target bytes rebuilt so far. */
+  #produced = 0;
   #targetBytes = 0;
 
   constructor(options: VcdiffDecoderOptions) {
@@ -132,6 +140,10 @@ export class VcdiffDecoder {
     if (!this.#headerDone) throw new VcdiffError('the delta ended inside its VCDIFF header');
     if (this.#inputLength > 0) throw new VcdiffError(`the delta ended inside window ${this.#windows} (${this.#inputLength} bytes of it)`);
     if (this.#windows === 0) throw new VcdiffError('the delta holds no window');
+    const expected = this.#options.targetSize;
+    if (expected !== undefined && this.#produced !== expected) {
+      throw new VcdiffError(`the delta made ${this.#produced} bytes, the image has ${expected}`);
+    }
   }
 
   async #decodeAvailable(): Promise<void> {
@@ -180,6 +192,9 @@ export class VcdiffDecoder {
     const indicator = reader.byte();
     if (indicator & WIN_TARGET) throw new VcdiffError(`window ${number} copies from earlier output (VCD_TARGET), which is not supported`);
     if (indicator & ~(WIN_SOURCE | WIN_TARGET | WIN_ADLER32)) throw new VcdiffError(`window ${number}: unknown indicator bits 0x${indicator.toString(16)}`);
+    // Every window must prove its bytes: a delta whose windows are not checked (xdelta3 -n), or a damaged
+    // delta that parses as one, would otherwise write unverified bytes into the bank.
+    if (!(indicator & WIN_ADLER32)) throw new VcdiffError(`window ${number} carries no Adler-32: this ECU takes only deltas whose windows are checked`);
     let sourceLength = 0;
     let sourcePosition = 0;
     if (indicator & WIN_SOURCE) {
@@ -231,7 +246,12 @@ export class VcdiffDecoder {
     if (checksum !== null && adler32(target) !== checksum) {
       throw new VcdiffError(`window ${number}: the rebuilt bytes fail their Adler-32: the base image is not the one the delta was made from, or the delta is corrupt`);
     }
+    const expected = this.#options.targetSize;
+    if (expected !== undefined && this.#produced + target.length > expected) {
+      throw new VcdiffError(`window ${number} makes bytes ${this.#produced}-${this.#produced + target.length} of an image of ${expected}`);
+    }
     await this.#options.onWindow(target);
+    this.#produced += target.length;
     this.#windows += 1;
     this.#targetBytes += targetLength;
   }

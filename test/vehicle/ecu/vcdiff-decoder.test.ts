@@ -7,11 +7,13 @@ import { compressibleImage } from './compressible-image.ts';
 import { xdelta3 } from './xdelta3.ts';
 
 /** Decodes `delta` against `base`, fed in pieces of `chunk` bytes; returns the target and the decoder. */
-async function decode(base: Uint8Array, delta: Uint8Array, options: { chunk?: number; window?: number; onHeader?: (header: Uint8Array | null) => void } = {}) {
+async function decode(base: Uint8Array, delta: Uint8Array,
+  options: { chunk?: number; window?: number; targetSize?: number; onHeader?: (header: Uint8Array | null) => void } = {}) {
   const parts: Buffer[] = [];
   let reads = 0;
   const decoder = new VcdiffDecoder({
     maxTargetWindow: options.window ?? 16 * 1024,
+    ...(options.targetSize !== undefined ? { targetSize: options.targetSize } : {}),
     source: {
       size: base.length,
       read: async (into, position) => {
@@ -88,13 +90,32 @@ test('property: a delta with any one byte changed is refused or still makes exac
     damaged[at] = damaged[at]! ^ flip;
     let decoded: Buffer;
     try {
-      decoded = (await decode(base, damaged)).target;
+      // With the image's size, as the ECU knows it from memorySize.
+      decoded = (await decode(base, damaged, { targetSize: target.length })).target;
     } catch (error) {
       assert.ok(error instanceof VcdiffError, `${String(error)}`);
       return;
     }
     assert.ok(decoded.equals(target), `byte ${at} ^ ${flip} made other bytes without an error`);
   }), { numRuns: 300 });
+});
+
+test('the image size, when given, is held: a damaged application-header length that swallows whole windows, a window past the end, a window without its Adler-32', async () => {
+  const { base, target } = versions(60_000);
+  const delta = await xdelta3(base, target);
+  // Byte 5 is the application header's length (xdelta3 writes the file names there): 48 more bytes swallow
+  // the first windows (they encode COPYs in a few bytes each) and the rest still checks out, window by window.
+  assert.equal(delta[4]! & 0x04, 0x04, 'an application header');
+  const swallowing = Buffer.from(delta);
+  swallowing[5] = swallowing[5]! + 48;
+  const shorter = await decode(base, swallowing).then((decoded) => decoded.target.length, () => 'refused');
+  if (shorter !== 'refused') assert.ok(shorter < target.length, 'without the size, only a shorter image can come out');
+  await assert.rejects(decode(base, swallowing, { targetSize: target.length }), /the delta made \d+ bytes, the image has 60700|window|Adler|header/);
+  await assert.rejects(decode(base, delta, { targetSize: target.length - 1 }), /window \d+ makes bytes \d+-\d+ of an image of 60699/);
+  await assert.rejects(decode(base, delta, { targetSize: target.length + 1 }), /the delta made 60700 bytes, the image has 60701/);
+  assert.ok((await decode(base, delta, { targetSize: target.length })).target.equals(target));
+  const unchecked = await xdelta3(base, target, ['-9', '-S', 'none', '-W', '16384', '-n']);
+  await assert.rejects(decode(base, unchecked), /window 0 carries no Adler-32: this ECU takes only deltas whose windows are checked/);
 });
 
 test('a delta applied to another base than its own fails the window\'s Adler-32', async () => {
