@@ -108,8 +108,8 @@ test('the image size, when given, is held: a damaged application-header length t
   assert.equal(delta[4]! & 0x04, 0x04, 'an application header');
   const swallowing = Buffer.from(delta);
   swallowing[5] = swallowing[5]! + 48;
-  const shorter = await decode(base, swallowing).then((decoded) => decoded.target.length, () => 'refused');
-  if (shorter !== 'refused') assert.ok(shorter < target.length, 'without the size, only a shorter image can come out');
+  const shorter: number | null = await decode(base, swallowing).then((decoded) => decoded.target.length, () => null);
+  if (shorter !== null) assert.ok(shorter < target.length, 'without the size, only a shorter image can come out');
   await assert.rejects(decode(base, swallowing, { targetSize: target.length }), /the delta made \d+ bytes, the image has 60700|window|Adler|header/);
   await assert.rejects(decode(base, delta, { targetSize: target.length - 1 }), /window \d+ makes bytes \d+-\d+ of an image of 60699/);
   await assert.rejects(decode(base, delta, { targetSize: target.length + 1 }), /the delta made 60700 bytes, the image has 60701/);
