@@ -26,7 +26,7 @@ export interface VehiclesView {
   registered?: { vin: string; token: string; rotated: boolean } | undefined;
 }
 
-/** How often the page's script (`assets/vehicles-live.js`) fetches the list again. */
+/** How often the page's script (`assets/live-region.js`) fetches the list again. */
 export const vehicleRefreshMs = 5000;
 
 /**
@@ -36,15 +36,15 @@ export const vehicleRefreshMs = 5000;
  */
 export function vehiclesPage(view: VehiclesView): SafeHtml {
   const admin = view.user.role === 'admin';
-  return layout({ title: 'Vehicles', user: view.user, csrfToken: view.csrfToken, section: 'vehicles', scripts: ['/assets/vehicles-live.js'] }, html`
+  return layout({ title: 'Vehicles', user: view.user, csrfToken: view.csrfToken, section: 'vehicles', scripts: ['/assets/live-region.js'] }, html`
 ${view.flash ? html`<p class="flash" role="status">${view.flash}</p>` : ''}
 ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
 ${view.registered ? tokenBox(view.registered) : ''}
 <section class="card">
   <h1>Vehicles</h1>
   ${filterForm(view.query, view.knownTags)}
-  <p class="live" id="vehicle-live" hidden></p>
-  <div id="vehicle-results" data-refresh-ms="${vehicleRefreshMs}">
+  <p class="live" id="vehicle-live" data-live-status hidden></p>
+  <div id="vehicle-results" data-live-region data-refresh-ms="${vehicleRefreshMs}">
   ${results(view, admin)}
   </div>
 </section>
